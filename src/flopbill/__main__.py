@@ -1,0 +1,5 @@
+"""``python -m flopbill`` runs the CLI."""
+
+from flopbill.cli import main
+
+main()

@@ -1,0 +1,237 @@
+"""Load and look up catalog entries; read user model files (YAML, HF ``config.json``, shorthand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
+from flopbill.errors import CatalogError, InputError, UnknownNameError
+
+_DATA = "flopbill.catalog.data"
+
+
+def _read_yaml(path: Path | str, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise CatalogError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def describe_validation_error(path: Path | str, exc: ValidationError, data: Any = None) -> str:
+    """Return one readable line per problem: ``file: entry.field: message (got value)``."""
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        label = ".".join(str(p) for p in loc)
+        if data is not None and len(loc) >= 2 and isinstance(loc[1], int):
+            try:
+                entry = data[loc[0]][loc[1]]
+                label = f"{entry.get('id', loc[1])}." + ".".join(str(p) for p in loc[2:])
+            except (KeyError, IndexError, TypeError, AttributeError):
+                pass
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check spelling)"
+        got = f" (got {err['input']!r})" if err["type"] not in ("missing", "extra_forbidden") else ""
+        lines.append(f"{path}: {label.rstrip('.')}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def load_hardware_file(path: Path | str) -> HardwareCatalog:
+    """Return a validated hardware catalog read from a YAML file."""
+    text = Path(path).read_text(encoding="utf-8")
+    data = _read_yaml(path, text)
+    try:
+        return HardwareCatalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(describe_validation_error(path, exc, data)) from None
+
+
+def load_model_file(path: Path | str) -> list[ModelSpec]:
+    """Return the models in a YAML file: a catalog (``models: [...]``), a list, or one model."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("model file", str(path), "an existing YAML or config.json file")
+    text = p.read_text(encoding="utf-8")
+    if p.suffix == ".json":
+        try:
+            return [model_from_hf_config(json.loads(text), name=p.parent.name or p.stem)]
+        except json.JSONDecodeError as exc:
+            raise CatalogError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    data = _read_yaml(path, text)
+    try:
+        if isinstance(data, dict) and "models" in data:
+            return ModelCatalog.model_validate(data).models
+        if isinstance(data, list):
+            return [ModelSpec.model_validate(d) for d in data]
+        return [ModelSpec.model_validate(data)]
+    except ValidationError as exc:
+        raise CatalogError(describe_validation_error(path, exc, data)) from None
+
+
+@functools.cache
+def _builtin_hardware() -> HardwareCatalog:
+    ref = resources.files(_DATA) / "hardware.yaml"
+    return load_hardware_file(Path(str(ref)))
+
+
+@functools.cache
+def _builtin_models() -> tuple[ModelSpec, ...]:
+    ref = resources.files(_DATA) / "models.yaml"
+    return tuple(load_model_file(Path(str(ref))))
+
+
+def accelerators() -> list[Accelerator]:
+    """Return every accelerator in the built-in catalog."""
+    return list(_builtin_hardware().accelerators)
+
+
+def accelerator(name: str) -> Accelerator:
+    """Return the accelerator with id ``name`` (case-insensitive), or raise with close matches."""
+    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    table = {a.id: a for a in _builtin_hardware().accelerators}
+    if key not in table:
+        raise UnknownNameError("accelerator", name, table)
+    return table[key]
+
+
+def models() -> list[ModelSpec]:
+    """Return every model in the built-in catalog."""
+    return list(_builtin_models())
+
+
+def model(name: str) -> ModelSpec:
+    """Return the catalog model with id ``name`` (case-insensitive), or raise with close matches."""
+    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    table = {m.id: m for m in _builtin_models()}
+    if key not in table:
+        raise UnknownNameError("model", name, table)
+    return table[key]
+
+
+def resolve_model(name_or_path: str) -> ModelSpec:
+    """Return a model from a catalog id, a YAML file (first model) or a HF ``config.json`` path."""
+    if name_or_path.endswith((".yaml", ".yml", ".json")) or Path(name_or_path).is_file():
+        return load_model_file(name_or_path)[0]
+    return model(name_or_path)
+
+
+_HF_SOURCE = Source(what="architecture", ref="user-supplied config.json", checked=dt.date.today())
+
+
+def _hf_get(cfg: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    for k in keys:
+        if cfg.get(k) is not None:
+            return cfg[k]
+    return default
+
+
+def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec:
+    """Return a :class:`ModelSpec` from a Hugging Face ``config.json`` dict (Llama/Mistral/Qwen/
+    Mixtral/Qwen-MoE/DeepSeek-V3/Gemma 2/Phi-3/GPT-2 field names).
+
+    The published parameter count of a user config is unknown (``None``).
+    """
+    if "text_config" in cfg:
+        cfg = {**cfg, **cfg["text_config"]}
+    d_model = _hf_get(cfg, "hidden_size", "n_embd", "d_model")
+    n_layers = _hf_get(cfg, "num_hidden_layers", "n_layer", "num_layers")
+    n_heads = _hf_get(cfg, "num_attention_heads", "n_head", "num_heads")
+    if d_model is None or n_layers is None or n_heads is None:
+        raise CatalogError(
+            f"{name}: config.json needs hidden_size, num_hidden_layers and num_attention_heads"
+        )
+    n_experts = _hf_get(cfg, "num_local_experts", "n_routed_experts", "num_experts")
+    d_ff = _hf_get(cfg, "intermediate_size", "n_inner", "ffn_dim", default=4 * d_model)
+    model_type = str(cfg.get("model_type", ""))
+    gpt2 = model_type == "gpt2"
+    fields: dict[str, Any] = {
+        "id": name.lower().replace("_", "-").replace("/", "-").replace(" ", "-") or "custom",
+        "name": name,
+        "family": model_type,
+        "n_layers": n_layers,
+        "d_model": d_model,
+        "n_heads": n_heads,
+        "n_kv_heads": _hf_get(cfg, "num_key_value_heads"),
+        "head_dim": _hf_get(cfg, "head_dim"),
+        "d_ff": d_ff,
+        "gated_ffn": not gpt2,
+        "vocab_size": _hf_get(cfg, "vocab_size"),
+        "tied_embeddings": bool(cfg.get("tie_word_embeddings", gpt2)),
+        "max_context_tokens": _hf_get(cfg, "max_position_embeddings", "n_positions", default=2048),
+        "learned_position_embeddings": gpt2,
+        "norm": "layernorm" if gpt2 else "rmsnorm",
+        "qkv_bias": bool(cfg.get("attention_bias", gpt2 or model_type == "qwen2")),
+        "attn_out_bias": gpt2,
+        "mlp_bias": bool(cfg.get("mlp_bias", gpt2)),
+        "qk_norm": model_type in ("qwen3", "qwen3_moe", "olmo2"),
+    }
+    if n_experts:
+        fields |= {
+            "n_experts": n_experts,
+            "experts_per_token": _hf_get(cfg, "num_experts_per_tok"),
+            "d_ff_expert": _hf_get(cfg, "moe_intermediate_size", default=d_ff),
+            "n_shared_experts": _hf_get(cfg, "n_shared_experts", default=0),
+            "n_dense_layers": _hf_get(cfg, "first_k_dense_replace", default=0),
+        }
+    if cfg.get("kv_lora_rank"):
+        fields |= {
+            k: cfg.get(k)
+            for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+        }
+    window = cfg.get("sliding_window")
+    if window and cfg.get("use_sliding_window", True):
+        fields |= {"sliding_window_tokens": window, "sliding_window_layers": n_layers}
+    fields["sources"] = [_HF_SOURCE]
+    try:
+        return ModelSpec.model_validate(fields)
+    except ValidationError as exc:
+        raise CatalogError(describe_validation_error(name, exc)) from None
+
+
+def model_from_shorthand(
+    params: float,
+    n_layers: int,
+    d_model: int,
+    n_heads: int | None = None,
+    vocab_size: int = 32_000,
+    max_context_tokens: int = 4096,
+) -> ModelSpec:
+    """Return a dense Llama-style model with about ``params`` parameters from a few numbers.
+
+    Heads default to ``d_model / 128`` (head size 128). The FFN size is solved so the total matches
+    ``params``: ``d_ff = (params − 2·V·d − L·4·d²) / (3·L·d)`` (SwiGLU, untied embeddings).
+    """
+    heads = n_heads or max(1, d_model // 128)
+    if d_model % heads:
+        raise InputError("--heads", heads, f"a divisor of the hidden size {d_model}")
+    d_ff = round((params - 2 * vocab_size * d_model - n_layers * 4 * d_model**2) / (3 * n_layers * d_model))
+    if d_ff <= 0:
+        raise InputError(
+            "--params", params, f"more than the attention and embeddings of {n_layers}×{d_model}"
+        )
+    return ModelSpec(
+        id="custom",
+        name=f"custom {params / 1e9:.3g}B ({n_layers}×{d_model})",
+        n_layers=n_layers,
+        d_model=d_model,
+        n_heads=heads,
+        d_ff=d_ff,
+        gated_ffn=True,
+        vocab_size=vocab_size,
+        tied_embeddings=False,
+        max_context_tokens=max_context_tokens,
+        published_params_total=params,
+        published_params_source="given by the user (shorthand)",
+        sources=[Source(what="architecture", ref="user shorthand", checked=dt.date.today())],
+    )

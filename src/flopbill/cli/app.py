@@ -1,0 +1,122 @@
+"""The Typer application, shared options and output helpers. No formulas live in the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flopbill.errors import FlopbillError
+
+app = typer.Typer(
+    name="flopbill",
+    help="What AI costs: training and inference compute, time, dollars and energy, with sources.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(
+    help="List the built-in catalogs (accelerators, models, GPU prices).", no_args_is_help=True
+)
+validate_app = typer.Typer(
+    help="Compare flopbill with published figures (golden cases).", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(validate_app, name="validate")
+
+
+def _width() -> int | None:
+    """Let rich size tables to the terminal; piped output gets a wide page instead of 80 columns."""
+    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+
+
+console = Console(highlight=False, soft_wrap=False, width=_width())
+err_console = Console(stderr=True, highlight=False)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON (SI units) instead of tables.")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Return ``value`` as plain JSON types: dataclasses → dicts, numpy → lists/floats, dates → ISO."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump"):
+        return to_jsonable(value.model_dump(mode="json"))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(payload: Any) -> None:
+    """Write ``payload`` as indented JSON to stdout."""
+    sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, sort_keys=False) + "\n")
+
+
+def make_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """Return a rich table; numbers right-aligned."""
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+def print_assumptions(assumptions: Sequence[Any], title: str = "Assumptions") -> None:
+    """Print a table of :class:`~flopbill.estimate.assumptions.Assumption` (name, value, source)."""
+    rows = [(a.name, a.value, a.source + (f" — {a.note}" if a.note else "")) for a in assumptions]
+    console.print(make_table(title, ["assumption", "value", "source"], rows))
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one clear error line to stderr and return the exit (code 2) to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code=2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI: user errors print one line and exit 2; anything else is a bug (traceback)."""
+    from flopbill.cli import register_commands
+
+    register_commands()
+    try:
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except FlopbillError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        raise SystemExit(2) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(2) from None
+        raise
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

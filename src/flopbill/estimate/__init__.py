@@ -1,0 +1,1 @@
+"""Pure estimators: no I/O, no clock, no printing, no randomness; numpy-broadcastable where noted."""
