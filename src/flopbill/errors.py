@@ -24,6 +24,9 @@ class InputError(FlopbillError, ValueError):
         super().__init__(f"{field}: {value!r} is not allowed; expected {allowed}")
 
 
+_LISTINGS = {"model": "flopbill catalog models", "accelerator": "flopbill catalog gpus"}
+
+
 class UnknownNameError(FlopbillError, KeyError):
     """A name is not in a catalog: names the kind and the closest known names."""
 
@@ -33,7 +36,9 @@ class UnknownNameError(FlopbillError, KeyError):
         self.known = sorted(known)
         self.close = close_matches(name, self.known)
         hint = f"; did you mean {', '.join(self.close)}?" if self.close else ""
-        super().__init__(f"unknown {kind} {name!r}{hint} (see `flopbill catalog`)")
+        listing = _LISTINGS.get(kind)
+        see = f" (list them: `{listing}`)" if listing else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}{see}")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

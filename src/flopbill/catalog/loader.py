@@ -136,6 +136,21 @@ def _hf_get(cfg: dict[str, Any], *keys: str, default: Any = None) -> Any:
     return default
 
 
+def _sliding_window_fields(cfg: dict[str, Any], model_type: str, n_layers: int) -> dict[str, Any]:
+    """Return sliding-window fields: ``layer_types`` when given (gpt-oss), every other layer for
+    Gemma 2, else all layers when ``sliding_window`` is set and not disabled (Mistral v0.1)."""
+    window = cfg.get("sliding_window")
+    if not window or not cfg.get("use_sliding_window", True):
+        return {}
+    if isinstance(cfg.get("layer_types"), list):
+        windowed = sum(1 for t in cfg["layer_types"] if t == "sliding_attention")
+    elif model_type == "gemma2":
+        windowed = n_layers // 2
+    else:
+        windowed = n_layers
+    return {"sliding_window_tokens": window, "sliding_window_layers": windowed} if windowed else {}
+
+
 def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec:
     """Return a :class:`ModelSpec` from a Hugging Face ``config.json`` dict (Llama/Mistral/Qwen/
     Mixtral/Qwen-MoE/DeepSeek-V3/Gemma 2/Phi-3/GPT-2 field names).
@@ -189,9 +204,9 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
             k: cfg.get(k)
             for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
         }
-    window = cfg.get("sliding_window")
-    if window and cfg.get("use_sliding_window", True):
-        fields |= {"sliding_window_tokens": window, "sliding_window_layers": n_layers}
+    fields |= _sliding_window_fields(cfg, model_type, n_layers)
+    if model_type in ("gemma2", "gemma3"):
+        fields["norms_per_layer"] = 4  # pre- and post-norm around attention and MLP
     fields["sources"] = [_HF_SOURCE]
     try:
         return ModelSpec.model_validate(fields)

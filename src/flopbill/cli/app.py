@@ -42,7 +42,7 @@ def _width() -> int | None:
 
 
 console = Console(highlight=False, soft_wrap=False, width=_width())
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON (SI units) instead of tables.")
 
@@ -76,13 +76,20 @@ def print_json(payload: Any) -> None:
 
 
 def make_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """Return a rich table; numbers right-aligned."""
+    """Return a rich table; columns whose cells all look numeric are right-aligned."""
     table = Table(title=title, title_justify="left", show_lines=False)
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        numeric = i > 0 and all(_looks_numeric(r[i]) for r in cells if i < len(r) and r[i])
+        table.add_column(col, justify="right" if numeric else "left", overflow="fold")
+    for row in cells:
+        table.add_row(*row)
     return table
+
+
+def _looks_numeric(text: str) -> bool:
+    """True for cells like ``70.6B``, ``$1.2M``, ``-3 %``, ``(65 fp16)``, ``unknown``."""
+    return text[0] in "0123456789$-+.(<>~" or text in ("unknown", "n/a", "—")
 
 
 def print_assumptions(assumptions: Sequence[Any], title: str = "Assumptions") -> None:
@@ -98,25 +105,15 @@ def fail(message: str) -> typer.Exit:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI: user errors print one line and exit 2; anything else is a bug (traceback)."""
+    """Run the CLI: user errors print one line and exit 2; anything else is a bug (traceback).
+
+    Usage errors (unknown option, missing argument) are Typer's own and also exit 2.
+    """
     from flopbill.cli import register_commands
 
     register_commands()
     try:
-        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        app(args=list(argv) if argv is not None else None, prog_name="flopbill")
     except FlopbillError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False)
         raise SystemExit(2) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except typer.Abort:
-        raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(2) from None
-        raise
-    if isinstance(code, int) and code:
-        raise SystemExit(code)

@@ -70,8 +70,8 @@ class ParamCounts:
 
         Includes the output head (a vocab×d matmul) whether or not it is tied to the input embedding.
         """
-        head = self.output_head if self.output_head else self.embedding
-        return self.active - self.embedding - self.position - self.norms + head
+        tied_head = 0.0 if self.output_head else self.embedding
+        return self.active - self.embedding - self.position - self.norms + tied_head
 
 
 def self_attention_params(m: ModelSpec) -> float:
