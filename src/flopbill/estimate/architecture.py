@@ -298,8 +298,8 @@ def expected_experts_touched(
     return _as_output(e * (1.0 - (1.0 - k / e) ** b), n_experts, experts_per_token, batch_tokens)
 
 
-def _as_output(value: Any, *inputs: Any) -> Any:
+def _as_output(value: Any, *inputs: Any) -> ArrayLike:
     """Return a Python float when every input was a scalar, else the numpy array."""
     if all(np.ndim(x) == 0 for x in inputs):
         return float(value)
-    return value
+    return np.asarray(value, dtype=np.float64)
