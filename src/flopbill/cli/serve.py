@@ -1,0 +1,340 @@
+"""``flopbill serve``: latency, throughput and cost of serving a model; ``--search``; ``validate serving``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import typer
+
+from flopbill.catalog import accelerator, accelerators, resolve_model
+from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
+from flopbill.catalog.schema import ModelSpec
+from flopbill.cli.app import (
+    JSON_OPTION,
+    app,
+    console,
+    make_table,
+    print_assumptions,
+    print_json,
+    validate_app,
+)
+from flopbill.dtypes import parse_dtype
+from flopbill.errors import FlopbillError, InputError
+from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, parse_precision
+from flopbill.estimate.serving_search import (
+    Candidate,
+    SearchGrid,
+    Slo,
+    cheapest,
+    pareto_front,
+    search_serving,
+)
+from flopbill.units import format_bytes, format_duration, parse_count, parse_fraction, parse_price_usd
+
+SERVE_HELP = """Estimate serving a model: TTFT, TPOT, tokens/s per user and per GPU, max batch, $/1M tokens.
+
+Examples:
+
+  flopbill serve --model llama-3.1-8b --gpu h100-sxm --batch 1
+
+  flopbill serve --model llama-3.1-70b --gpu h100-sxm --tp 2 --weights fp8 --kv fp8 --batch max
+
+  flopbill serve --model llama-3.1-8b --gpu l4 --weights int4 --price-per-gpu-hour 0.80
+
+  flopbill serve --model llama-3.1-70b --search --rps 20 --slo-ttft 2 --slo-tpot 0.05
+"""
+
+
+def _price(acc_id: str, given: str | None, pricing: str) -> tuple[float | None, str]:
+    if given is not None:
+        return parse_price_usd(given, "--price-per-gpu-hour"), "given"
+    from flopbill.catalog.prices import gpu_price
+
+    try:
+        p = gpu_price(acc_id, pricing)
+    except FlopbillError:
+        return None, f"no {pricing} price for {acc_id} in the snapshot; pass --price-per-gpu-hour"
+    return p.price_usd_per_gpu_hour, p.source
+
+
+def _batch(text: str) -> int | None:
+    if text.strip().lower() == "max":
+        return None
+    value = parse_count(text, "--batch")
+    if value < 1 or value != int(value):
+        raise InputError("--batch", text, "a positive integer or 'max'")
+    return int(value)
+
+
+def _options(**kw: Any) -> ServingOptions:
+    tp, gpus = kw["tp"], kw["gpus"]
+    tp = tp if tp is not None else (gpus or 1)
+    gpus = gpus if gpus is not None else tp
+    if tp < 1 or gpus < tp or gpus % tp:
+        raise InputError("--gpus", gpus, f"a positive multiple of --tp {tp}")
+    draft = resolve_model(kw["draft_model"]) if kw["draft_model"] else None
+    return ServingOptions(
+        tp=tp,
+        replicas=gpus // tp,
+        weights=parse_dtype(kw["weights"], "--weights"),
+        kv=parse_precision(kw["kv"], "--kv"),
+        activations=parse_precision(kw["activations"], "--activations"),
+        batch=_batch(kw["batch"]),
+        spec_k=kw["spec_k"],
+        spec_acceptance=parse_fraction(kw["spec_acceptance"], "--spec-acceptance"),
+        draft=draft,
+        prefix_hit_rate=parse_fraction(kw["prefix_hit"], "--prefix-hit"),
+        n_samples=kw["samples"],
+        reasoning_multiplier=kw["reasoning_multiplier"],
+        utilization=parse_fraction(kw["utilization"], "--utilization"),
+    )
+
+
+def _tokens(text: str, field: str) -> float:
+    value = parse_count(text, field)
+    if value < 1:
+        raise InputError(field, text, "at least 1 token, e.g. 1000 or 8k")
+    return value
+
+
+JSON_KEYS = (
+    "ttft_s",
+    "tpot_s",
+    "e2e_latency_s",
+    "output_tokens_per_s_per_user",
+    "output_tokens_per_s_per_gpu",
+    "decode_tokens_per_s_per_gpu",
+    "max_batch",
+    "batch",
+    "bound",
+    "gpus",
+    "tp",
+    "cost_usd_per_mtok_input",
+    "cost_usd_per_mtok_output",
+    "cost_usd_per_request",
+)
+
+
+def _print_estimate(e: ServingEstimate, price_note: str) -> None:
+    def usd(v: float | None) -> str:
+        return "unpriced" if v is None else f"${v:,.4f}"
+
+    rows = [
+        ("time to first token (TTFT)", format_duration(e.ttft_s)),
+        ("time per output token (TPOT)", f"{format_duration(e.tpot_s)} ({e.bound}-bound)"),
+        ("end-to-end latency", format_duration(e.e2e_latency_s)),
+        ("output tokens/s per user", f"{e.output_tokens_per_s_per_user:,.1f}"),
+        ("output tokens/s per GPU (whole requests)", f"{e.output_tokens_per_s_per_gpu:,.0f}"),
+        ("decode tokens/s per GPU", f"{e.decode_tokens_per_s_per_gpu:,.0f}"),
+        ("batch (max that fits)", f"{e.batch} ({e.max_batch})"),
+        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})"),
+        ("weights per GPU", format_bytes(e.weights_bytes_per_gpu)),
+        ("KV cache per sequence per GPU", format_bytes(e.kv_bytes_per_sequence_per_gpu)),
+        ("$ per 1M input tokens", usd(e.cost_usd_per_mtok_input)),
+        ("$ per 1M output tokens", usd(e.cost_usd_per_mtok_output)),
+        ("$ per request", usd(e.cost_usd_per_request)),
+    ]
+    title = f"Serving {e.model} on {e.accelerator} ({e.engine})" + (
+        " — extrapolation" if e.extrapolation else ""
+    )
+    console.print(make_table(title, ["quantity", "value"], rows))
+    if e.price_usd_per_gpu_hour is None:
+        console.print(price_note)
+    print_assumptions(e.assumptions)
+
+
+@app.command(help=SERVE_HELP)
+def serve(
+    model_name: str = typer.Option(..., "--model", help="catalog id, YAML or config.json"),
+    gpu: str = typer.Option("h100-sxm", "--gpu", help="accelerator id (see `flopbill catalog accelerators`)"),
+    gpus: int | None = typer.Option(
+        None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
+    ),
+    tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree per replica"),
+    batch: str = typer.Option("max", "--batch", help="concurrent sequences, or 'max' (largest that fits)"),
+    input_tokens: str = typer.Option("1000", "--input-tokens", help="prompt tokens per request"),
+    output_tokens: str = typer.Option("250", "--output-tokens", help="output tokens per request"),
+    weights: str = typer.Option("bf16", "--weights", help="bf16, fp8, int8, int4 (weight-only), fp4"),
+    kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default bf16)"),
+    activations: str | None = typer.Option(
+        None, "--activations", help="matmul format (default from weights)"
+    ),
+    engine: str = typer.Option("vllm", "--engine", help="vllm, trtllm, sglang, llama.cpp"),
+    spec_k: int = typer.Option(0, "--spec-k", help="speculative draft length k (0 = off)"),
+    spec_acceptance: str = typer.Option("0.7", "--spec-acceptance", help="per-token acceptance α"),
+    draft_model: str | None = typer.Option(
+        None, "--draft-model", help="draft model (default: one MTP layer)"
+    ),
+    prefix_hit: str = typer.Option(
+        "0", "--prefix-hit", help="fraction of prompt tokens served from prefix cache"
+    ),
+    samples: int = typer.Option(1, "--samples", help="samples per request (test-time compute)"),
+    reasoning_multiplier: float = typer.Option(1.0, "--reasoning-multiplier", help="output tokens × this"),
+    price_per_gpu_hour: str | None = typer.Option(
+        None, "--price-per-gpu-hour", help="USD; default: snapshot"
+    ),
+    pricing: str = typer.Option("on_demand", "--pricing", help="snapshot pricing model"),
+    utilization: str = typer.Option("1.0", "--utilization", help="busy fraction of paid GPU time"),
+    search: bool = typer.Option(False, "--search", help="search accelerators × TP × precision × batch"),
+    rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
+    slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
+    slo_tpot: float = typer.Option(math.inf, "--slo-tpot", help="TPOT objective under load, s"),
+    top: int = typer.Option(10, "--top", help="rows in the search tables"),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Estimate serving (see SERVE_HELP)."""
+    m = resolve_model(model_name)
+    i_tok, o_tok = _tokens(input_tokens, "--input-tokens"), _tokens(output_tokens, "--output-tokens")
+    if search or rps is not None:
+        _run_search(
+            m, gpu if not search else None, i_tok, o_tok, rps, Slo(slo_ttft, slo_tpot), locals(), json_out
+        )
+        return
+    opt = _options(**locals())
+    acc = accelerator(gpu)
+    price, note = _price(acc.id, price_per_gpu_hour, pricing)
+    est = estimate_serving(
+        m, acc, i_tok, o_tok, opt, hardware_efficiency(acc.id), engine_profile(engine), price, note
+    )
+    if json_out:
+        payload = {k: getattr(est, k) for k in JSON_KEYS}
+        payload["details"] = est
+        print_json(payload)
+        return
+    _print_estimate(est, note)
+
+
+def _run_search(
+    m: ModelSpec,
+    only_gpu: str | None,
+    i_tok: float,
+    o_tok: float,
+    rps: str | None,
+    slo: Slo,
+    kw: dict[str, Any],
+    js: bool,
+) -> None:
+    if rps is None:
+        raise InputError("--rps", None, "a request rate for --search, e.g. --rps 20")
+    rate = parse_count(rps, "--rps")
+    if rate <= 0:
+        raise InputError("--rps", rps, "a positive request rate")
+    accs = [accelerator(only_gpu)] if only_gpu else accelerators()
+    cands = []
+    for a in accs:
+        price, _ = _price(a.id, kw["price_per_gpu_hour"], kw["pricing"])
+        if price is not None:
+            cands.append(Candidate(a, hardware_efficiency(a.id)[0], price))
+    if not cands:
+        raise InputError(
+            "--price-per-gpu-hour", None, "a price: no accelerator searched has one in the snapshot"
+        )
+    grid = SearchGrid(kv=parse_precision(kw["kv"], "--kv"))
+    if only_gpu:
+        tp = kw["tp"] or 1
+        grid = SearchGrid(tps=(tp,), weights=(parse_dtype(kw["weights"], "--weights"),), kv=grid.kv)
+    util = parse_fraction(kw["utilization"], "--utilization")
+    res = search_serving(m, cands, engine_profile(kw["engine"]), i_tok, o_tok, rate, slo, grid, util)
+    best, front = cheapest(res, kw["top"]), pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
+    rows = [_row(res, i) for i in best]
+    prow = [_row(res, i) for i in front[: kw["top"]]]
+    if js:
+        print_json(
+            {
+                "n_evaluated": res.n_evaluated,
+                "n_feasible": int(res.feasible.sum()),
+                "cheapest": rows,
+                "pareto": prow,
+            }
+        )
+        return
+    cols = [
+        "accelerator",
+        "weights",
+        "tp",
+        "batch",
+        "replicas",
+        "gpus",
+        "ttft_s",
+        "tpot_s",
+        "$/request",
+        "tok/s/GPU",
+    ]
+    console.print(f"evaluated {res.n_evaluated:,} configurations; {int(res.feasible.sum()):,} meet the SLO")
+    console.print(make_table("Cheapest configurations meeting the SLO", cols, [_fmt(r) for r in rows]))
+    console.print(make_table("Pareto front: cost vs TPOT", cols, [_fmt(r) for r in prow]))
+
+
+def _row(res: Any, i: int) -> dict[str, Any]:
+    return {
+        "accelerator": str(res.accelerator[i]),
+        "weights": str(res.weights[i]),
+        "tp": int(res.tp[i]),
+        "batch": int(res.batch[i]),
+        "replicas": int(res.replicas[i]),
+        "gpus": int(res.gpus[i]),
+        "ttft_s": float(res.ttft_s[i]),
+        "tpot_s": float(res.tpot_s[i]),
+        "cost_usd_per_request": float(res.cost_usd_per_request[i]),
+        "output_tokens_per_s_per_gpu": float(res.output_tokens_per_s_per_gpu[i]),
+    }
+
+
+def _fmt(r: dict[str, Any]) -> list[Any]:
+    return [
+        r["accelerator"],
+        r["weights"],
+        r["tp"],
+        r["batch"],
+        r["replicas"],
+        r["gpus"],
+        f"{r['ttft_s']:.3f}",
+        f"{r['tpot_s'] * 1e3:.1f} ms",
+        f"${r['cost_usd_per_request']:.6f}",
+        f"{r['output_tokens_per_s_per_gpu']:,.0f}",
+    ]
+
+
+@validate_app.command("serving")
+def validate_serving(json_out: bool = JSON_OPTION) -> None:
+    """Compare serving estimates with published inference measurements (golden cases)."""
+    from flopbill.validation.serving import evaluate_all, median_abs_error
+
+    results = evaluate_all()
+    if json_out:
+        cases = [
+            {
+                "case": r.case.id,
+                "source": r.case.source,
+                "engine": r.case.engine,
+                "metric": r.case.metric,
+                "split": r.case.split,
+                "published": r.case.published,
+                "predicted": r.predicted,
+                "error": r.error,
+            }
+            for r in results
+        ]
+        summary = {s or "all": median_abs_error(results, s) for s in (None, "fit", "holdout")}
+        print_json({"cases": cases, "median_abs_error": summary})
+        return
+    rows = [
+        (
+            r.case.id,
+            r.case.source.split(" ")[0],
+            r.case.metric,
+            r.case.split,
+            f"{r.case.published:,.2f}",
+            f"{r.predicted:,.2f}",
+            f"{r.error * 100:+.1f}%",
+        )
+        for r in results
+    ]
+    cols = ["case", "source", "metric", "split", "published", "predicted", "error"]
+    console.print(make_table("Serving golden cases", cols, rows))
+    for split in (None, "fit", "holdout"):
+        console.print(f"median |error| ({split or 'all'}): {median_abs_error(results, split) * 100:.1f}%")
+
+
+__all__ = ["serve", "validate_serving"]

@@ -1,0 +1,317 @@
+"""Serving (inference) estimate for one deployment: TTFT, TPOT, throughput, batch limit and cost.
+
+Wraps the vectorized physics (:mod:`flopbill.estimate.serving_step`, :mod:`flopbill.estimate.serving_metrics`)
+for one model on one accelerator with one set of options, validates the options, and returns a frozen
+:class:`ServingEstimate` that carries its assumptions. See ``docs/serving.md`` for the formulas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
+from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
+from flopbill.errors import DoesNotFitError, InputError
+from flopbill.estimate.assumptions import Assumption
+from flopbill.estimate.roofline import bound_name
+from flopbill.estimate.serving_metrics import (
+    RuntimeArrays,
+    SpecArrays,
+    WorkloadArrays,
+    serving_cost,
+    serving_metrics,
+)
+from flopbill.estimate.serving_step import DeviceArrays, PrecisionArrays, model_terms
+
+
+@dataclass(frozen=True)
+class ServingOptions:
+    """How a model is deployed (inert). ``batch=None`` means the largest batch that fits."""
+
+    tp: int = 1
+    replicas: int = 1
+    weights: Dtype = Dtype.BF16
+    kv: Dtype | None = None  # None: bf16 (fp16/bf16 cache, the engines' default)
+    activations: Dtype | None = None  # None: the compute format of the weights
+    batch: int | None = None
+    spec_k: int = 0
+    spec_acceptance: float = 0.0
+    draft: ModelSpec | None = None  # None with spec_k > 0: one MTP layer of the target as draft
+    prefix_hit_rate: float = 0.0
+    n_samples: int = 1
+    reasoning_multiplier: float = 1.0
+    utilization: float = 1.0
+
+
+@dataclass(frozen=True)
+class ServingEstimate:
+    """Serving figures of one deployment (SI units; per replica of ``tp`` GPUs unless named per GPU)."""
+
+    model: str
+    accelerator: str
+    engine: str
+    tp: int
+    gpus: int
+    batch: int
+    max_batch: int
+    bound: str
+    ttft_s: float
+    tpot_s: float
+    e2e_latency_s: float
+    output_tokens_per_s_per_user: float
+    output_tokens_per_s_per_gpu: float
+    decode_tokens_per_s_per_gpu: float
+    tokens_per_target_step: float
+    step_compute_s: float
+    step_memory_s: float
+    step_comm_s: float
+    step_overhead_s: float
+    weights_bytes_per_gpu: float
+    kv_bytes_per_sequence_per_gpu: float
+    activation_bytes_per_gpu: float
+    memory_bytes_per_gpu: float
+    price_usd_per_gpu_hour: float | None
+    utilization: float
+    cost_usd_per_mtok_input: float | None
+    cost_usd_per_mtok_output: float | None
+    cost_usd_per_request: float | None
+    extrapolation: bool
+    assumptions: tuple[Assumption, ...] = field(default=())
+
+
+def compute_dtype(weights: Dtype, activations: Dtype | None) -> Dtype:
+    """Return the matmul format: the activations' if given, else the weights' compute format."""
+    return activations or COMPUTE_DTYPE_FOR_WEIGHTS[weights]
+
+
+def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp: int) -> DeviceArrays:
+    """Return the device figures the physics needs, or raise if one is unknown for ``acc``."""
+    peak = getattr(acc.peak_flops_per_s, compute.value, None)
+    _require(acc, f"peak {compute.value} FLOP/s", peak, "--weights/--activations")
+    _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "--gpu")
+    _require(acc, "memory size", acc.memory_bytes, "--gpu")
+    link = acc.interconnect_bidir_bytes_per_s
+    if tp > 1:
+        _require(acc, "interconnect bandwidth (needed for --tp > 1)", link, "--tp")
+    attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
+    _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "--gpu")
+    return DeviceArrays(
+        peak_flops_per_s=peak,
+        attention_peak_flops_per_s=attn_peak,
+        bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
+        interconnect_bidir_bytes_per_s=link or 1.0,
+        memory_bytes=acc.memory_bytes,
+        eta_flops=eff.eta_flops.value,
+        eta_bw=eff.eta_bw.value,
+        allreduce_latency_s=eff.allreduce_latency_s.value,
+    )
+
+
+def precision_arrays(weights: Dtype, kv: Dtype | None, activations: Dtype | None) -> PrecisionArrays:
+    """Return bytes per value: quantized weights keep embeddings/head/norms in bf16 (see dtypes)."""
+    kept = Dtype.BF16 if weights in QUANTIZED else weights
+    act = activations if activations is not None else Dtype.BF16
+    return PrecisionArrays(
+        weight_bpv=bytes_per_value(weights),
+        kept_bpv=bytes_per_value(kept),
+        kv_bpv=bytes_per_value(kv or Dtype.BF16),
+        activation_bpv=max(bytes_per_value(act), 1.0),
+    )
+
+
+def runtime_arrays(engine: EngineProfile) -> RuntimeArrays:
+    """Return the engine figures as arrays."""
+    return RuntimeArrays(
+        overhead_s_per_step=engine.overhead_s_per_step.value,
+        memory_reserve_fraction=engine.memory_reserve_fraction.value,
+        prefill_chunk_tokens=engine.prefill_chunk_tokens.value,
+        max_batch_sequences=engine.max_batch_sequences.value,
+    )
+
+
+def mtp_draft(m: ModelSpec) -> ModelSpec:
+    """Return a one-layer copy of ``m``: the cost of a multi-token-prediction head (DeepSeek-V3 §2.2)."""
+    return m.model_copy(update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0})
+
+
+def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> None:
+    """Raise :class:`InputError` for options the deployment cannot take (TP, fractions, counts)."""
+    if opt.tp < 1 or m.n_heads % opt.tp:
+        raise InputError("--tp", opt.tp, f"a divisor of the {m.n_heads} attention heads of {m.id}")
+    kvh = m.kv_heads
+    if not m.is_mla and kvh % opt.tp and opt.tp % kvh:
+        raise InputError("--tp", opt.tp, f"a divisor or multiple of the {kvh} KV heads of {m.id}")
+    if opt.replicas < 1:
+        raise InputError("--gpus", opt.replicas * opt.tp, f"a positive multiple of --tp {opt.tp}")
+    for name, value in (("--prefix-hit", opt.prefix_hit_rate), ("--spec-acceptance", opt.spec_acceptance)):
+        if not 0.0 <= value <= 1.0:
+            raise InputError(name, value, "a fraction in [0, 1]")
+    if not 0.0 < opt.utilization <= 1.0:
+        raise InputError("--utilization", opt.utilization, "a fraction in (0, 1]")
+    if opt.spec_k < 0 or opt.n_samples < 1 or opt.reasoning_multiplier < 1.0:
+        raise InputError(
+            "speculation/samples", (opt.spec_k, opt.n_samples), "k ≥ 0, samples ≥ 1, multiplier ≥ 1"
+        )
+    if opt.batch is not None and opt.batch < 1:
+        raise InputError("--batch", opt.batch, "a positive integer or 'max'")
+
+
+def _require(acc: Accelerator, what: str, value: Any, field_name: str) -> None:
+    if value is None:
+        raise InputError(field_name, acc.id, f"an accelerator whose {what} is known (unknown for {acc.id})")
+
+
+def estimate_serving(
+    m: ModelSpec,
+    acc: Accelerator,
+    input_tokens: float,
+    output_tokens: float,
+    opt: ServingOptions,
+    eff: tuple[HardwareEfficiency, bool],
+    engine: EngineProfile,
+    price_usd_per_gpu_hour: float | None = None,
+    price_source: str = "given",
+) -> ServingEstimate:
+    """Return the serving estimate of ``m`` on ``acc`` for requests of ``input_tokens`` → ``output_tokens``.
+
+    Raises :class:`DoesNotFitError` when the weights do not fit or ``opt.batch`` exceeds the memory limit.
+    """
+    validate_options(m, acc, opt)
+    if input_tokens < 1 or output_tokens < 1:
+        raise InputError("--input-tokens/--output-tokens", (input_tokens, output_tokens), "≥ 1 token each")
+    hw, measured = eff
+    comp = compute_dtype(opt.weights, opt.activations)
+    dev = device_arrays(acc, comp, hw, opt.tp)
+    prec = precision_arrays(opt.weights, opt.kv, opt.activations)
+    rt = runtime_arrays(engine)
+    t = model_terms(m)
+    spec = _spec(m, opt)
+    wl = WorkloadArrays(
+        input_tokens, output_tokens, opt.prefix_hit_rate, opt.n_samples, opt.reasoning_multiplier
+    )
+    probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
+    max_b = int(probe.max_batch)
+    _check_fit(m, acc, opt, probe, max_b)
+    batch = max_b if opt.batch is None else opt.batch
+    mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
+    cost = (
+        None
+        if price_usd_per_gpu_hour is None
+        else serving_cost(mt, wl, opt.tp, price_usd_per_gpu_hour, opt.utilization)
+    )
+    notes = _assumptions(hw, measured, engine, opt, comp, price_usd_per_gpu_hour, price_source)
+    return ServingEstimate(
+        model=m.id,
+        accelerator=acc.id,
+        engine=engine.id,
+        tp=opt.tp,
+        gpus=opt.tp * opt.replicas,
+        batch=batch,
+        max_batch=max_b,
+        bound=bound_name(float(mt.step.compute_s), float(mt.step.memory_s)),
+        ttft_s=float(mt.ttft_s),
+        tpot_s=float(mt.tpot_s),
+        e2e_latency_s=float(mt.e2e_latency_s),
+        output_tokens_per_s_per_user=1.0 / float(mt.tpot_s),
+        output_tokens_per_s_per_gpu=float(mt.output_tokens_per_s_per_gpu),
+        decode_tokens_per_s_per_gpu=float(mt.decode_tokens_per_s_per_gpu),
+        tokens_per_target_step=float(mt.tokens_per_step),
+        step_compute_s=float(mt.step.compute_s),
+        step_memory_s=float(mt.step.memory_s),
+        step_comm_s=float(mt.step.comm_s),
+        step_overhead_s=float(mt.step.overhead_s),
+        weights_bytes_per_gpu=float(mt.weights_bytes_per_gpu),
+        kv_bytes_per_sequence_per_gpu=float(mt.kv_bytes_per_sequence_per_gpu),
+        activation_bytes_per_gpu=float(mt.activation_bytes_per_gpu),
+        memory_bytes_per_gpu=float(acc.memory_bytes or 0.0),
+        price_usd_per_gpu_hour=price_usd_per_gpu_hour,
+        utilization=opt.utilization,
+        cost_usd_per_mtok_input=None if cost is None else float(cost.usd_per_mtok_input),
+        cost_usd_per_mtok_output=None if cost is None else float(cost.usd_per_mtok_output),
+        cost_usd_per_request=None if cost is None else float(cost.usd_per_request),
+        extrapolation=not measured,
+        assumptions=notes,
+    )
+
+
+def _spec(m: ModelSpec, opt: ServingOptions) -> SpecArrays:
+    if opt.spec_k <= 0:
+        return SpecArrays()
+    draft = opt.draft if opt.draft is not None else mtp_draft(m)
+    return SpecArrays(float(opt.spec_k), opt.spec_acceptance, model_terms(draft))
+
+
+def _check_fit(m: ModelSpec, acc: Accelerator, opt: ServingOptions, probe: Any, max_b: int) -> None:
+    usable = float(acc.memory_bytes or 0.0)
+    if max_b < 1:
+        raise DoesNotFitError(
+            f"{m.id} does not fit on {acc.id} with --tp {opt.tp} and {opt.weights.value} weights: "
+            f"weights {float(probe.weights_bytes_per_gpu) / 1e9:.1f} GB + activations "
+            f"{float(probe.activation_bytes_per_gpu) / 1e9:.1f} GB + one sequence's KV "
+            f"{float(probe.kv_bytes_per_sequence_per_gpu) / 1e9:.2f} GB per GPU exceed the usable part of "
+            f"{usable / 1e9:.0f} GB; raise --tp or quantize (--weights fp8/int4)"
+        )
+    if opt.batch is not None and opt.batch > max_b:
+        raise DoesNotFitError(
+            f"--batch {opt.batch} does not fit: at most {max_b} sequences of this length fit in the KV cache "
+            f"of {m.id} on {acc.id} (tp {opt.tp}); use --batch max, a larger --tp or --kv fp8"
+        )
+
+
+def _assumptions(
+    hw: HardwareEfficiency,
+    measured: bool,
+    engine: EngineProfile,
+    opt: ServingOptions,
+    comp: Dtype,
+    price: float | None,
+    price_source: str,
+) -> tuple[Assumption, ...]:
+    extra = "" if measured else "extrapolation: no measured profile for this accelerator"
+    items = [
+        Assumption("eta_flops", hw.eta_flops.value, f"{hw.eta_flops.source} ({hw.eta_flops.checked})", extra),
+        Assumption("eta_bw", hw.eta_bw.value, f"{hw.eta_bw.source} ({hw.eta_bw.checked})", extra),
+        Assumption("allreduce_latency_s", hw.allreduce_latency_s.value, hw.allreduce_latency_s.source),
+        Assumption("engine", engine.name, "given" if engine.id else "default"),
+        Assumption(
+            "overhead_s_per_step", engine.overhead_s_per_step.value, engine.overhead_s_per_step.source
+        ),
+        Assumption(
+            "memory_reserve_fraction",
+            engine.memory_reserve_fraction.value,
+            engine.memory_reserve_fraction.source,
+        ),
+        Assumption(
+            "max_batch_sequences", engine.max_batch_sequences.value, engine.max_batch_sequences.source
+        ),
+        Assumption(
+            "prefill_chunk_tokens", engine.prefill_chunk_tokens.value, engine.prefill_chunk_tokens.source
+        ),
+        Assumption(
+            "compute_dtype", comp.value, "activations given" if opt.activations else "from weight format"
+        ),
+        Assumption("kv_dtype", (opt.kv or Dtype.BF16).value, "given" if opt.kv else "default (bf16 cache)"),
+        Assumption(
+            "utilization", opt.utilization, "given" if opt.utilization != 1.0 else "assumed fully busy"
+        ),
+    ]
+    if price is not None:
+        items.append(Assumption("price_usd_per_gpu_hour", price, price_source))
+    if opt.spec_k:
+        draft = "draft model" if opt.draft is not None else "one MTP layer of the target"
+        items.append(Assumption("speculative_decoding", f"k={opt.spec_k}, α={opt.spec_acceptance}", draft))
+    return tuple(items)
+
+
+def parse_precision(text: str | None, field_name: str) -> Dtype | None:
+    """Return the :class:`Dtype` for a precision option (``None`` passes through)."""
+    return None if text is None else parse_dtype(text, field_name)
+
+
+def as_float(value: Any) -> float:
+    """Return a Python float from a 0-d array or a number."""
+    return float(np.asarray(value))

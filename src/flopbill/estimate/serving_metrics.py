@@ -1,0 +1,248 @@
+"""Request-level serving metrics from step physics, vectorized over configurations.
+
+One call of :func:`serving_metrics` turns per-step times (:mod:`flopbill.estimate.serving_step`) into
+TTFT, TPOT, throughput, memory-limited batch and cost for every configuration of a broadcast grid
+(accelerator × TP × precision × batch). :mod:`flopbill.estimate.serving` wraps it for one scalar
+configuration; :mod:`flopbill.estimate.serving_search` for a search.
+
+Definitions (per replica = ``tp`` GPUs serving one model copy):
+
+* ``τ`` expected tokens per target step with speculative decoding, draft length ``k``, acceptance
+  ``α``: ``(1 − α^(k+1)) / (1 − α)`` (Leviathan et al. 2023, "Fast Inference from Transformers via
+  Speculative Decoding", eq. 1); 1 without speculation.
+* step time ``T = T_target(B, k+1 tokens/seq) + k·T_draft(B)``; TPOT ``= T / τ``.
+* prefill GPU time per request: the prompt's FLOPs at the compute roofline, chunks of the engine's
+  token budget (TTFT uses the same figure for a request alone).
+* replica seconds per request ``S = prefill + O_total · T / (B·τ)``; output tokens/s/GPU
+  ``= O_total / (tp·S)`` (steady state over whole requests, prefill included, as offline
+  benchmarks such as ``trtllm-bench throughput`` report it).
+* cost: ``$ per replica-second = tp · price / 3600 / utilization``; the prefill seconds of a request are
+  billed to its input tokens and its decode seconds to its output tokens (split by GPU-time share).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopbill.estimate.serving_step import (
+    DeviceArrays,
+    ModelTerms,
+    PrecisionArrays,
+    StepTime,
+    activation_bytes_per_gpu,
+    decode_step,
+    kv_bytes_per_sequence,
+    kv_shards,
+    prefill_time,
+    weight_bytes_stored,
+)
+
+
+def expected_tokens_per_step(draft_tokens: Any, acceptance: Any) -> Any:
+    """Return expected tokens accepted per target step: ``(1 − α^(k+1)) / (1 − α)`` (k+1 when α = 1).
+
+    Leviathan et al. 2023, eq. 1; ``k = 0`` gives 1 (no speculation).
+    """
+    k = np.asarray(draft_tokens, dtype=np.float64)
+    a = np.clip(np.asarray(acceptance, dtype=np.float64), 0.0, 1.0)
+    safe = np.where(a < 1.0, a, 0.5)
+    value = np.where(a < 1.0, (1.0 - safe ** (k + 1.0)) / (1.0 - safe), k + 1.0)
+    return float(value) if value.ndim == 0 else value
+
+
+@dataclass(frozen=True)
+class RuntimeArrays:
+    """Engine figures: overhead per step, memory reserve, chunk budget, batch cap (broadcastable)."""
+
+    overhead_s_per_step: Any
+    memory_reserve_fraction: Any
+    prefill_chunk_tokens: Any
+    max_batch_sequences: Any
+
+
+@dataclass(frozen=True)
+class WorkloadArrays:
+    """Per-request shape: prompt and output lengths, prefix-cache hit rate, samples, reasoning multiplier."""
+
+    input_tokens: Any
+    output_tokens: Any
+    prefix_hit_rate: Any = 0.0
+    n_samples: Any = 1.0
+    reasoning_multiplier: Any = 1.0
+
+    @property
+    def generated_per_sequence(self) -> Any:
+        """Output tokens one sequence generates: ``O · reasoning_multiplier``."""
+        return np.asarray(self.output_tokens, dtype=np.float64) * self.reasoning_multiplier
+
+    @property
+    def output_total(self) -> Any:
+        """Output tokens per request, all samples: ``O · reasoning · n``."""
+        return self.generated_per_sequence * np.asarray(self.n_samples, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SpecArrays:
+    """Speculative decoding: draft length ``k``, acceptance ``α``; ``draft`` = draft model terms or None."""
+
+    draft_tokens: Any = 0.0
+    acceptance: Any = 0.0
+    draft: ModelTerms | None = None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Request-level results for every configuration of the grid (arrays, SI units)."""
+
+    batch: Any
+    max_batch: Any
+    fits: Any
+    ttft_s: Any
+    tpot_s: Any
+    tpot_loaded_s: Any
+    e2e_latency_s: Any
+    step: StepTime
+    step_s: Any
+    tokens_per_step: Any
+    prefill_s_per_request: Any
+    decode_s_per_request: Any
+    output_tokens_per_s_per_gpu: Any
+    decode_tokens_per_s_per_gpu: Any
+    weights_bytes_per_gpu: Any
+    kv_bytes_per_sequence_per_gpu: Any
+    activation_bytes_per_gpu: Any
+
+
+def memory_limited_batch(
+    t: ModelTerms,
+    dev: DeviceArrays,
+    prec: PrecisionArrays,
+    rt: RuntimeArrays,
+    tp: Any,
+    context_tokens: Any,
+    spec: SpecArrays,
+) -> tuple[Any, Any, Any, Any]:
+    """Return (max sequences, weight bytes/GPU, KV bytes/sequence/GPU, activation bytes/GPU).
+
+    ``floor((M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit; 0 when the
+    weights and activations alone do not fit. KV of a sequence at its full context.
+    """
+    tp_a = np.asarray(tp, dtype=np.float64)
+    weights = weight_bytes_stored(t, prec.weight_bpv, prec.kept_bpv) / tp_a
+    kv = kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a)
+    if spec.draft is not None:
+        weights = weights + weight_bytes_stored(spec.draft, prec.weight_bpv, prec.kept_bpv) / tp_a
+        kv = kv + kv_bytes_per_sequence(spec.draft, context_tokens, prec.kv_bpv) / kv_shards(spec.draft, tp_a)
+    act = activation_bytes_per_gpu(t, rt.prefill_chunk_tokens, prec.activation_bpv, tp_a)
+    free = np.asarray(dev.memory_bytes) * (1.0 - np.asarray(rt.memory_reserve_fraction)) - weights - act
+    fit = np.floor(np.maximum(free, 0.0) / kv)
+    return np.minimum(fit, rt.max_batch_sequences), weights, kv, act
+
+
+def _draft_step(
+    spec: SpecArrays,
+    dev: DeviceArrays,
+    prec: PrecisionArrays,
+    tp: Any,
+    batch: Any,
+    ctx: Any,
+    rt: RuntimeArrays,
+) -> Any:
+    if spec.draft is None:
+        return 0.0
+    step = decode_step(spec.draft, dev, prec, tp, batch, ctx, 1.0, rt.overhead_s_per_step)
+    return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
+
+
+def serving_metrics(
+    t: ModelTerms,
+    dev: DeviceArrays,
+    prec: PrecisionArrays,
+    rt: RuntimeArrays,
+    tp: Any,
+    batch: Any,
+    wl: WorkloadArrays,
+    spec: SpecArrays | None = None,
+) -> Metrics:
+    """Return TTFT, TPOT, throughput and memory figures for a broadcast grid of configurations.
+
+    ``batch`` is the number of concurrent sequences (a request with ``n`` samples holds ``n``);
+    ``np.nan`` or values above the memory limit mark configurations that do not fit (``fits``).
+    """
+    spec = spec or SpecArrays()
+    gen = wl.generated_per_sequence
+    ctx_avg = np.asarray(wl.input_tokens, dtype=np.float64) + gen / 2.0
+    ctx_max = np.asarray(wl.input_tokens, dtype=np.float64) + gen
+    max_b, w_gpu, kv_seq, act = memory_limited_batch(t, dev, prec, rt, tp, ctx_max, spec)
+    b = np.asarray(batch, dtype=np.float64)
+    fits = (b >= 1.0) & (b <= max_b)
+    k = np.asarray(spec.draft_tokens, dtype=np.float64)
+    tau = expected_tokens_per_step(k, spec.acceptance)
+    target = decode_step(t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step)
+    step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
+    tpot = step_s / tau
+    cached = np.asarray(wl.input_tokens, dtype=np.float64) * np.asarray(wl.prefix_hit_rate)
+    pre = prefill_time(
+        t, dev, prec, tp, wl.input_tokens, cached, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+    )
+    ttft = pre.total_s
+    prefill_req = pre.compute_s + pre.comm_s  # batched with other requests: weight reads amortized
+    decode_req = wl.output_total * step_s / (b * tau)
+    tp_a = np.asarray(tp, dtype=np.float64)
+    seqs_per_req = np.asarray(wl.n_samples, dtype=np.float64)
+    return Metrics(
+        batch=b,
+        max_batch=max_b,
+        fits=fits,
+        ttft_s=ttft,
+        tpot_s=tpot,
+        tpot_loaded_s=tpot + b / gen * prefill_req / seqs_per_req,
+        e2e_latency_s=ttft + np.maximum(gen - 1.0, 0.0) * tpot,
+        step=target,
+        step_s=step_s,
+        tokens_per_step=tau,
+        prefill_s_per_request=prefill_req,
+        decode_s_per_request=decode_req,
+        output_tokens_per_s_per_gpu=wl.output_total / (tp_a * (prefill_req + decode_req)),
+        decode_tokens_per_s_per_gpu=b / (tpot * tp_a),
+        weights_bytes_per_gpu=w_gpu,
+        kv_bytes_per_sequence_per_gpu=kv_seq,
+        activation_bytes_per_gpu=act,
+    )
+
+
+@dataclass(frozen=True)
+class CostArrays:
+    """Cost per request and per million input / output tokens (USD; arrays)."""
+
+    usd_per_request: Any
+    usd_per_mtok_input: Any
+    usd_per_mtok_output: Any
+    usd_per_replica_s: Any
+
+
+def serving_cost(
+    m: Metrics, wl: WorkloadArrays, tp: Any, price_usd_per_gpu_hour: Any, utilization: Any
+) -> CostArrays:
+    """Return costs: ``$/replica-s = tp·price/3600/utilization``; prefill time → input, decode → output.
+
+    Utilization is the fraction of paid GPU time doing useful work (idle time is paid for too), so cost
+    per token scales as ``1 / utilization``.
+    """
+    per_s = (
+        np.asarray(tp, dtype=np.float64)
+        * np.asarray(price_usd_per_gpu_hour)
+        / 3600.0
+        / np.asarray(utilization)
+    )
+    prefill_usd = per_s * m.prefill_s_per_request
+    decode_usd = per_s * m.decode_s_per_request
+    return CostArrays(
+        usd_per_request=prefill_usd + decode_usd,
+        usd_per_mtok_input=prefill_usd / np.asarray(wl.input_tokens, dtype=np.float64) * 1e6,
+        usd_per_mtok_output=decode_usd / wl.output_total * 1e6,
+        usd_per_replica_s=per_s,
+    )

@@ -1,0 +1,203 @@
+"""Capacity and search: replicas for a request rate under TTFT/TPOT SLOs, cheapest configurations, Pareto set.
+
+One vectorized call of :func:`serving_metrics` evaluates the whole grid accelerator × precision × TP ×
+batch. Under load (continuous batching with chunked prefill, Agrawal et al. 2024, "Sarathi-Serve"):
+
+* a replica at batch ``B`` serves ``1 / S`` requests/s, ``S = prefill + O·T/(B·τ)`` replica-seconds
+  per request; it needs ``replicas = ceil(rps / (utilization / S))`` copies (utilization = the busy
+  fraction the fleet may run at, headroom for bursts);
+* TPOT under load adds the prefills that interleave with decode: ``T/τ + B/(O·n)·prefill``;
+* TTFT under load: the prompt's prefill plus one step already in flight (queueing not modelled: keep
+  utilization below 1 for headroom);
+* cost per request ``= gpus · price / 3600 / rps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
+from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value
+from flopbill.estimate.serving import compute_dtype, runtime_arrays
+from flopbill.estimate.serving_metrics import SpecArrays, WorkloadArrays, serving_metrics
+from flopbill.estimate.serving_step import DeviceArrays, PrecisionArrays, model_terms
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An accelerator the search may use, its efficiency profile and its GPU-hour price."""
+
+    accelerator: Accelerator
+    efficiency: HardwareEfficiency
+    price_usd_per_gpu_hour: float
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Service-level objectives: time to first token and time per output token under load (s)."""
+
+    ttft_s: float = float("inf")
+    tpot_s: float = float("inf")
+
+
+@dataclass(frozen=True)
+class SearchGrid:
+    """What to vary: TP degrees, weight formats and batch sizes; the KV format is fixed."""
+
+    tps: tuple[int, ...] = (1, 2, 4, 8)
+    weights: tuple[Dtype, ...] = (Dtype.BF16, Dtype.FP8, Dtype.INT8, Dtype.INT4, Dtype.FP4)
+    batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+    kv: Dtype | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Every evaluated configuration as flat arrays (one element per configuration)."""
+
+    accelerator: Any  # str array
+    weights: Any  # str array
+    tp: Any
+    batch: Any
+    feasible: Any
+    ttft_s: Any
+    tpot_s: Any
+    e2e_latency_s: Any
+    replicas: Any
+    gpus: Any
+    cost_usd_per_request: Any
+    output_tokens_per_s_per_gpu: Any
+
+    @property
+    def n_evaluated(self) -> int:
+        """Number of configurations evaluated."""
+        return int(np.size(self.tp))
+
+
+def _device_grid(
+    cands: list[Candidate], weights: tuple[Dtype, ...]
+) -> tuple[DeviceArrays, PrecisionArrays, Any]:
+    """Return device/precision arrays over (candidate × weight format) (NaN where unknown) and prices."""
+    rows: list[tuple[float, ...]] = []
+    for c in cands:
+        a, e = c.accelerator, c.efficiency
+        attn = a.peak_flops_per_s.bf16 or a.peak_flops_per_s.fp16
+        for w in weights:
+            peak = getattr(a.peak_flops_per_s, compute_dtype(w, None).value, None)
+            kept = Dtype.BF16 if w in QUANTIZED else w
+            rows.append(
+                (
+                    _nan(peak),
+                    _nan(attn),
+                    _nan(a.memory_bandwidth_bytes_per_s),
+                    _nan(a.interconnect_bidir_bytes_per_s),
+                    _nan(a.memory_bytes),
+                    e.eta_flops.value,
+                    e.eta_bw.value,
+                    e.allreduce_latency_s.value,
+                    bytes_per_value(w),
+                    bytes_per_value(kept),
+                    c.price_usd_per_gpu_hour,
+                )
+            )
+    g = np.array(rows, dtype=np.float64).T[:, :, None, None]  # (field, D, 1, 1)
+    dev = DeviceArrays(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7])
+    return dev, PrecisionArrays(g[8], g[9], 0.0, 2.0), g[10]
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def search_serving(
+    m: ModelSpec,
+    cands: list[Candidate],
+    engine: EngineProfile,
+    input_tokens: float,
+    output_tokens: float,
+    rps: float,
+    slo: Slo,
+    grid: SearchGrid,
+    utilization: float = 1.0,
+) -> SearchResult:
+    """Return every configuration of ``grid`` over ``cands`` with its SLO feasibility, GPUs and cost."""
+    dev, prec, price = _device_grid(cands, grid.weights)
+    prec = PrecisionArrays(prec.weight_bpv, prec.kept_bpv, bytes_per_value(grid.kv or Dtype.BF16), 2.0)
+    tp = np.asarray(grid.tps, dtype=np.float64)[None, :, None]
+    batch = np.asarray(grid.batches, dtype=np.float64)[None, None, :]
+    wl = WorkloadArrays(input_tokens, output_tokens)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mt = serving_metrics(model_terms(m), dev, prec, runtime_arrays(engine), tp, batch, wl, SpecArrays())
+        s_per_req = mt.prefill_s_per_request + mt.decode_s_per_request
+        replicas = np.ceil(rps * s_per_req / utilization)
+        gpus = replicas * tp
+        cost = gpus * price / 3600.0 / rps
+        ttft_loaded = mt.ttft_s + mt.step_s
+        ok_tp = np.array(
+            [
+                m.n_heads % t == 0 and (m.is_mla or m.kv_heads % t == 0 or t % m.kv_heads == 0)
+                for t in grid.tps
+            ]
+        )[None, :, None]
+        link_ok = (tp == 1.0) | np.isfinite(dev.interconnect_bidir_bytes_per_s)
+        feasible = (
+            mt.fits
+            & ok_tp
+            & link_ok
+            & np.isfinite(cost)
+            & (mt.tpot_loaded_s <= slo.tpot_s)
+            & (ttft_loaded <= slo.ttft_s)
+        )
+    shape = np.broadcast_shapes(feasible.shape, cost.shape, mt.tpot_loaded_s.shape)
+    names = np.array([c.accelerator.id for c in cands for _ in grid.weights])[:, None, None]
+    wnames = np.array([w.value for _ in cands for w in grid.weights])[:, None, None]
+
+    def flat(x: Any) -> Any:
+        return np.broadcast_to(x, shape).reshape(-1)
+
+    return SearchResult(
+        accelerator=flat(names),
+        weights=flat(wnames),
+        tp=flat(tp).astype(int),
+        batch=flat(batch).astype(int),
+        feasible=flat(feasible),
+        ttft_s=flat(ttft_loaded),
+        tpot_s=flat(mt.tpot_loaded_s),
+        e2e_latency_s=flat(ttft_loaded + (np.asarray(wl.output_tokens) - 1.0) * mt.tpot_loaded_s),
+        replicas=flat(replicas),
+        gpus=flat(gpus),
+        cost_usd_per_request=flat(cost),
+        output_tokens_per_s_per_gpu=flat(mt.output_tokens_per_s_per_gpu),
+    )
+
+
+def cheapest(result: SearchResult, n: int = 10) -> Any:
+    """Return indices of the ``n`` cheapest feasible configurations, one per (accelerator, format, TP)."""
+    idx = np.flatnonzero(result.feasible)
+    order = idx[np.lexsort((result.tpot_s[idx], result.cost_usd_per_request[idx]))]
+    seen: set[tuple[str, str, int]] = set()
+    picked: list[int] = []
+    for i in order:
+        key = (str(result.accelerator[i]), str(result.weights[i]), int(result.tp[i]))
+        if key not in seen:
+            seen.add(key)
+            picked.append(int(i))
+        if len(picked) >= n:
+            break
+    return np.asarray(picked, dtype=int)
+
+
+def pareto_front(cost: Any, latency: Any, feasible: Any) -> Any:
+    """Return indices of feasible points no other feasible point beats on both cost and latency, by cost."""
+    idx = np.flatnonzero(feasible)
+    order = idx[np.lexsort((latency[idx], cost[idx]))]
+    front: list[int] = []
+    best = np.inf
+    for i in order:
+        if latency[i] < best:
+            front.append(int(i))
+            best = latency[i]
+    return np.asarray(front, dtype=int)

@@ -1,0 +1,1 @@
+"""Golden-case runners: flopbill against published figures."""

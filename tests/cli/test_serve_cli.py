@@ -1,0 +1,142 @@
+"""CLI tests of ``flopbill serve`` and ``flopbill validate serving``: keys, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+
+REQUIRED = {
+    "ttft_s",
+    "tpot_s",
+    "output_tokens_per_s_per_gpu",
+    "decode_tokens_per_s_per_gpu",
+    "max_batch",
+    "bound",
+    "cost_usd_per_mtok_input",
+    "cost_usd_per_mtok_output",
+    "cost_usd_per_request",
+    "gpus",
+}
+
+
+def test_serve_json_keys(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(
+        [
+            "serve",
+            "--model",
+            "llama-3.1-8b",
+            "--gpu",
+            "h100-sxm",
+            "--batch",
+            "1",
+            "--price-per-gpu-hour",
+            "2.5",
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data) >= REQUIRED
+    assert data["bound"] == "memory" and data["gpus"] == 1
+    assert data["cost_usd_per_request"] > 0
+
+
+def test_serve_all_options(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(
+        [
+            "serve",
+            "--model",
+            "llama-3.1-70b",
+            "--gpu",
+            "h100-sxm",
+            "--gpus",
+            "4",
+            "--tp",
+            "2",
+            "--batch",
+            "max",
+            "--input-tokens",
+            "2k",
+            "--output-tokens",
+            "500",
+            "--weights",
+            "fp8",
+            "--kv",
+            "fp8",
+            "--spec-k",
+            "4",
+            "--spec-acceptance",
+            "0.7",
+            "--prefix-hit",
+            "0.5",
+            "--price-per-gpu-hour",
+            "3",
+            "--utilization",
+            "0.6",
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["gpus"] == 4 and data["tp"] == 2 and data["max_batch"] >= 1
+
+
+def test_serve_table(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run_cli(
+        ["serve", "--model", "llama-3.1-8b", "--gpu", "l4", "--weights", "int4", "--batch", "4"]
+    )
+    assert code == 0 and "TPOT" in out and "Assumptions" in out
+
+
+def test_serve_search(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(
+        [
+            "serve",
+            "--model",
+            "llama-3.1-8b",
+            "--search",
+            "--rps",
+            "10",
+            "--slo-ttft",
+            "2",
+            "--slo-tpot",
+            "0.05",
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["n_evaluated"] > 100 and data["cheapest"] and data["pareto"]
+    assert all(r["tpot_s"] <= 0.05 for r in data["cheapest"])
+
+
+def test_batch_that_does_not_fit_exits_2(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run_cli(
+        ["serve", "--model", "llama-3.1-8b", "--gpu", "l4", "--batch", "5000", "--price-per-gpu-hour", "1"]
+    )
+    assert code == 2 and "--batch 5000 does not fit" in err
+
+
+def test_tp_not_dividing_heads_exits_2(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run_cli(["serve", "--model", "llama-3.1-8b", "--tp", "3", "--price-per-gpu-hour", "1"])
+    assert code == 2 and "--tp" in err and "divisor" in err
+
+
+def test_unknown_precision_exits_2(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run_cli(
+        ["serve", "--model", "llama-3.1-8b", "--weights", "fp7", "--price-per-gpu-hour", "1"]
+    )
+    assert code == 2 and "--weights" in err and "fp8" in err
+
+
+def test_unknown_gpu_exits_2_with_suggestion(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run_cli(["serve", "--model", "llama-3.1-8b", "--gpu", "h100sxm"])
+    assert code == 2 and "h100-sxm" in err
+
+
+def test_validate_serving(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(["validate", "serving"])
+    assert code == 0, err
+    assert "trtllm-llama31-8b-h100-fp8-128-128" in out and "median |error| (holdout)" in out
+    code, out, _ = run_cli(["validate", "serving", "--json"])
+    data = json.loads(out)
+    assert len(data["cases"]) >= 15 and data["median_abs_error"]["all"] <= 0.25

@@ -1,0 +1,41 @@
+"""Golden serving tests: flopbill vs published inference measurements.
+
+Sources (each case in src/flopbill/catalog/data/golden_serving.yaml names its own): NVIDIA TensorRT-LLM
+performance overview v1.0 (H100/H200/B200, FP8/FP4, Llama 3.1 8B / 3.3 70B / 3.1 405B, Qwen3 MoE);
+Oracle Cloud blog "Serving Llama 3.1 405B with AMD MI300X GPUs" (vLLM, batch 1 and 256); llama.cpp
+PR #4766 llama-bench on RTX 4090 (batch-1 decode, F16 and Q8_0).
+Tolerance: median absolute error ≤ 25 % over all cases and over the holdout half; no case off by more
+than 2.5× (a physics error, not a tuning one).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flopbill.validation.serving import evaluate_all, golden_serving_cases, median_abs_error
+
+
+@pytest.fixture(scope="module")
+def results():  # type: ignore[no-untyped-def]
+    return evaluate_all()
+
+
+def test_enough_diverse_cases() -> None:
+    cases = golden_serving_cases()
+    assert len(cases) >= 15
+    assert len({c.accelerator for c in cases}) >= 3
+    assert {"fp8", "bf16"} <= {c.weights.value for c in cases}
+    assert any(c.batch == 1 for c in cases) and any(c.batch == "max" for c in cases)
+    assert any(c.model.startswith(("qwen3-235b", "qwen3-30b", "mixtral", "deepseek")) for c in cases)
+    fit = sum(c.split == "fit" for c in cases)
+    assert fit <= len(cases) / 2
+
+
+def test_median_error_within_25_percent(results) -> None:  # type: ignore[no-untyped-def]
+    assert median_abs_error(results) <= 0.25
+    assert median_abs_error(results, "holdout") <= 0.25
+
+
+def test_no_case_off_by_more_than_2_5x(results) -> None:  # type: ignore[no-untyped-def]
+    for r in results:
+        assert 1 / 2.5 <= r.predicted / r.case.published <= 2.5, r.case.id
