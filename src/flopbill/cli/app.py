@@ -94,14 +94,13 @@ def _looks_numeric(text: str) -> bool:
 
 def print_assumptions(assumptions: Sequence[Any], title: str = "Assumptions") -> None:
     """Print a table of :class:`~flopbill.estimate.assumptions.Assumption` (name, value, source)."""
-    rows = [(a.name, a.value, a.source + (f" — {a.note}" if a.note else "")) for a in assumptions]
+    rows = [(a.name, _short(a.value), a.source + (f" — {a.note}" if a.note else "")) for a in assumptions]
     console.print(make_table(title, ["assumption", "value", "source"], rows))
 
 
-def fail(message: str) -> typer.Exit:
-    """Print one clear error line to stderr and return the exit (code 2) to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
-    return typer.Exit(code=2)
+def _short(value: Any) -> str:
+    """Return a value for a table: floats to 4 significant digits, anything else as text."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
