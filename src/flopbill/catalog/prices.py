@@ -1,0 +1,137 @@
+"""GPU-hour prices from the dated snapshot ``gpu_prices.csv`` (or a user CSV with the same columns).
+
+Columns: provider, instance, accelerator_id, gpus_per_instance, region, pricing, price_usd_per_instance_hour,
+price_usd_per_gpu_hour, date_checked, source_url. :func:`gpu_price` summarises the offers of one accelerator
+and pricing model as their median (expected) and min/max (range), and says which offers it used.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from flopbill.errors import CatalogError, InputError, UnknownNameError
+
+PRICING_MODELS = ("on_demand", "reserved_1y", "reserved_3y", "spot")
+_DATA = "flopbill.catalog.data"
+_COLUMNS = (
+    "provider",
+    "instance",
+    "accelerator_id",
+    "gpus_per_instance",
+    "region",
+    "pricing",
+    "price_usd_per_instance_hour",
+    "price_usd_per_gpu_hour",
+    "date_checked",
+    "source_url",
+)
+
+
+@dataclass(frozen=True)
+class PriceOffer:
+    """One row of the price snapshot: a provider's price for one accelerator-hour."""
+
+    provider: str
+    instance: str
+    accelerator_id: str
+    pricing: str
+    price_usd_per_gpu_hour: float
+    date_checked: dt.date
+    source_url: str
+
+
+@dataclass(frozen=True)
+class GpuPrice:
+    """A summary of the offers for one accelerator and pricing model.
+
+    ``price_usd_per_gpu_hour`` is the median; ``low``/``high`` the cheapest and dearest offer; ``date`` the
+    oldest check among them (prices are no fresher than that); ``source`` names the offers.
+    """
+
+    accelerator_id: str
+    pricing: str
+    price_usd_per_gpu_hour: float
+    low_usd_per_gpu_hour: float
+    high_usd_per_gpu_hour: float
+    date: dt.date
+    source: str
+    n_offers: int
+
+    def __iter__(self) -> Iterator[float | dt.date | str]:
+        """Unpack as ``(price_usd_per_gpu_hour, date, source)``."""
+        return iter((self.price_usd_per_gpu_hour, self.date, self.source))
+
+
+def _parse_row(path: str, line: int, row: dict[str, str]) -> PriceOffer:
+    try:
+        return PriceOffer(
+            provider=row["provider"].strip(),
+            instance=row["instance"].strip(),
+            accelerator_id=row["accelerator_id"].strip().lower(),
+            pricing=row["pricing"].strip().lower(),
+            price_usd_per_gpu_hour=float(row["price_usd_per_gpu_hour"]),
+            date_checked=dt.date.fromisoformat(row["date_checked"].strip()),
+            source_url=row["source_url"].strip(),
+        )
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise CatalogError(f"{path}: line {line}: bad price row ({exc})") from None
+
+
+def load_price_file(path: Path | str) -> tuple[PriceOffer, ...]:
+    """Return every offer in a price CSV; raise :class:`CatalogError` naming the line on bad rows."""
+    with Path(path).open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CatalogError(f"{path}: missing columns {', '.join(missing)}")
+        offers = tuple(_parse_row(str(path), i + 2, row) for i, row in enumerate(reader))
+    for o in offers:
+        if o.pricing not in PRICING_MODELS or o.price_usd_per_gpu_hour <= 0:
+            raise CatalogError(f"{path}: {o.provider} {o.instance}: bad pricing or price")
+    return offers
+
+
+@functools.cache
+def price_offers() -> tuple[PriceOffer, ...]:
+    """Return the offers of the built-in snapshot ``catalog/data/gpu_prices.csv``."""
+    return load_price_file(Path(str(resources.files(_DATA) / "gpu_prices.csv")))
+
+
+def gpu_price(
+    accelerator_id: str, pricing: str = "on_demand", offers: tuple[PriceOffer, ...] | None = None
+) -> GpuPrice:
+    """Return the median price per GPU-hour of ``accelerator_id`` under ``pricing``, with its range and date.
+
+    Raises :class:`UnknownNameError` when the snapshot has no offer for the accelerator, and
+    :class:`InputError` when it has offers but none under that pricing model (the known ones are named).
+    """
+    if pricing not in PRICING_MODELS:
+        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
+    rows = price_offers() if offers is None else offers
+    for_acc = [o for o in rows if o.accelerator_id == accelerator_id]
+    if not for_acc:
+        raise UnknownNameError("priced accelerator", accelerator_id, {o.accelerator_id for o in rows})
+    chosen = [o for o in for_acc if o.pricing == pricing]
+    if not chosen:
+        have = ", ".join(sorted({o.pricing for o in for_acc}))
+        raise InputError("--pricing", pricing, f"a pricing model with offers for {accelerator_id} ({have})")
+    prices = [o.price_usd_per_gpu_hour for o in chosen]
+    names = ", ".join(sorted(f"{o.provider} {o.instance} ${o.price_usd_per_gpu_hour:.2f}" for o in chosen))
+    date = min(o.date_checked for o in chosen)
+    return GpuPrice(
+        accelerator_id=accelerator_id,
+        pricing=pricing,
+        price_usd_per_gpu_hour=statistics.median(prices),
+        low_usd_per_gpu_hour=min(prices),
+        high_usd_per_gpu_hour=max(prices),
+        date=date,
+        source=f"median of {len(chosen)} {pricing} offers in the price snapshot (checked {date}): {names}",
+        n_offers=len(chosen),
+    )

@@ -1,0 +1,155 @@
+"""Resolve a training estimate's inputs: user values where given, else sourced defaults from the catalog.
+
+This is the one place the training estimator reads catalog data (cached, packaged files); every default
+it fills in is recorded as an :class:`~flopbill.estimate.assumptions.Assumption` with its source.
+"""
+
+from __future__ import annotations
+
+from flopbill.catalog.defaults import SourcedRange, training_defaults
+from flopbill.catalog.prices import gpu_price
+from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.dtypes import Dtype
+from flopbill.errors import InputError, UnknownNameError
+from flopbill.estimate.assumptions import Assumption, Range
+from flopbill.estimate.training import TrainingSetup
+from flopbill.estimate.training_memory import ParallelPlan
+from flopbill.estimate.training_stages import StageConfig
+
+Triple = tuple[float, float, float]
+
+
+def _range(value: Triple, field: str, lo: float, hi: float, allowed: str, lo_open: bool = True) -> Range:
+    low, expected, high = value
+    if (low <= lo if lo_open else low < lo) or high > hi:
+        raise InputError(field, f"{low}..{high}" if low != high else low, allowed)
+    return Range(low, expected, high)
+
+
+def _from_sourced(r: SourcedRange) -> Range:
+    return Range(r.low.value, r.expected.value, r.high.value)
+
+
+def _cite(name: str, r: SourcedRange) -> Assumption:
+    return Assumption(
+        name,
+        f"{r.low.value:g}..{r.expected.value:g}..{r.high.value:g}",
+        f"low: {r.low.ref}; expected: {r.expected.ref}; high: {r.high.ref}",
+        r.unit,
+    )
+
+
+def _mfu(acc: Accelerator, n_gpus: int, mfu: Triple | None) -> tuple[Range, Assumption]:
+    if mfu is not None:
+        r = _range(mfu, "--mfu", 0.0, 1.0, "a fraction in (0, 1] or a range such as 0.35..0.5")
+        return r, Assumption("mfu", f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given")
+    d = training_defaults().mfu_range(acc.id, n_gpus)
+    value = f"{d.low:.3g}..{d.expected:.3g}..{d.high:.3g}"
+    rule = f"widened to ±{training_defaults().mfu_min_relative_half_width.value:g} of the median at least"
+    return Range(d.low, d.expected, d.high), Assumption("mfu", value, d.basis, rule)
+
+
+def _price(acc: Accelerator, price: Triple | None, pricing: str) -> tuple[Range | None, Assumption]:
+    if price is not None:
+        r = _range(price, "--price-per-gpu-hour", 0.0, float("inf"), "a positive price in USD such as 2.49")
+        return r, Assumption(
+            "price_usd_per_gpu_hour", f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given"
+        )
+    try:
+        p = gpu_price(acc.id, pricing)
+    except UnknownNameError:
+        return None, Assumption("price_usd_per_gpu_hour", "unknown", "no offer in the price snapshot", acc.id)
+    r = Range(p.low_usd_per_gpu_hour, p.price_usd_per_gpu_hour, p.high_usd_per_gpu_hour)
+    return r, Assumption("price_usd_per_gpu_hour", f"{r.low:.3g}..{r.expected:.3g}..{r.high:.3g}", p.source)
+
+
+def resolve_training_setup(
+    model: ModelSpec,
+    acc: Accelerator,
+    *,
+    n_gpus: int,
+    tokens: float,
+    seq_len: int,
+    dtype: Dtype = Dtype.BF16,
+    mfu: Triple | None = None,
+    price: Triple | None = None,
+    pricing: str = "on_demand",
+    goodput: Triple | None = None,
+    pue: Triple | None = None,
+    carbon: Triple | None = None,
+    plan: ParallelPlan | None = None,
+    stage: StageConfig | None = None,
+) -> TrainingSetup:
+    """Return a :class:`TrainingSetup` with user values where given and sourced defaults elsewhere."""
+    if tokens <= 0:
+        raise InputError("--tokens", tokens, "a positive number of tokens such as 2T or 1e9")
+    if seq_len < 1:
+        raise InputError("--seq-len", seq_len, "a positive sequence length such as 4096 or 8k")
+    defaults = training_defaults()
+    mfu_r, mfu_a = _mfu(acc, n_gpus, mfu)
+    price_r, price_a = _price(acc, price, pricing)
+    assumptions = [mfu_a, price_a]
+    resolved: dict[str, Range] = {}
+    for name, given, default, lo, hi, allowed in (
+        ("goodput", goodput, defaults.goodput, 0.0, 1.0, "a fraction in (0, 1] such as 0.9 or 0.8..0.95"),
+        ("pue", pue, defaults.pue, 1.0, 5.0, "a PUE between 1 and 5 such as 1.2"),
+        (
+            "carbon_kg_per_kwh",
+            carbon,
+            defaults.carbon_kg_per_kwh,
+            0.0,
+            2.0,
+            "kg CO2e/kWh in [0, 2] such as 0.4",
+        ),
+    ):
+        if given is not None:
+            flag = "--" + name.split("_")[0]
+            r = _range(given, flag, lo, hi, allowed, lo_open=name == "goodput")
+            resolved[name] = r
+            assumptions.append(
+                Assumption(name, f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given")
+            )
+        else:
+            resolved[name] = _from_sourced(default)
+            assumptions.append(_cite(name, default))
+    power = defaults.power_fraction_of_tdp
+    assumptions.append(Assumption("power_fraction_of_tdp", power.value, power.ref, power.note))
+    if acc.tdp_w is None:
+        assumptions.append(Assumption("tdp_w", "unknown", acc.id, "energy and CO2e not estimated"))
+    plan = plan or ParallelPlan(n_gpus=n_gpus)
+    if plan.n_gpus != n_gpus:
+        raise InputError("--gpus", n_gpus, f"the parallel plan's GPU count {plan.n_gpus}")
+    cfg = stage or StageConfig()
+    bw = defaults.decode_bandwidth_utilisation
+    cfg = StageConfig(
+        **{
+            **cfg.__dict__,
+            "decode_bandwidth_utilisation": _from_sourced(bw),
+            "nf4_bytes_per_param": defaults.nf4_bytes_per_param.value,
+        }
+    )
+    return TrainingSetup(
+        model=model,
+        accelerator=acc,
+        n_gpus=n_gpus,
+        tokens=tokens,
+        seq_len=seq_len,
+        dtype=dtype,
+        mfu=mfu_r,
+        price_usd_per_gpu_hour=price_r,
+        goodput=resolved["goodput"],
+        pue=resolved["pue"],
+        carbon_kg_per_kwh=resolved["carbon_kg_per_kwh"],
+        power_fraction_of_tdp=power.value,
+        plan=plan,
+        stage=cfg,
+        assumptions=tuple(assumptions),
+    )
+
+
+def optimizer_bytes_per_param(name: str) -> float:
+    """Return total bytes per trainable parameter for an optimizer (``adam``, ``adam8bit``, ``sgd``)."""
+    table = training_defaults().optimizer_bytes_per_param
+    if name not in table:
+        raise InputError("--optimizer", name, "one of " + ", ".join(sorted(table)))
+    return table[name].value

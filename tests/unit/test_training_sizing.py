@@ -1,0 +1,40 @@
+"""Compute-optimal and inference-aware sizing.
+
+Hoffmann et al. 2022; Besiroglu et al. 2024; Sardana et al. 2023.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flopbill.catalog.defaults import training_defaults
+from flopbill.estimate.sizing import chinchilla_optimal, inference_aware_optimal, predicted_loss
+
+
+def test_besiroglu_fit_gives_about_20_tokens_per_param() -> None:
+    """Chinchilla's budget 5.76e23 FLOPs: Hoffmann et al. 2022 trained 70B on 1.4T (20 tokens/param);
+    the Besiroglu et al. 2024 refit should land near that (15..30 tokens/param, 50B..90B params)."""
+    fit = training_defaults().scaling_fits["besiroglu2024"]
+    s = chinchilla_optimal(fit, 5.76e23)
+    assert 15 <= s.tokens_per_param <= 30
+    assert 50e9 <= s.params <= 90e9
+    assert 6 * s.params * s.tokens == pytest.approx(5.76e23)
+
+
+def test_hoffmann_fit_loss_by_hand() -> None:
+    """L(70e9, 1.4e12) = 1.69 + 406.4/70e9^0.34 + 410.7/1.4e12^0.28 = 1.69 + 0.0837 + 0.1621 = 1.936."""
+    fit = training_defaults().scaling_fits["hoffmann2022"]
+    assert predicted_loss(fit, 70e9, 1.4e12) == pytest.approx(1.936, abs=0.002)
+
+
+def test_inference_aware_is_smaller_and_longer_trained() -> None:
+    """Sardana et al. 2023: with heavy inference demand the optimum is a smaller model trained on more tokens,
+    at the same loss and less total compute than the Chinchilla model."""
+    fit = training_defaults().scaling_fits["besiroglu2024"]
+    base = chinchilla_optimal(fit, 1e23)
+    aware = inference_aware_optimal(fit, 1e23, 1e13)
+    assert aware.params < base.params and aware.tokens > base.tokens
+    assert aware.predicted_loss == pytest.approx(base.predicted_loss)
+    assert aware.training_flops + aware.inference_flops <= base.training_flops + 2 * base.params * 1e13
+    none = inference_aware_optimal(fit, 1e23, 0.0)
+    assert none.params == pytest.approx(base.params, rel=0.01)
