@@ -1,0 +1,205 @@
+"""``flopbill plan scenario.yaml``: project a product scenario; tables, ``--json`` or ``--html``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+
+from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_assumptions, print_json
+from flopbill.errors import InputError
+from flopbill.scenario.loader import load_scenario
+from flopbill.scenario.projection import project
+from flopbill.scenario.result import ScenarioResult
+from flopbill.units import format_usd
+
+
+def _usd(x: float | None) -> str:
+    return "—" if x is None or x != x else format_usd(x)
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None or x != x else f"{100 * x:.0f}%"
+
+
+def _month_rows(result: ScenarioResult) -> list[list[str]]:
+    months = result.horizon_months
+    picks = sorted({1, 2, 3, 6, 12, 24, 36, months} & set(range(1, months + 1)))
+    rows = []
+    for m in picks:
+        row = [f"month {m}", f"{result.traffic.ai_requests[m - 1]:,.0f}"]
+        row += [_usd(o.monthly_cost_usd[m - 1]) for o in result.options]
+        rows.append(row)
+    return rows
+
+
+def print_result(result: ScenarioResult, show_assumptions: bool) -> None:
+    """Print the projection as tables: options, months, break-evens, sensitivity, uncertainty."""
+    console.print(f"[bold]{result.name}[/bold] — {result.horizon_months} months")
+    if result.description:
+        console.print(result.description.strip())
+    rows = []
+    for o in result.options:
+        margin = o.gross_margin[0] if o.gross_margin is not None else None
+        per_user = o.cost_per_user_usd_per_month[0] if o.cost_per_user_usd_per_month is not None else None
+        rows.append(
+            [
+                o.label,
+                o.kind,
+                _usd(o.total_cost_usd),
+                _usd(o.total_one_time_usd),
+                _usd(o.monthly_cost_usd[0]),
+                _usd(o.cost_per_request_usd[0]),
+                _usd(per_user),
+                _pct(margin),
+            ]
+        )
+    cols = ["option", "kind", "total", "one-time", "month 1", "$/request", "$/user/month", "margin m1"]
+    console.print(make_table("Options (expected inputs)", cols, rows))
+    console.print(
+        make_table(
+            "Cost by month", ["month", "AI requests"] + [o.name for o in result.options], _month_rows(result)
+        )
+    )
+    _print_answers(result)
+    if show_assumptions:
+        print_assumptions(result.assumptions)
+
+
+def _print_answers(result: ScenarioResult) -> None:
+    if result.break_evens:
+        rows = [
+            [
+                f"{b.api_option} vs {b.gpu_option}",
+                "never" if b.requests_per_day is None else f"{b.requests_per_day:,.0f}/day",
+                f"{b.current_requests_per_day:,.0f}/day",
+                b.note,
+            ]
+            for b in result.break_evens
+        ]
+        console.print(make_table("Break-even volume", ["pair", "break-even", "now", "note"], rows))
+    extras = [
+        [
+            f"crossover: {c.option}",
+            f"month {c.month}" if c.month else "not within horizon",
+            f"one-time {_usd(c.one_time_usd)}",
+        ]
+        for c in result.crossovers
+    ]
+    extras += [
+        [
+            f"router: {r.router_option}",
+            f"saves {_usd(r.savings_usd)}",
+            f"{_pct(r.savings_fraction)} vs {r.baseline_label}",
+        ]
+        for r in result.router_savings
+    ]
+    extras += [
+        [f"idle: {i.option}", _usd(i.idle_cost_usd), f"{_pct(i.idle_fraction)} of its GPU bill"]
+        for i in result.idle_costs
+    ]
+    if extras:
+        console.print(make_table("Answers", ["question", "answer", "detail"], extras))
+    for t in result.tornado:
+        if t.option == result.cheapest_option and t.rows:
+            rows = [
+                [
+                    r.input_name,
+                    f"{r.low:g}..{r.high:g}",
+                    _usd(r.output_low),
+                    _usd(r.output_high),
+                    _usd(r.swing),
+                ]
+                for r in t.rows[:8]
+            ]
+            console.print(
+                make_table(
+                    f"Sensitivity of {t.option} total (tornado)",
+                    ["input", "range", "at low", "at high", "swing"],
+                    rows,
+                )
+            )
+    if result.monte_carlo is not None:
+        mc = result.monte_carlo
+        rows = [
+            [
+                u.option,
+                _usd(u.total_cost_usd.p10),
+                _usd(u.total_cost_usd.p50),
+                _usd(u.total_cost_usd.p90),
+                _pct(u.probability_cheapest),
+            ]
+            for u in mc.options
+        ]
+        console.print(
+            make_table(
+                f"Monte Carlo total cost ({mc.samples:,} samples, seed {mc.seed})",
+                ["option", "P10", "P50", "P90", "P(cheapest)"],
+                rows,
+            )
+        )
+    for note in result.notes:
+        console.print(f"note: {note}")
+    best = result.option(result.cheapest_option)
+    console.print(
+        f"[bold]Cheapest over {result.horizon_months} months: {best.label} "
+        f"at {_usd(best.total_cost_usd)}[/bold] "
+        f"({_usd(best.lifetime_cost_per_request_usd)} per AI request)."
+    )
+
+
+def write_html(result: ScenarioResult, path: Path) -> None:
+    """Write the HTML report atomically (temp file + rename): nothing half-written on error."""
+    try:
+        report = importlib.import_module("flopbill.report")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("flopbill.report",):
+            raise
+        report = None
+    render = getattr(report, "render_html", None)
+    if render is None:
+        raise InputError("--html", str(path), "a build with the HTML report (flopbill.report.render_html)")
+    html = render(result)
+    target = path.resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def plan(
+    scenario: Path = typer.Argument(..., help="scenario YAML file (see examples/)"),
+    samples: int = typer.Option(
+        None, "--samples", help="Monte Carlo samples (default: the scenario's; 0 = off)"
+    ),
+    seed: int = typer.Option(None, "--seed", help="Monte Carlo seed (default: the scenario's)"),
+    html: Path = typer.Option(None, "--html", help="also write an HTML report to this file"),
+    assumptions: bool = typer.Option(False, "--assumptions", help="print every assumption and its source"),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Project a product scenario month by month: cost per option, break-evens, sensitivity, P10/P50/P90."""
+    if samples is not None and samples < 0:
+        raise InputError("--samples", samples, "a number of samples ≥ 0")
+    if html is not None and not html.resolve().parent.is_dir():
+        raise InputError("--html", str(html), "a file in an existing directory")
+    result = project(load_scenario(scenario), samples=samples, seed=seed, today=dt.date.today())
+    if html is not None:
+        write_html(result, html)
+    if json_out:
+        print_json(result)
+    else:
+        print_result(result, assumptions)
+        if html is not None:
+            console.print(f"wrote {html}")

@@ -1,0 +1,83 @@
+"""Break-even daily volume between each API option and each GPU-backed option, at expected inputs.
+
+The API costs ``a`` USD per model call (linear in volume). A GPU option is a step function: one
+replica costs ``c`` USD per month and serves ``K = c_rps · u · 86 400 · days / p`` calls per month,
+where ``c_rps`` is its throughput, ``u`` the target utilization and ``p`` the diurnal peak factor (a
+fleet sized for the busiest hour serves ``1/p`` of its capacity on average). The volume comes from
+:func:`flopbill.estimate.fleet.break_even_requests_per_month` and is turned into product requests per
+day: ``calls/month ÷ (days × ai_share × samples per request)``. Autoscaling fleets are treated as a
+fleet sized for the peak here (an upper bound on their cost); spikes are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flopbill.estimate.economics import HOURS_PER_DAY, SECONDS_PER_DAY
+from flopbill.estimate.fleet import break_even_requests_per_month, owned_gpu_cost
+from flopbill.scenario.costs import Context, _api_cost_per_call, _capacity
+from flopbill.scenario.engine import Evaluation
+from flopbill.scenario.inputs import Resolved
+from flopbill.scenario.result import BreakEven
+from flopbill.scenario.schema import ApiOption, OwnedOption, SelfHostedOption
+
+
+def _replica_usd_per_month(opt: SelfHostedOption | OwnedOption, ctx: Context) -> float:
+    key = f"options.{opt.name}"
+    days = ctx.resolved.scenario.days_per_month
+    if isinstance(opt, SelfHostedOption):
+        return (
+            float(ctx.col(f"{key}.price_usd_per_gpu_hour")[0, 0])
+            * HOURS_PER_DAY
+            * days
+            * opt.gpus_per_replica
+        )
+    per_gpu = owned_gpu_cost(
+        purchase_price_usd=ctx.v[f"{key}.purchase_price_usd_per_gpu"][0],
+        depreciation_months=ctx.v[f"{key}.depreciation_years"][0] * 12.0,
+        power_kw=ctx.v[f"{key}.power_w_per_gpu"][0] / 1e3,
+        pue=ctx.v[f"{key}.pue"][0],
+        electricity_usd_per_kwh=ctx.v[f"{key}.electricity_usd_per_kwh"][0],
+        hosting_usd_per_gpu_month=ctx.v[f"{key}.hosting_usd_per_gpu_month"][0],
+        days_per_month=days,
+    )
+    return float(per_gpu.usd_per_gpu_month) * opt.gpus_per_replica
+
+
+def break_even(api: ApiOption, gpu: SelfHostedOption | OwnedOption, ctx: Context) -> BreakEven:
+    """Return the break-even between ``api`` and ``gpu`` in product requests per day."""
+    s = ctx.resolved.scenario
+    days = s.days_per_month
+    a = float(_api_cost_per_call(api, ctx)[0, 0])
+    cap = float(_capacity(gpu, ctx)[0, 0])
+    u = float(ctx.v[f"options.{gpu.name}.target_utilization"][0])
+    peak = float(ctx.v["traffic.peak_factor"][0])
+    k = cap * u * SECONDS_PER_DAY * days / peak
+    c = _replica_usd_per_month(gpu, ctx)
+    floor = 1.0 if gpu.fleet == "fixed" or isinstance(gpu, OwnedOption) else float(gpu.min_replicas)
+    result = break_even_requests_per_month(a, k, c, 0.0, floor)
+    calls_per_request = float(ctx.v["traffic.ai_share"][0] * ctx.v["request.samples_per_request"][0])
+    current = float(ctx.traffic.requests[0, 0]) / days
+    if bool(result.never) or calls_per_request <= 0:
+        note = "the API is cheaper at every volume (one full replica costs more than its calls via the API)"
+        return BreakEven(api.name, gpu.name, None, None, api.name, None, current, note)
+    first_calls = float(result.first_requests_per_month)
+    per_day = first_calls / (days * calls_per_request)
+    note = ""
+    always = float(result.always_requests_per_month)
+    if np.isfinite(always) and always > first_calls * (1 + 1e-9):
+        note = (
+            f"{gpu.name} wins from {per_day:,.0f} requests/day; just past each added replica the API can "
+            f"win again, up to {always / (days * calls_per_request):,.0f} requests/day"
+        )
+    return BreakEven(api.name, gpu.name, per_day, a * first_calls, api.name, gpu.name, current, note)
+
+
+def break_evens(resolved: Resolved, ev: Evaluation) -> tuple[BreakEven, ...]:
+    """Return a break-even for every (API option, self-hosted or owned option) pair."""
+    from flopbill.estimate.uncertainty import expected_inputs
+
+    ctx = Context(resolved, expected_inputs(resolved.ranges), ev.traffic)
+    apis = [o for o in resolved.scenario.options if isinstance(o, ApiOption)]
+    gpus = [o for o in resolved.scenario.options if isinstance(o, SelfHostedOption | OwnedOption)]
+    return tuple(break_even(a, g, ctx) for a in apis for g in gpus)

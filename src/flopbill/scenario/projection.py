@@ -1,0 +1,220 @@
+"""Project a scenario: month-by-month costs per option at expected inputs, unit economics, break-evens,
+crossover months, router savings, idle cost, tornado and Monte Carlo → :class:`ScenarioResult`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import numpy.typing as npt
+
+from flopbill.estimate.economics import SECONDS_PER_DAY, crossover_month_array
+from flopbill.estimate.uncertainty import expected_inputs
+from flopbill.scenario.breakeven import break_evens
+from flopbill.scenario.engine import Evaluation, evaluate
+from flopbill.scenario.inputs import Resolved, resolve
+from flopbill.scenario.montecarlo import monte_carlo, tornado
+from flopbill.scenario.result import (
+    CostComponent,
+    Crossover,
+    IdleCost,
+    OneTimeCost,
+    OptionProjection,
+    RouterSavings,
+    ScenarioResult,
+    TrafficProjection,
+)
+from flopbill.scenario.schema import OwnedOption, RouterOption, Scenario, SelfHostedOption
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _s(row: FloatArray) -> tuple[float, ...]:
+    return tuple(float(x) for x in row)
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str) -> OptionProjection:
+    det = ev.details[name]
+    recurring, one_time = ev.recurring_usd[name][0], ev.one_time_usd[name][0]
+    monthly = recurring + one_time
+    components = [CostComponent(kind_, lbl, _s(usd[0])) for lbl, (kind_, usd) in det.components.items()]
+    if np.any(one_time):
+        components.append(CostComponent("one_time", "one-time costs", _s(one_time), one_time=True))
+    ai = ev.traffic.ai_requests[0]
+    dau = ev.traffic.daily_active_users
+    revenue = ev.revenue_usd[0] if ev.revenue_usd is not None else None
+    total_ai = float(ai.sum())
+    notes = (
+        ["fixed fleet is below the peak in some months: demand above capacity is not served"]
+        if det.over_capacity
+        else []
+    )
+    return OptionProjection(
+        name=name,
+        kind=kind,
+        label=label or name,
+        components=tuple(components),
+        monthly_cost_usd=_s(monthly),
+        recurring_cost_usd=_s(recurring),
+        cumulative_cost_usd=_s(np.cumsum(monthly)),
+        cost_per_request_usd=_s(_ratio(recurring, ai)),
+        cost_per_user_usd_per_month=_s(_ratio(recurring, dau[0])) if dau is not None else None,
+        gross_margin=_s(_ratio(revenue - recurring, revenue)) if revenue is not None else None,
+        gross_profit_usd=_s(revenue - recurring) if revenue is not None else None,
+        total_cost_usd=float(monthly.sum()),
+        total_one_time_usd=float(one_time.sum()),
+        total_recurring_usd=float(recurring.sum()),
+        lifetime_cost_per_request_usd=float(monthly.sum()) / total_ai if total_ai > 0 else float("nan"),
+        gpus=_s(det.gpus[0]) if det.gpus is not None else None,
+        gpu_utilization=_s(det.utilization[0]) if det.utilization is not None else None,
+        notes=tuple(notes),
+    )
+
+
+def _traffic(scenario: Scenario, ev: Evaluation, peak_factor: float) -> TrafficProjection:
+    t = ev.traffic
+    return TrafficProjection(
+        months=tuple(range(1, scenario.horizon_months + 1)),
+        days_per_month=scenario.days_per_month,
+        requests=_s(t.requests[0]),
+        ai_requests=_s(t.ai_requests[0]),
+        model_calls=_s(t.model_calls[0]),
+        daily_active_users=_s(t.daily_active_users[0]) if t.daily_active_users is not None else None,
+        mean_requests_per_s=_s(t.mean_calls_per_s[0]),
+        peak_requests_per_s=_s(t.base_calls_per_s[0] * peak_factor * t.peak_multiplier[0]),
+        spike_multiplier=_s(t.peak_multiplier[0]),
+    )
+
+
+def _crossovers(options: tuple[OptionProjection, ...]) -> tuple[Crossover, ...]:
+    out = []
+    for opt in options:
+        if opt.total_one_time_usd <= 0:
+            continue
+        recurring = np.asarray(opt.recurring_cost_usd)
+        month = crossover_month_array(opt.total_one_time_usd, recurring)
+        m = None if np.isnan(month) else int(month)
+        at = float(np.cumsum(recurring)[m - 1]) if m is not None else None
+        note = "" if m is not None else "cumulative inference spend stays below the one-time spend"
+        out.append(Crossover(opt.name, opt.total_one_time_usd, m, at, note))
+    return tuple(out)
+
+
+def _router_savings(resolved: Resolved, ev: Evaluation) -> tuple[RouterSavings, ...]:
+    out = []
+    for opt in resolved.scenario.options:
+        if not isinstance(opt, RouterOption):
+            continue
+        base = ev.recurring_usd[opt.large][0]
+        mine = ev.recurring_usd[opt.name][0]
+        saved = base - mine
+        total_base = float(base.sum())
+        out.append(
+            RouterSavings(
+                router_option=opt.name,
+                baseline_label=f"all calls to {opt.large}",
+                baseline_total_usd=total_base,
+                router_total_usd=float(mine.sum()),
+                savings_usd=float(saved.sum()),
+                savings_fraction=float(saved.sum()) / total_base if total_base > 0 else float("nan"),
+                monthly_savings_usd=_s(saved),
+            )
+        )
+    return tuple(out)
+
+
+def _idle(resolved: Resolved, ev: Evaluation) -> tuple[IdleCost, ...]:
+    out = []
+    for opt in resolved.scenario.options:
+        det = ev.details[opt.name]
+        if det.idle_usd is None or not isinstance(opt, SelfHostedOption | OwnedOption):
+            continue
+        idle = det.idle_usd[0]
+        total = float(ev.recurring_usd[opt.name][0].sum())
+        out.append(
+            IdleCost(opt.name, float(idle.sum()), float(idle.sum()) / total if total > 0 else 0.0, _s(idle))
+        )
+    return tuple(out)
+
+
+def _notes(resolved: Resolved) -> tuple[str, ...]:
+    s = resolved.scenario
+    notes = []
+    gpu = any(isinstance(o, SelfHostedOption | OwnedOption) for o in s.options)
+    if (
+        gpu
+        and "traffic.peak_factor" in resolved.ranges
+        and resolved.ranges["traffic.peak_factor"].high == 1.0
+    ):
+        notes.append("traffic.peak_factor is 1 (flat traffic): GPU fleets are sized for the daily mean")
+    if s.horizon_months > 36:
+        notes.append(f"{s.horizon_months}-month horizon: prices and traffic far out are an extrapolation")
+    return tuple(notes)
+
+
+def project(
+    scenario: Scenario | Resolved,
+    *,
+    samples: int | None = None,
+    seed: int | None = None,
+    today: dt.date | None = None,
+) -> ScenarioResult:
+    """Return the full projection of ``scenario``.
+
+    ``samples`` / ``seed`` override the scenario's Monte Carlo settings (0 samples: no Monte Carlo).
+    ``today`` dates API prices when the scenario has no ``prices_as_of``.
+    """
+    resolved = scenario if isinstance(scenario, Resolved) else resolve(scenario, today)
+    s = resolved.scenario
+    ev = evaluate(resolved, expected_inputs(resolved.ranges))
+    options = tuple(_option(resolved, ev, o.name, o.kind, o.label) for o in s.options)
+    cheapest = min(options, key=lambda o: o.total_cost_usd).name
+    n = s.monte_carlo.samples if samples is None else samples
+    seed_ = s.monte_carlo.seed if seed is None else seed
+    mc = (
+        monte_carlo(resolved, n, np.random.default_rng(seed_), seed_)
+        if n > 0 and (_ranged(resolved) or samples is not None)
+        else None
+    )
+    one_time = tuple(
+        OneTimeCost(
+            name=item.name,
+            cost_usd=float(ev.one_time_items[item.name][0]),
+            month=item.month,
+            source="training estimator" if item.training is not None else "given",
+            gpu_hours=resolved.training_gpu_hours.get(item.name),
+            accelerator=item.training.gpu if item.training is not None else None,
+        )
+        for item in s.one_time
+    )
+    return ScenarioResult(
+        name=s.name,
+        description=s.description,
+        horizon_months=s.horizon_months,
+        traffic=_traffic(s, ev, resolved.ranges["traffic.peak_factor"].expected),
+        revenue_usd=_s(ev.revenue_usd[0]) if ev.revenue_usd is not None else None,
+        options=options,
+        one_time_costs=one_time,
+        cheapest_option=cheapest,
+        break_evens=break_evens(resolved, ev),
+        crossovers=_crossovers(options),
+        router_savings=_router_savings(resolved, ev),
+        idle_costs=_idle(resolved, ev),
+        tornado=tornado(resolved),
+        monte_carlo=mc,
+        assumptions=resolved.assumptions,
+        resolved_scenario=s.model_dump(mode="json"),
+        notes=_notes(resolved),
+    )
+
+
+def _ranged(resolved: Resolved) -> bool:
+    return any(r.high > r.low for r in resolved.ranges.values())
+
+
+__all__ = ["SECONDS_PER_DAY", "project"]

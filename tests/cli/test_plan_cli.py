@@ -1,0 +1,107 @@
+"""`flopbill plan`: tables, --json, --html written atomically, exit 2 with nothing written on errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+GOOD = """\
+name: t
+horizon_months: 12
+traffic:
+  requests_per_day: 1M
+  monthly_growth: 5%..20%
+request:
+  input_tokens: 1000
+  output_tokens: 200
+options:
+  - name: api
+    kind: api
+    price_usd_per_request: 0.001
+  - name: gpu
+    kind: self_hosted
+    model: llama-3.1-8b
+    gpu: h100-sxm
+    price_usd_per_gpu_hour: 2
+"""
+
+
+RunCli = Callable[[list[str]], tuple[int, str, str]]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        GOOD.replace(
+            "price_usd_per_gpu_hour: 2",
+            "price_usd_per_gpu_hour: 2\n    throughput_requests_per_s_per_replica: 10",
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_plan_prints_answer(run_cli: RunCli, scenario_file: Path) -> None:
+    code, out, _ = run_cli(["plan", str(scenario_file), "--samples", "500"])
+    assert code == 0
+    assert "Cheapest over 12 months" in out and "Break-even" in out and "P50" in out
+
+
+def test_plan_json(run_cli: RunCli, scenario_file: Path) -> None:
+    code, out, _ = run_cli(["plan", str(scenario_file), "--json", "--samples", "200", "--seed", "3"])
+    assert code == 0
+    data = json.loads(out)
+    assert [o["name"] for o in data["options"]] == ["api", "gpu"]
+    assert len(data["options"][0]["monthly_cost_usd"]) == 12
+    assert data["monte_carlo"]["samples"] == 200
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("    gpu: h100-sxm", "    gpuu: h100-sxm", "line 16"),
+        ("requests_per_day: 1M", "requests_per_day: -1M", "line 4"),
+        ("model: llama-3.1-8b", "model: llama-9b", "line 15"),
+    ],
+)
+def test_bad_scenario_exit_2_nothing_written(
+    run_cli: RunCli, tmp_path: Path, old: str, new: str, needle: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace(old, new), encoding="utf-8")
+    report = tmp_path / "report.html"
+    code, _out, err = run_cli(["plan", str(bad), "--html", str(report)])
+    assert code == 2
+    assert needle in err and "error:" in err
+    assert not report.exists()
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_html_written_atomically(run_cli: RunCli, scenario_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("flopbill.report")
+    from flopbill import report
+
+    if not hasattr(report, "render_html"):
+        pytest.skip("HTML report not available")
+    out_file = tmp_path / "report.html"
+    code, _, err = run_cli(["plan", str(scenario_file), "--samples", "200", "--html", str(out_file)])
+    assert code == 0, err
+    assert out_file.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_missing_file_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
+    code, _, err = run_cli(["plan", str(tmp_path / "nope.yaml")])
+    assert code == 2 and "scenario" in err
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("*.yaml")))
+def test_examples_run(run_cli: RunCli, name: str) -> None:
+    code, out, err = run_cli(["plan", str(ROOT / "examples" / name), "--samples", "300", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["cheapest_option"]
