@@ -107,3 +107,25 @@ def test_percentiles_ordered_and_seeded(seed: int) -> None:
     assert a == b
     for u in a.options:
         assert u.total_cost_usd.p10 <= u.total_cost_usd.p50 <= u.total_cost_usd.p90
+
+
+@given(
+    st.integers(1, 400),
+    st.integers(1, 5),
+    st.sampled_from(["uniform", "lognormal", "ties"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_fast_percentiles_equal_numpy(n: int, cols: int, kind: str, seed: int) -> None:
+    """flopbill's selection-based P10/P50/P90 equal ``np.percentile`` (linear) and leave the input alone."""
+    from flopbill.estimate.uncertainty import percentiles
+
+    rng = np.random.default_rng(seed)
+    data = {
+        "uniform": rng.random((n, cols)),
+        "lognormal": rng.lognormal(0, 2, (n, cols)),
+        "ties": rng.integers(0, 3, (n, cols)).astype(float),
+    }[kind]
+    before = data.copy()
+    np.testing.assert_allclose(percentiles(data), np.percentile(data, (10, 50, 90), axis=0), rtol=1e-12)
+    np.testing.assert_allclose(percentiles(data[:, 0]), np.percentile(data[:, 0], (10, 50, 90)), rtol=1e-12)
+    np.testing.assert_array_equal(data, before)

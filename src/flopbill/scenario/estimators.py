@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
-import importlib
 import statistics
 from dataclasses import dataclass
 from decimal import Decimal
@@ -137,15 +136,6 @@ def gpu_hour_price(
     )
 
 
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
-
-
 def replica_throughput(
     model: str,
     gpu: str,
@@ -195,50 +185,37 @@ def training_cost(
     mfu: float | None,
     context_tokens: int,
     price_usd_per_gpu_hour: float,
+    n_gpus: int = 8,
+    teacher: str | None = None,
 ) -> tuple[float, float, tuple[Assumption, ...]]:
-    """Return (USD, GPU-hours, assumptions) of one training stage from the training estimator."""
-    training = _optional("flopbill.estimate.training")
-    fn = getattr(training, "stage_cost", None) if training is not None else None
-    if fn is not None:
-        res = fn(
-            stage=stage,
-            model=model,
-            tokens=tokens,
-            accelerator=gpu,
-            mfu=mfu,
-            context_tokens=context_tokens,
-            price_usd_per_gpu_hour=price_usd_per_gpu_hour,
-        )
-        return float(res.cost_usd), float(res.gpu_hours), tuple(res.assumptions)
-    return _dense_training_cost(stage, model, tokens, gpu, mfu, context_tokens, price_usd_per_gpu_hour)
+    """Return (USD, GPU-hours, assumptions) of one training stage at expected inputs.
 
-
-def _dense_training_cost(
-    stage: str,
-    model: str,
-    tokens: float,
-    gpu: str,
-    mfu: float | None,
-    context_tokens: int,
-    price_usd_per_gpu_hour: float,
-) -> tuple[float, float, tuple[Assumption, ...]]:
-    """Fallback for full-parameter stages: ``GPU-h = tokens × training FLOPs/token / (peak_bf16 × MFU)``."""
+    Uses the training estimator (:func:`flopbill.estimate.training.estimate_training`): stage FLOPs
+    (LoRA, DPO, PPO rollouts... per its cost models), MFU (given, or the sourced default for the
+    accelerator generation and ``n_gpus``), goodput and the given GPU-hour price.
+    """
     from flopbill.catalog import accelerator, resolve_model
-    from flopbill.estimate.architecture import training_flops_per_token
+    from flopbill.estimate.training import estimate_training
+    from flopbill.estimate.training_inputs import resolve_training_setup
+    from flopbill.estimate.training_stages import StageConfig, parse_stage
 
-    if stage not in ("pretrain", "sft", "continued_pretrain"):
-        raise InputError("training.stage", stage, "pretrain, sft or continued_pretrain in this build")
-    if mfu is None:
-        raise InputError("training.mfu", None, "an MFU (e.g. 0.35..0.5) in this build")
-    acc = accelerator(gpu)
-    peak = acc.peak_flops_per_s.bf16
-    if peak is None:
-        raise InputError("training.gpu", gpu, f"an accelerator with a known BF16 peak ({gpu}'s is unknown)")
-    flops = float(training_flops_per_token(resolve_model(model), context_tokens)) * tokens
-    gpu_hours = flops / (peak * mfu) / 3600.0
-    notes = (
-        Assumption("training FLOPs", flops, "6·N·D plus attention (Kaplan et al. 2020, Table 1)"),
-        Assumption(f"{gpu} dense BF16 peak FLOP/s", peak, "hardware catalog"),
-        Assumption("MFU", mfu, "given"),
+    parsed = parse_stage(stage)
+    cfg = StageConfig(stage=parsed, teacher=resolve_model(teacher) if teacher else None)
+    setup = resolve_training_setup(
+        resolve_model(model),
+        accelerator(gpu),
+        n_gpus=n_gpus,
+        tokens=tokens,
+        seq_len=context_tokens,
+        mfu=None if mfu is None else (mfu, mfu, mfu),
+        price=(price_usd_per_gpu_hour,) * 3,
+        stage=cfg,
     )
-    return gpu_hours * price_usd_per_gpu_hour, gpu_hours, notes
+    est = estimate_training(setup)
+    if est.cost_usd is None:  # a price was given, so this cannot happen; kept for the type checker
+        raise InputError("training.price_usd_per_gpu_hour", price_usd_per_gpu_hour, "a price in USD")
+    notes = (
+        Assumption(f"{stage} training FLOPs", est.flops, "training estimator (stage cost model)"),
+        *(a for a in est.assumptions if a.name != "price_usd_per_gpu_hour"),
+    )
+    return est.cost_usd.expected, est.gpu_hours.expected, notes

@@ -137,6 +137,8 @@ def _training_defaults(
             stage.mfu.expected if stage.mfu is not None else None,
             stage.context_tokens,
             ranges[f"{key}.price_usd_per_gpu_hour"].expected,
+            stage.gpus,
+            stage.teacher,
         )
         cost[item.name], hours[item.name] = usd, gpu_h
         notes.append(

@@ -6,9 +6,6 @@ from the ``numpy.random.Generator`` passed in.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from flopbill.estimate.uncertainty import percentiles, sample_inputs, tornado_design, tornado_swings
@@ -65,8 +62,7 @@ def monte_carlo(resolved: Resolved, samples: int, rng: np.random.Generator, seed
     options = []
     monthly_all = [ev.recurring_usd[n] + ev.one_time_usd[n] for n in names]
     jobs = [m for monthly in monthly_all for m in (monthly, np.cumsum(monthly, axis=1))]
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # selection releases the GIL
-        done = list(pool.map(percentiles, jobs))
+    done = [percentiles(job) for job in jobs]
     for i, name in enumerate(names):
         pm, pc = done[2 * i], done[2 * i + 1]
         pt = percentiles(totals[i])

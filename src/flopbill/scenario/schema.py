@@ -216,6 +216,8 @@ class TrainingStage(Strict):
     gpu: str = Field(description="catalog accelerator id")
     mfu: Fraction | None = Field(default=None, description="model FLOPs utilization (ranged)")
     context_tokens: int = Field(default=4096, ge=1)
+    gpus: int = Field(default=8, ge=1, description="accelerators used (sets the default MFU's scale bucket)")
+    teacher: str | None = Field(default=None, description="teacher model for stage: distill")
     price_usd_per_gpu_hour: NonNegative | None = Field(default=None, description="default: GPU price catalog")
     pricing: Literal["on_demand", "reserved_1y", "reserved_3y", "spot"] = "on_demand"
     provider: str | None = None
