@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".flopbill-install-stamp"
-MAIN_EXAMPLE = ["plan", "examples/chatbot-startup.yaml"]
+MAIN_EXAMPLE = ["plan", "examples/chatbot.yaml"]
 
 
 def _run(*cmd: str | Path) -> None:

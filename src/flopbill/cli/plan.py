@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import os
 import tempfile
@@ -194,7 +193,7 @@ def plan(
         raise InputError("--samples", samples, "a number of samples ≥ 0")
     if html is not None and not html.resolve().parent.is_dir():
         raise InputError("--html", str(html), "a file in an existing directory")
-    result = project(load_scenario(scenario), samples=samples, seed=seed, today=dt.date.today())
+    result = project(load_scenario(scenario), samples=samples, seed=seed)
     if html is not None:
         write_html(result, html)
     if json_out:

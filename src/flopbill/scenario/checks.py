@@ -3,10 +3,10 @@ names (models, GPUs, API models, dtypes), each reported with its line in the sce
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 
 from flopbill.errors import FlopbillError, InputError, UnknownNameError, close_matches
+from flopbill.estimate.api import DEFAULT_PRICES_AT
 from flopbill.scenario.loader import LinePath, ScenarioError, locate, path_text
 from flopbill.scenario.schema import (
     LEAF_KINDS,
@@ -91,7 +91,7 @@ def _check_option(
     elif isinstance(opt, ApiOption) and opt.model is not None:
         from flopbill.scenario.estimators import api_token_prices
 
-        when = scenario.prices_as_of or dt.date.today()
+        when = scenario.prices_as_of or DEFAULT_PRICES_AT
         model, provider = opt.model, opt.provider
         _catalog(source, lines, (*loc, "model"), lambda: api_token_prices(model, provider, when))
     elif isinstance(opt, RouterOption):

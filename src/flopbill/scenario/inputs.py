@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from flopbill.errors import InputError
+from flopbill.estimate.api import DEFAULT_PRICES_AT
 from flopbill.estimate.assumptions import Assumption, Range
 from flopbill.scenario import estimators
 from flopbill.scenario.schema import ApiOption, OwnedOption, Scenario, SelfHostedOption
@@ -70,7 +71,7 @@ def _option_defaults(
 ) -> tuple[dict[str, estimators.TokenPrices], dict[str, float]]:
     api: dict[str, estimators.TokenPrices] = {}
     capacity: dict[str, float] = {}
-    when = scenario.prices_as_of or dt.date.today()
+    when = scenario.prices_as_of or DEFAULT_PRICES_AT
     req = scenario.request
     for opt in scenario.options:
         key = f"options.{opt.name}"
@@ -160,5 +161,5 @@ def resolve(scenario: Scenario, today: dt.date | None = None) -> Resolved:
     notes.append(Assumption("days_per_month", scenario.days_per_month, "given or default 365.25/12"))
     api, capacity = _option_defaults(scenario, ranges, notes)
     cost, hours = _training_defaults(scenario, ranges, notes)
-    when = scenario.prices_as_of or dt.date.today()
+    when = scenario.prices_as_of or DEFAULT_PRICES_AT
     return Resolved(scenario, ranges, api, capacity, cost, hours, when, tuple(notes))
