@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from flopbill.estimate.economics import HOURS_PER_DAY, SECONDS_PER_DAY
-from flopbill.estimate.fleet import break_even_requests_per_month, owned_gpu_cost
+from flopbill.estimate.fleet import break_even_requests_per_month, owned_gpu_cost, self_hosted_usd_per_month
 from flopbill.scenario.costs import Context, _api_cost_per_call, _capacity
 from flopbill.scenario.engine import Evaluation
 from flopbill.scenario.inputs import Resolved
-from flopbill.scenario.result import BreakEven
+from flopbill.scenario.result import BreakEven, VolumeCostCurve
 from flopbill.scenario.schema import ApiOption, OwnedOption, SelfHostedOption
 
 
@@ -44,17 +44,23 @@ def _replica_usd_per_month(opt: SelfHostedOption | OwnedOption, ctx: Context) ->
     return float(per_gpu.usd_per_gpu_month) * opt.gpus_per_replica
 
 
+def _step_inputs(gpu: SelfHostedOption | OwnedOption, ctx: Context) -> tuple[float, float, float]:
+    """Return (K calls per replica-month, c USD per replica-month, replica floor) at expected inputs."""
+    days = ctx.resolved.scenario.days_per_month
+    cap = float(_capacity(gpu, ctx)[0, 0])
+    u = float(ctx.v[f"options.{gpu.name}.target_utilization"][0])
+    peak = float(ctx.v["traffic.peak_factor"][0])
+    k = cap * u * SECONDS_PER_DAY * days / peak
+    floor = 1.0 if gpu.fleet == "fixed" or isinstance(gpu, OwnedOption) else float(gpu.min_replicas)
+    return k, _replica_usd_per_month(gpu, ctx), floor
+
+
 def break_even(api: ApiOption, gpu: SelfHostedOption | OwnedOption, ctx: Context) -> BreakEven:
     """Return the break-even between ``api`` and ``gpu`` in product requests per day."""
     s = ctx.resolved.scenario
     days = s.days_per_month
     a = float(_api_cost_per_call(api, ctx)[0, 0])
-    cap = float(_capacity(gpu, ctx)[0, 0])
-    u = float(ctx.v[f"options.{gpu.name}.target_utilization"][0])
-    peak = float(ctx.v["traffic.peak_factor"][0])
-    k = cap * u * SECONDS_PER_DAY * days / peak
-    c = _replica_usd_per_month(gpu, ctx)
-    floor = 1.0 if gpu.fleet == "fixed" or isinstance(gpu, OwnedOption) else float(gpu.min_replicas)
+    k, c, floor = _step_inputs(gpu, ctx)
     result = break_even_requests_per_month(a, k, c, 0.0, floor)
     calls_per_request = float(ctx.v["traffic.ai_share"][0] * ctx.v["request.samples_per_request"][0])
     current = float(ctx.traffic.requests[0, 0]) / days
@@ -81,3 +87,46 @@ def break_evens(resolved: Resolved, ev: Evaluation) -> tuple[BreakEven, ...]:
     apis = [o for o in resolved.scenario.options if isinstance(o, ApiOption)]
     gpus = [o for o in resolved.scenario.options if isinstance(o, SelfHostedOption | OwnedOption)]
     return tuple(break_even(a, g, ctx) for a in apis for g in gpus)
+
+
+def cost_curves(
+    resolved: Resolved, ev: Evaluation, evens: tuple[BreakEven, ...], points: int = 60
+) -> tuple[VolumeCostCurve, ...]:
+    """Return each API and GPU-backed option's recurring monthly cost (USD) over daily volumes.
+
+    Same model as :func:`break_even` (API: ``a`` per call; GPU: ``c · max(floor, ⌈calls/K⌉)``), on one
+    log-spaced grid of product requests per day from 0.1× the smallest to 10× the largest of the
+    month-1 volume and every break-even volume, so the curves cross at the break-even points.
+    """
+    from flopbill.estimate.uncertainty import expected_inputs
+
+    ctx = Context(resolved, expected_inputs(resolved.ranges), ev.traffic)
+    s = resolved.scenario
+    apis = [o for o in s.options if isinstance(o, ApiOption)]
+    gpus = [o for o in s.options if isinstance(o, SelfHostedOption | OwnedOption)]
+    if not apis or not gpus:
+        return ()
+    marks = [float(ctx.traffic.requests[0, 0]) / s.days_per_month]
+    marks += [b.requests_per_day for b in evens if b.requests_per_day]
+    marks = [m for m in marks if m > 0]
+    if not marks:
+        return ()
+    grid = np.geomspace(min(marks) / 10.0, max(marks) * 10.0, points)
+    calls = (
+        grid
+        * s.days_per_month
+        * float(ctx.v["traffic.ai_share"][0] * ctx.v["request.samples_per_request"][0])
+    )
+    curves = [
+        VolumeCostCurve(
+            api.name,
+            tuple(grid.tolist()),
+            tuple((float(_api_cost_per_call(api, ctx)[0, 0]) * calls).tolist()),
+        )
+        for api in apis
+    ]
+    for gpu in gpus:
+        k, c, floor = _step_inputs(gpu, ctx)
+        cost = np.asarray(self_hosted_usd_per_month(calls, k, c, 0.0, floor), dtype=np.float64)
+        curves.append(VolumeCostCurve(gpu.name, tuple(grid.tolist()), tuple(cost.tolist())))
+    return tuple(curves)

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from flopbill.estimate.economics import SECONDS_PER_DAY, crossover_month_array
 from flopbill.estimate.uncertainty import expected_inputs
-from flopbill.scenario.breakeven import break_evens
+from flopbill.scenario.breakeven import break_evens, cost_curves
 from flopbill.scenario.engine import Evaluation, evaluate
 from flopbill.scenario.inputs import Resolved, resolve
 from flopbill.scenario.montecarlo import monte_carlo, tornado
@@ -192,6 +192,7 @@ def project(
         )
         for item in s.one_time
     )
+    evens = break_evens(resolved, ev)
     return ScenarioResult(
         name=s.name,
         description=s.description,
@@ -201,7 +202,8 @@ def project(
         options=options,
         one_time_costs=one_time,
         cheapest_option=cheapest,
-        break_evens=break_evens(resolved, ev),
+        break_evens=evens,
+        cost_curves=cost_curves(resolved, ev, evens),
         crossovers=_crossovers(options),
         router_savings=_router_savings(resolved, ev),
         idle_costs=_idle(resolved, ev),

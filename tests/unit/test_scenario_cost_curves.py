@@ -1,0 +1,34 @@
+"""The break-even chart's curves: API and GPU-backed costs cross at the reported break-even volume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from flopbill.scenario.loader import load_scenario
+from flopbill.scenario.projection import project
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_curves_cross_at_break_even() -> None:
+    """At the break-even volume V*, API cost a·calls(V*) equals the GPU step cost c·max(floor, ⌈calls/K⌉):
+    just below V* the API is cheaper, just above it the GPU option is (first crossing)."""
+    result = project(load_scenario(EXAMPLES / "chatbot.yaml"), samples=0)
+    curves = {c.option: c for c in result.cost_curves}
+    assert curves, "a scenario with API and GPU options has cost curves"
+    grids = {c.requests_per_day for c in curves.values()}
+    assert len(grids) == 1  # one shared grid
+    for be in result.break_evens:
+        if be.requests_per_day is None:
+            continue
+        api, gpu = curves[be.api_option], curves[be.gpu_option]
+        grid = np.array(api.requests_per_day)
+        assert grid[0] < be.requests_per_day < grid[-1]
+        below = grid < be.requests_per_day * 0.98
+        gap = np.array(gpu.monthly_cost_usd) - np.array(api.monthly_cost_usd)
+        assert np.all(gap[below] > 0), "below the break-even the API is cheaper"
+        just_above = np.argmax(grid > be.requests_per_day * 1.001)
+        assert gap[just_above] <= 0, "just above the break-even the GPU option is no dearer"
+        assert np.all(np.diff(api.monthly_cost_usd) > 0)  # API cost rises linearly with volume
