@@ -54,3 +54,41 @@ def test_bloom_replica_uses_about_60_gb() -> None:
     7.3 GB, Adam states 12·176e9/48 = 44 GB (ZeRO-1 over DP = 1) → ~59 GB + activations."""
     row = memory_row(next(c for c in MEMORY_CASES if c["id"] == "bloom-176b-replica"))
     assert 55e9 <= row.memory_per_gpu_bytes <= 75e9
+
+
+def _case(case_id: str) -> dict[str, Any]:
+    return next(c for c in CASES if c["id"] == case_id)
+
+
+def test_every_case_names_a_locator() -> None:
+    """Each source points into the document: a table, section, appendix, abstract or a URL."""
+    locators = ("Table", "section", "Appendix", "appendix", "abstract", "model card", ".com/", ".co/")
+    for case in CASES:
+        assert any(word in str(case["source"]) for word in locators), case["id"]
+
+
+def test_llama_65b_hours_are_tokens_over_published_throughput() -> None:
+    """Touvron et al. 2023 (LLaMA) §2.4: 380 tokens/s/GPU; 1.4e12 / 380 / 3600 = 1,023,392 GPU-hours, within
+    0.2 % of the 1,022,362 of its Table 15 — so the published hours carry no lost time (goodput 1)."""
+    case = _case("llama-65b")
+    hours = float(case["tokens"]) / 380.0 / 3600.0
+    assert abs(hours / float(case["published"]["gpu_hours"]) - 1.0) < 0.002
+
+
+def test_mpt_7b_hours_from_published_gpus_and_days() -> None:
+    """MosaicML MPT-7B model card: 440 A100-40GB for about 9.5 days → 440 × 9.5 × 24 = 100,320 GPU-hours."""
+    case = _case("mpt-7b")
+    assert case["n_accelerators"] == 440
+    assert float(case["published"]["gpu_hours"]) == 440 * 9.5 * 24
+
+
+def test_llama_1_hours_grow_with_model_flops() -> None:
+    """LLaMA Table 15 GPU-hours (82,432 / 135,168 / 530,432 / 1,022,362) rise with 6·N·D (N 6.7B/13.0B/
+    32.5B/65.2B on 1.0T/1.0T/1.4T/1.4T tokens); flopbill's defaults order them alike."""
+    ids = ["llama-7b", "llama-13b", "llama-33b", "llama-65b"]
+    published = [float(_case(i)["published"]["gpu_hours"]) for i in ids]
+    expected = [
+        next(r for r in case_rows(_case(i)) if r.check == "gpu_hours_in_default_range").flopbill for i in ids
+    ]
+    assert published == sorted(published)
+    assert expected == sorted(expected)
