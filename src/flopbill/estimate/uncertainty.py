@@ -70,15 +70,19 @@ def tornado_swings(outputs: FloatArray, swung: Sequence[str]) -> list[tuple[str,
     return sorted(rows, key=lambda row: -row[3])
 
 
-def percentiles(samples: FloatArray, axis: int = 0) -> FloatArray:
+def percentiles(samples: FloatArray, axis: int = 0, overwrite_input: bool = False) -> FloatArray:
     """Return P10, P50, P90 of ``samples`` along ``axis``, stacked on axis 0 (same units as ``samples``).
 
     Equal to ``np.percentile(samples, (10, 50, 90), axis=axis)`` (linear interpolation between order
     statistics: ``x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋])`` with ``h = (n − 1)·q``), computed by nested
     single-pivot selections, which is ~4× faster than numpy's multi-pivot selection for (samples, months)
-    arrays. Falls back to ``np.percentile`` when there are NaNs or fewer than 8 samples.
+    arrays. Falls back to ``np.percentile`` when there are NaNs or fewer than 8 samples. With
+    ``overwrite_input`` a contiguous float64 input along ``axis = -1`` (or a 2-D one along 1) is
+    reordered in place instead of copied.
     """
-    moved = np.moveaxis(np.asarray(samples, dtype=np.float64), axis, -1).copy(order="C")  # never mutate input
+    moved = np.moveaxis(np.asarray(samples, dtype=np.float64), axis, -1)
+    if not (overwrite_input and moved.flags.c_contiguous and moved.flags.writeable):
+        moved = moved.copy(order="C")  # never mutate the caller's data unless asked
     n = moved.shape[-1]
     if n < 8 or np.isnan(moved).any():
         return np.asarray(np.percentile(moved, PERCENTILES, axis=-1), dtype=np.float64)

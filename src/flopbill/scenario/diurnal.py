@@ -72,19 +72,31 @@ def mean_of_floor_max(floor_ratio: FloatArray | float, peak_factor: FloatArray |
     ``G ≥ max(x, 1)``; ``G = x`` for ``x ≥ p``; ``G(0, p) = 1``. ``p`` is clipped to
     [1, :data:`MAX_PEAK_FACTOR`].
     """
-    x = np.asarray(floor_ratio, dtype=np.float64)
-    p = np.clip(np.asarray(peak_factor, dtype=np.float64), 1.0, MAX_PEAK_FACTOR)
+    shape = np.broadcast_shapes(np.shape(floor_ratio), np.shape(peak_factor))
+    x = np.atleast_1d(np.asarray(floor_ratio, dtype=np.float64))
+    p = np.clip(np.atleast_1d(np.asarray(peak_factor, dtype=np.float64)), 1.0, MAX_PEAK_FACTOR)
     table = _table().ravel()
     ncol = len(_U_GRID)
     # the peak-factor index is computed on p's own (usually small) shape, then broadcast
     pi = (p - 1.0) / (_P_GRID[1] - _P_GRID[0])
     i0 = np.clip(np.floor(pi), 0, len(_P_GRID) - 2)
     wp = pi - i0
-    u = np.clip(x / p, 0.0, 1.0) * (ncol - 1)
-    j0 = np.minimum(np.floor(u), ncol - 2)
-    wu = u - j0
-    flat = (i0 * ncol + j0).astype(np.int64)
-    low = table[flat] + wu * (table[flat + 1] - table[flat])
-    high = table[flat + ncol] + wu * (table[flat + ncol + 1] - table[flat + ncol])
-    g = low + wp * (high - low)
-    return np.asarray(np.where(x >= p, x, np.maximum(g, np.maximum(x, 1.0))), dtype=np.float64)
+    wu = np.clip(x / p, 0.0, 1.0)  # in-place arithmetic below: this runs on (samples × months) arrays
+    wu *= ncol - 1
+    j0 = np.minimum(np.floor(wu), ncol - 2)
+    wu -= j0
+    flat = np.add((i0 * ncol).astype(np.int64), j0.astype(np.int64))
+    low, low_next = table.take(flat), table.take(flat + 1)
+    flat += ncol
+    high, high_next = table.take(flat), table.take(flat + 1)
+    low_next -= low
+    low_next *= wu
+    low += low_next
+    high_next -= high
+    high_next *= wu
+    high += high_next
+    high -= low
+    high *= wp
+    low += high
+    # G(x, p) = x for x ≥ p, and G ≥ max(x, 1) everywhere (the tabulated values are ≥ 1)
+    return np.asarray(np.maximum(low, x, out=low).reshape(shape), dtype=np.float64)

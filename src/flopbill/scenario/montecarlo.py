@@ -47,6 +47,31 @@ def _series(values: np.ndarray) -> tuple[float, ...]:
     return tuple(float(x) for x in values)
 
 
+#: Rows evaluated at once: (rows × months) float64 arrays then stay in the CPU cache (≈ 2.4 MB at 36
+#: months = 1.2 MB), which makes the numpy passes about twice as fast as on whole 100k-row arrays.
+CHUNK_ROWS = 4096
+
+
+def _evaluate_in_chunks(
+    resolved: Resolved, draws: dict[str, np.ndarray], names: list[str], samples: int
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Return per option the (months, samples) monthly cost, the (options, samples) totals and the
+    (samples,) AI requests over the horizon, evaluating ``CHUNK_ROWS`` draws at a time."""
+    months = resolved.scenario.horizon_months
+    monthly_t = [np.empty((months, samples)) for _ in names]
+    totals = np.empty((len(names), samples))
+    ai_requests = np.empty(samples)
+    for start in range(0, samples, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, samples)
+        ev = evaluate(resolved, {k: d[start:stop] for k, d in draws.items()})
+        for i, name in enumerate(names):
+            m = ev.recurring_usd[name] + ev.one_time_usd[name]
+            monthly_t[i][:, start:stop] = m.T
+            totals[i, start:stop] = m.sum(axis=1)
+        ai_requests[start:stop] = ev.traffic.ai_requests.sum(axis=1)
+    return monthly_t, totals, ai_requests
+
+
 def monte_carlo(resolved: Resolved, samples: int, rng: np.random.Generator, seed: int) -> MonteCarloSummary:
     """Return P10/P50/P90 of every option's monthly, cumulative and total cost over ``samples`` draws.
 
@@ -54,15 +79,20 @@ def monte_carlo(resolved: Resolved, samples: int, rng: np.random.Generator, seed
     of draws in which the option has the lowest total cost.
     """
     draws = sample_inputs(rng, resolved.ranges, samples)
-    ev = evaluate(resolved, draws)
     names = [o.name for o in resolved.scenario.options]
-    totals = np.stack([ev.total_usd(n) for n in names])
+    monthly_t, totals, ai_requests = _evaluate_in_chunks(resolved, draws, names, samples)
     winner = np.argmin(totals, axis=0)
-    ai_requests = ev.traffic.ai_requests.sum(axis=1)
     options = []
-    monthly_all = [ev.recurring_usd[n] + ev.one_time_usd[n] for n in names]
-    jobs = [m for monthly in monthly_all for m in (monthly, np.cumsum(monthly, axis=1))]
-    done = [percentiles(job) for job in jobs]
+    done = []
+    for m in monthly_t:  # (months, samples) per option; cumulative first, then select in place
+        cumulative = np.empty_like(m)
+        cumulative[0] = m[0]
+        for month in range(1, m.shape[0]):  # row adds on contiguous rows beat cumsum along axis 0
+            np.add(cumulative[month - 1], m[month], out=cumulative[month])
+        done += [
+            percentiles(m, axis=1, overwrite_input=True),
+            percentiles(cumulative, axis=1, overwrite_input=True),
+        ]
     for i, name in enumerate(names):
         pm, pc = done[2 * i], done[2 * i + 1]
         pt = percentiles(totals[i])
