@@ -23,8 +23,9 @@ from genai_prices import __version__ as _genai_prices_version
 from genai_prices import types as gp
 
 from flopbill.errors import InputError, UnknownNameError
+from flopbill.estimate.arrays import ArrayLike, as_array, as_output
 from flopbill.estimate.assumptions import Assumption
-from flopbill.estimate.economics import DAYS_PER_MONTH, ArrayLike, PeriodCosts, _arr, _out, period_costs
+from flopbill.estimate.economics import DAYS_PER_MONTH, PeriodCosts, period_costs
 
 #: Version of the genai-prices package (and so of its bundled price data).
 GENAI_PRICES_VERSION: str = _genai_prices_version
@@ -61,11 +62,11 @@ class TokenRate:
 
     def at(self, input_tokens: ArrayLike) -> ArrayLike:
         """Return the rate (USD/1M tokens) that applies to a request with ``input_tokens`` prompt tokens."""
-        tokens = _arr(input_tokens)
+        tokens = as_array(input_tokens)
         rate = np.full_like(tokens, self.usd_per_mtok)
         for start, tier_rate in self.tiers:
             rate = np.where(tokens > start, tier_rate, rate)
-        return _out(rate)
+        return as_output(rate)
 
     def scaled(self, factor: float) -> TokenRate:
         """Return this rate times ``factor`` (tiers included)."""
@@ -247,11 +248,11 @@ def _rates_request_cost_usd(
     cached = cache_hit * input_tokens
     written = cache_write * input_tokens
     uncached = input_tokens - cached - written
-    rate_in = _arr(rates.input.at(input_tokens))
-    rate_cached = rate_in if rates.cached_input is None else _arr(rates.cached_input.at(input_tokens))
-    rate_write = rate_in if rates.cache_write is None else _arr(rates.cache_write.at(input_tokens))
-    rate_out = _arr(rates.output.at(input_tokens))
-    rate_reason = rate_out if rates.reasoning is None else _arr(rates.reasoning.at(input_tokens))
+    rate_in = as_array(rates.input.at(input_tokens))
+    rate_cached = rate_in if rates.cached_input is None else as_array(rates.cached_input.at(input_tokens))
+    rate_write = rate_in if rates.cache_write is None else as_array(rates.cache_write.at(input_tokens))
+    rate_out = as_array(rates.output.at(input_tokens))
+    rate_reason = rate_out if rates.reasoning is None else as_array(rates.reasoning.at(input_tokens))
     usd_per_mtok_tokens = (
         uncached * rate_in
         + cached * rate_cached
@@ -293,18 +294,18 @@ def api_request_cost_usd(
         raise InputError("cache_hit + cache_write", "> 1", "shares of the input tokens that sum to ≤ 1")
     standard = _rates_request_cost_usd(price.standard, i, o, h, w, z)
     batch = _rates_request_cost_usd(price.batch, i, o, h, w, z)
-    return _out(_arr((1.0 - b) * standard + b * batch))
+    return as_output(as_array((1.0 - b) * standard + b * batch))
 
 
 def _nonnegative(field: str, value: Any) -> Any:
-    arr = _arr(value)
+    arr = as_array(value)
     if np.any(~(arr >= 0)):
         raise InputError(field, value, "a number ≥ 0")
     return arr
 
 
 def _fraction(field: str, value: Any) -> Any:
-    arr = _arr(value)
+    arr = as_array(value)
     if np.any(~((arr >= 0) & (arr <= 1))):
         raise InputError(field, value, "a fraction between 0 and 1")
     return arr

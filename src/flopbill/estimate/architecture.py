@@ -10,15 +10,12 @@ costs ``2·m·n`` FLOPs; the non-matmul work (norms, softmax, activations, rotar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from flopbill.catalog.schema import ModelSpec
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value, parse_dtype
-
-ArrayLike = float | npt.NDArray[np.float64]
+from flopbill.estimate.arrays import ArrayLike, as_output
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,7 @@ def attention_flops_per_token(
         full_keys = t
         w_keys = np.minimum(t, window)
     flops = per_key * ((layers - n_window) * full_keys + n_window * w_keys)
-    return _as_output(flops, position_tokens)
+    return as_output(flops)
 
 
 def forward_flops_per_token(
@@ -281,7 +278,7 @@ def kv_cache_bytes(m: ModelSpec, context_tokens: ArrayLike, kv_dtype: Dtype | st
     per_layer = kv_values_per_token_per_layer(m) * bytes_per_value(kv_dtype)
     window = float(m.sliding_window_tokens or 0)
     total = per_layer * ((layers - n_window) * t + n_window * np.minimum(t, window))
-    return _as_output(total, context_tokens)
+    return as_output(total)
 
 
 def expected_experts_touched(
@@ -295,11 +292,4 @@ def expected_experts_touched(
     e = np.asarray(n_experts, dtype=np.float64)
     k = np.asarray(experts_per_token, dtype=np.float64)
     b = np.asarray(batch_tokens, dtype=np.float64)
-    return _as_output(e * (1.0 - (1.0 - k / e) ** b), n_experts, experts_per_token, batch_tokens)
-
-
-def _as_output(value: Any, *inputs: Any) -> ArrayLike:
-    """Return a Python float when every input was a scalar, else the numpy array."""
-    if all(np.ndim(x) == 0 for x in inputs):
-        return float(value)
-    return np.asarray(value, dtype=np.float64)
+    return as_output(e * (1.0 - (1.0 - k / e) ** b))

@@ -13,14 +13,12 @@ months takes ``days_per_month`` so a caller can use 30 (e.g. "$50,000/day is $1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from flopbill.errors import InputError
-
-ArrayLike = float | npt.NDArray[np.float64]
+from flopbill.estimate.arrays import ArrayLike, as_array, as_output, check_fraction, check_nonnegative
 
 #: Average days per calendar month, 365.25 / 12 (Julian year of 365.25 days over 12 months).
 DAYS_PER_MONTH = 365.25 / 12.0
@@ -30,15 +28,6 @@ HOURS_PER_DAY = 24.0
 SECONDS_PER_DAY = 86_400.0
 #: Months per year.
 MONTHS_PER_YEAR = 12.0
-
-
-def _arr(x: Any) -> npt.NDArray[np.float64]:
-    return np.asarray(x, dtype=np.float64)
-
-
-def _out(x: npt.NDArray[np.float64]) -> ArrayLike:
-    """Return a 0-d result as a Python float, anything else as an array."""
-    return float(x) if np.ndim(x) == 0 else x
 
 
 # ---------------------------------------------------------------------------------------------- volume
@@ -55,21 +44,26 @@ def requests_per_month_from_users(
     ``R = DAU × requests/user/day × ai_share × days_per_month``. ``ai_share`` ∈ [0, 1] is the share of
     traffic that needs an AI output (e.g. 0.2 if only 20 % of e-mails get a generated summary).
     """
-    return _out(_arr(daily_active_users) * _arr(requests_per_user_per_day) * _arr(ai_share) * days_per_month)
+    return as_output(
+        as_array(daily_active_users)
+        * as_array(requests_per_user_per_day)
+        * as_array(ai_share)
+        * days_per_month
+    )
 
 
 def requests_per_month_from_daily(
     requests_per_day: ArrayLike, ai_share: ArrayLike = 1.0, days_per_month: ArrayLike = DAYS_PER_MONTH
 ) -> ArrayLike:
     """Return AI requests per month (count): ``R = requests/day × ai_share × days_per_month``."""
-    return _out(_arr(requests_per_day) * _arr(ai_share) * days_per_month)
+    return as_output(as_array(requests_per_day) * as_array(ai_share) * days_per_month)
 
 
 def mean_requests_per_s(
     requests_per_month: ArrayLike, days_per_month: ArrayLike = DAYS_PER_MONTH
 ) -> ArrayLike:
     """Return the mean request rate (requests/s): ``R / (days_per_month × 86 400 s)``."""
-    return _out(_arr(requests_per_month) / (_arr(days_per_month) * SECONDS_PER_DAY))
+    return as_output(as_array(requests_per_month) / (as_array(days_per_month) * SECONDS_PER_DAY))
 
 
 # ------------------------------------------------------------------------------------- unit economics
@@ -96,28 +90,28 @@ def period_costs(
 
     Example: $0.005/request × 5M requests/day = $25,000/day; × 30.4375 = $760,938/month; × 12 = $9.13M/yr.
     """
-    per_day = _arr(usd_per_request) * _arr(requests_per_day)
+    per_day = as_array(usd_per_request) * as_array(requests_per_day)
     per_month = per_day * days_per_month
     return PeriodCosts(
-        usd_per_request=_out(_arr(usd_per_request) + np.zeros_like(per_day)),
-        usd_per_day=_out(per_day),
-        usd_per_month=_out(per_month),
-        usd_per_year=_out(per_month * MONTHS_PER_YEAR),
+        usd_per_request=as_output(as_array(usd_per_request) + np.zeros_like(per_day)),
+        usd_per_day=as_output(per_day),
+        usd_per_month=as_output(per_month),
+        usd_per_year=as_output(per_month * MONTHS_PER_YEAR),
         days_per_month=float(days_per_month),
     )
 
 
 def monthly_cost_usd(usd_per_request: ArrayLike, requests_per_month: ArrayLike) -> ArrayLike:
     """Return the monthly bill (USD): ``cost/request × requests/month``."""
-    return _out(_arr(usd_per_request) * _arr(requests_per_month))
+    return as_output(as_array(usd_per_request) * as_array(requests_per_month))
 
 
 def cost_per_request_usd(total_cost_usd: ArrayLike, requests: ArrayLike) -> ArrayLike:
     """Return USD per request: ``total cost / requests`` over the same period (inf where requests = 0)."""
-    cost, n = np.broadcast_arrays(_arr(total_cost_usd), _arr(requests))
+    cost, n = np.broadcast_arrays(as_array(total_cost_usd), as_array(requests))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(n > 0, cost / np.where(n > 0, n, 1.0), np.inf)
-    return _out(out)
+    return as_output(out)
 
 
 def cost_per_user_per_month_usd(
@@ -127,7 +121,9 @@ def cost_per_user_per_month_usd(
     days_per_month: ArrayLike = DAYS_PER_MONTH,
 ) -> ArrayLike:
     """Return USD per active user per month: ``cost/request × requests/user/day × ai_share × days/month``."""
-    return _out(_arr(usd_per_request) * _arr(requests_per_user_per_day) * _arr(ai_share) * days_per_month)
+    return as_output(
+        as_array(usd_per_request) * as_array(requests_per_user_per_day) * as_array(ai_share) * days_per_month
+    )
 
 
 def gross_margin(revenue_usd: ArrayLike, cost_usd: ArrayLike) -> ArrayLike:
@@ -136,24 +132,10 @@ def gross_margin(revenue_usd: ArrayLike, cost_usd: ArrayLike) -> ArrayLike:
     Revenue and cost over the same period and scope (per user-month, per month, ...). Negative when the
     cost exceeds the revenue.
     """
-    revenue, cost = np.broadcast_arrays(_arr(revenue_usd), _arr(cost_usd))
+    revenue, cost = np.broadcast_arrays(as_array(revenue_usd), as_array(cost_usd))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(revenue != 0, (revenue - cost) / np.where(revenue != 0, revenue, 1.0), np.nan)
-    return _out(out)
-
-
-def _check_nonnegative(field: str, value: Any) -> npt.NDArray[np.float64]:
-    arr = _arr(value)
-    if np.any(~(arr >= 0)):
-        raise InputError(field, value, "a number ≥ 0 (no NaN)")
-    return arr
-
-
-def _check_fraction(field: str, value: Any) -> npt.NDArray[np.float64]:
-    arr = _arr(value)
-    if np.any(~((arr >= 0) & (arr <= 1))):
-        raise InputError(field, value, "a fraction between 0 and 1")
-    return arr
+    return as_output(out)
 
 
 # ------------------------------------------------------------------------------------------- routers
@@ -182,15 +164,15 @@ def router_cost(
     request is ``big − cost = s·(big − small) − s·e·big − router``; with ``e = 0`` and no router cost it
     is ``s·(big − small)``. ``savings_fraction = saving / big`` (NaN where big = 0).
     """
-    big = _check_nonnegative("big_usd_per_request", big_usd_per_request)
-    small = _check_nonnegative("small_usd_per_request", small_usd_per_request)
-    s = _check_fraction("small_share", small_share)
-    e = _check_fraction("escalation_fraction", escalation_fraction)
-    cost = (1.0 - s) * big + s * small + s * e * big + _arr(router_usd_per_request)
+    big = check_nonnegative("big_usd_per_request", big_usd_per_request)
+    small = check_nonnegative("small_usd_per_request", small_usd_per_request)
+    s = check_fraction("small_share", small_share)
+    e = check_fraction("escalation_fraction", escalation_fraction)
+    cost = (1.0 - s) * big + s * small + s * e * big + as_array(router_usd_per_request)
     savings = big - cost
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = np.where(big > 0, savings / np.where(big > 0, big, 1.0), np.nan)
-    return RouterCost(_out(cost), _out(savings), _out(fraction))
+    return RouterCost(as_output(cost), as_output(savings), as_output(fraction))
 
 
 # ---------------------------------------------------------------------------------------------- edge
@@ -214,11 +196,11 @@ def edge_inference_cost(
     caller counts); the marginal cost per request is 0 **to the vendor** by assumption (the user's device
     pays the electricity and wear); ``usd_per_request = one_time / lifetime_requests`` (inf where 0).
     """
-    one_time = _check_nonnegative("devices", devices) * _check_nonnegative(
+    one_time = check_nonnegative("devices", devices) * check_nonnegative(
         "one_time_usd_per_device", one_time_usd_per_device
     )
-    per_request = cost_per_request_usd(one_time, _check_nonnegative("lifetime_requests", lifetime_requests))
-    return EdgeCost(_out(one_time), _out(np.zeros_like(one_time)), per_request)
+    per_request = cost_per_request_usd(one_time, check_nonnegative("lifetime_requests", lifetime_requests))
+    return EdgeCost(as_output(one_time), as_output(np.zeros_like(one_time)), per_request)
 
 
 # -------------------------------------------------------------------------------------------- growth
@@ -232,13 +214,13 @@ def monthly_requests_with_growth(
     Compounding month-over-month growth ``g``: ``R_m = R_1 × (1 + g)^(m − 1)``. ``g`` may be negative
     (churn) but must be > −1.
     """
-    g = _arr(monthly_growth)
+    g = as_array(monthly_growth)
     if np.any(~(g > -1.0)):
         raise InputError("monthly_growth", monthly_growth, "a growth rate > −1 (e.g. 0.1 for 10 %/month)")
     if months < 1:
         raise InputError("months", months, "an integer ≥ 1")
     k = np.arange(months, dtype=np.float64)
-    return _arr(first_month_requests)[..., None] * (1.0 + g[..., None]) ** k
+    return as_array(first_month_requests)[..., None] * (1.0 + g[..., None]) ** k
 
 
 @dataclass(frozen=True)
@@ -260,13 +242,13 @@ def spike_month(
     ``R = r·(days_per_month − spike_days) + r·multiplier·spike_days``; ``peak/day = r·max(multiplier, 1)``
     (``r`` = requests/day outside the spike; ``spike_days`` is clipped to the month).
     """
-    r = _check_nonnegative("requests_per_day", requests_per_day)
-    mult = _check_nonnegative("spike_multiplier", spike_multiplier)
-    days = _arr(days_per_month)
-    span = np.minimum(_check_nonnegative("spike_days", spike_days), days)
+    r = check_nonnegative("requests_per_day", requests_per_day)
+    mult = check_nonnegative("spike_multiplier", spike_multiplier)
+    days = as_array(days_per_month)
+    span = np.minimum(check_nonnegative("spike_days", spike_days), days)
     month = r * (days - span) + r * mult * span
     peak = r * np.where(span > 0, np.maximum(mult, 1.0), 1.0)
-    return SpikeMonth(_out(month), _out(peak))
+    return SpikeMonth(as_output(month), as_output(peak))
 
 
 # ------------------------------------------------------------------------------- crossover and TCO
@@ -277,12 +259,12 @@ def cumulative_spend_usd(one_time_usd: ArrayLike, monthly_usd: ArrayLike) -> npt
 
     ``monthly_usd`` has months on its last axis; ``one_time_usd`` broadcasts over the other axes.
     """
-    return _arr(one_time_usd)[..., None] + np.cumsum(_arr(monthly_usd), axis=-1)
+    return as_array(one_time_usd)[..., None] + np.cumsum(as_array(monthly_usd), axis=-1)
 
 
 def lifetime_tco_usd(one_time_usd: ArrayLike, monthly_usd: ArrayLike) -> ArrayLike:
     """Return lifetime total cost of ownership (USD): ``one_time + Σ_m monthly_m`` over the last axis."""
-    return _out(_arr(one_time_usd) + np.sum(_arr(monthly_usd), axis=-1))
+    return as_output(as_array(one_time_usd) + np.sum(as_array(monthly_usd), axis=-1))
 
 
 def crossover_month_array(
@@ -293,8 +275,8 @@ def crossover_month_array(
     ``min{m : Σ_{k≤m} inference_k ≥ one_time}``; NaN where it never happens within the horizon (the
     length of the last axis of ``monthly_inference_usd``). Broadcasts like :func:`cumulative_spend_usd`.
     """
-    cumulative = np.cumsum(_arr(monthly_inference_usd), axis=-1)
-    reached = cumulative >= _arr(one_time_usd)[..., None]
+    cumulative = np.cumsum(as_array(monthly_inference_usd), axis=-1)
+    reached = cumulative >= as_array(one_time_usd)[..., None]
     first = np.argmax(reached, axis=-1).astype(np.float64) + 1.0
     return np.where(np.any(reached, axis=-1), first, np.nan)
 
@@ -306,7 +288,7 @@ def crossover_month(one_time_usd: float, monthly_inference_usd: ArrayLike) -> in
     version of :func:`crossover_month_array`. Example: training $1M, inference $300k/month →
     cumulative 300k, 600k, 900k, 1.2M → month 4.
     """
-    month = crossover_month_array(one_time_usd, np.atleast_1d(_arr(monthly_inference_usd)))
+    month = crossover_month_array(one_time_usd, np.atleast_1d(as_array(monthly_inference_usd)))
     if month.ndim != 0:
         raise InputError(
             "monthly_inference_usd", "a 2-D array", "one month series (use crossover_month_array)"

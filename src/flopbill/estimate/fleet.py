@@ -19,16 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from flopbill.errors import InputError
+from flopbill.estimate.arrays import ArrayLike, as_array, as_output, check_fraction, check_nonnegative
 from flopbill.estimate.assumptions import Assumption
-from flopbill.estimate.economics import (
-    DAYS_PER_MONTH,
-    HOURS_PER_DAY,
-    ArrayLike,
-    _arr,
-    _check_fraction,
-    _check_nonnegative,
-    _out,
-)
+from flopbill.estimate.economics import DAYS_PER_MONTH, HOURS_PER_DAY
 
 #: Hours in the default period, one average month (730.5 h).
 HOURS_PER_MONTH = DAYS_PER_MONTH * HOURS_PER_DAY
@@ -43,7 +36,7 @@ def diurnal_load_profile(
     ``peak_slice``, minimum ``2 − p``. Requires 1 ≤ p ≤ 2 (load cannot go negative). An idealisation:
     pass a measured profile instead when you have one.
     """
-    p = _arr(peak_to_mean)
+    p = as_array(peak_to_mean)
     if np.any(~((p >= 1.0) & (p <= 2.0))):
         raise InputError(
             "peak_to_mean", peak_to_mean, "a peak-to-mean ratio between 1 and 2 for a cosine day"
@@ -55,7 +48,7 @@ def diurnal_load_profile(
 def _profile(load_profile: ArrayLike | None) -> npt.NDArray[np.float64]:
     if load_profile is None:
         return np.ones(1)
-    prof = _check_nonnegative("load_profile", load_profile)
+    prof = check_nonnegative("load_profile", load_profile)
     mean = prof.mean(axis=-1, keepdims=True)
     if prof.ndim == 0 or np.any(mean <= 0):
         raise InputError("load_profile", "…", "relative loads per time slice (last axis), not all zero")
@@ -67,8 +60,9 @@ def gpu_price_usd_per_gpu_hour(
     on_demand_usd_per_gpu_hour: ArrayLike, price_multiplier: ArrayLike
 ) -> ArrayLike:
     """Return the effective USD per GPU-hour: ``on-demand price × multiplier`` (reserved/spot < 1)."""
-    return _out(
-        _check_nonnegative("on_demand_usd_per_gpu_hour", on_demand_usd_per_gpu_hour) * _arr(price_multiplier)
+    return as_output(
+        check_nonnegative("on_demand_usd_per_gpu_hour", on_demand_usd_per_gpu_hour)
+        * as_array(price_multiplier)
     )
 
 
@@ -80,11 +74,11 @@ def replicas_for_peak(
     min_replicas: ArrayLike = 1.0,
 ) -> ArrayLike:
     """Return replicas a fixed fleet needs for its peak: ``max(min, ⌈mean·peak/(capacity·target)⌉)``."""
-    cap = _arr(capacity_requests_per_s_per_replica) * _check_fraction(
+    cap = as_array(capacity_requests_per_s_per_replica) * check_fraction(
         "target_utilization", target_utilization
     )
-    need = np.ceil(_arr(mean_requests_per_s) * _arr(peak_to_mean) / cap)
-    return _out(np.maximum(_arr(min_replicas), need))
+    need = np.ceil(as_array(mean_requests_per_s) * as_array(peak_to_mean) / cap)
+    return as_output(np.maximum(as_array(min_replicas), need))
 
 
 @dataclass(frozen=True)
@@ -129,15 +123,15 @@ def _fleet_result(
     with np.errstate(divide="ignore", invalid="ignore"):
         per_request = np.where(served > 0, cost / np.where(served > 0, served, 1.0), np.inf)
     return FleetCost(
-        cost_usd=_out(cost),
-        gpu_hours=_out(mean_gpus * period_hours),
-        mean_gpus=_out(mean_gpus),
-        peak_gpus=_out(gpus_t.max(axis=-1)),
-        utilization=_out(util),
-        idle_cost_usd=_out(cost * (1.0 - util)),
-        served_requests=_out(served),
-        unserved_fraction=_out(np.maximum(unserved, 0.0)),
-        usd_per_served_request=_out(per_request),
+        cost_usd=as_output(cost),
+        gpu_hours=as_output(mean_gpus * period_hours),
+        mean_gpus=as_output(mean_gpus),
+        peak_gpus=as_output(gpus_t.max(axis=-1)),
+        utilization=as_output(util),
+        idle_cost_usd=as_output(cost * (1.0 - util)),
+        served_requests=as_output(served),
+        unserved_fraction=as_output(np.maximum(unserved, 0.0)),
+        usd_per_served_request=as_output(per_request),
         assumptions=assumptions,
     )
 
@@ -159,15 +153,15 @@ def fixed_fleet_cost(
     the idle dollars are ``cost × (1 − utilization)``. Under a diurnal profile a fleet sized for the
     peak idles off-peak: flat demand at 50 % of capacity gives utilization 0.5 and half the bill idle.
     """
-    replicas_a = _check_nonnegative("replicas", replicas)
-    price = _check_nonnegative("usd_per_gpu_hour", usd_per_gpu_hour) * _arr(price_multiplier)
-    cap = _check_nonnegative("capacity_requests_per_s_per_replica", capacity_requests_per_s_per_replica)
-    demand_t = _check_nonnegative("mean_requests_per_s", mean_requests_per_s)[..., None] * _profile(
+    replicas_a = check_nonnegative("replicas", replicas)
+    price = check_nonnegative("usd_per_gpu_hour", usd_per_gpu_hour) * as_array(price_multiplier)
+    cap = check_nonnegative("capacity_requests_per_s_per_replica", capacity_requests_per_s_per_replica)
+    demand_t = check_nonnegative("mean_requests_per_s", mean_requests_per_s)[..., None] * _profile(
         load_profile
     )
     capacity_t = (replicas_a * cap)[..., None] * np.ones_like(demand_t)
     served_t = np.minimum(demand_t, capacity_t)
-    gpus_t = (replicas_a * _arr(gpus_per_replica))[..., None] * np.ones_like(demand_t)
+    gpus_t = (replicas_a * as_array(gpus_per_replica))[..., None] * np.ones_like(demand_t)
     notes = (
         Assumption("period_hours", period_hours, "given", f"default {HOURS_PER_MONTH} h = 365.25/12 days"),
         Assumption("load_profile", "flat" if load_profile is None else "given", "given"),
@@ -193,17 +187,17 @@ def autoscaled_fleet_cost(
     ``cost = mean_t(replicas_t) × gpus_per_replica × usd_per_gpu_hour × multiplier × period_hours``.
     Assumes scaling keeps up within a slice (no cold-start lag) and billing per slice.
     """
-    price = _check_nonnegative("usd_per_gpu_hour", usd_per_gpu_hour) * _arr(price_multiplier)
-    cap = _check_nonnegative("capacity_requests_per_s_per_replica", capacity_requests_per_s_per_replica)
-    target = _check_fraction("target_utilization", target_utilization)
-    demand_t = _check_nonnegative("mean_requests_per_s", mean_requests_per_s)[..., None] * _profile(
+    price = check_nonnegative("usd_per_gpu_hour", usd_per_gpu_hour) * as_array(price_multiplier)
+    cap = check_nonnegative("capacity_requests_per_s_per_replica", capacity_requests_per_s_per_replica)
+    target = check_fraction("target_utilization", target_utilization)
+    demand_t = check_nonnegative("mean_requests_per_s", mean_requests_per_s)[..., None] * _profile(
         load_profile
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         needed = np.ceil(demand_t / (cap * target)[..., None])
-    replicas_t = np.maximum(_arr(min_replicas)[..., None], needed)
+    replicas_t = np.maximum(as_array(min_replicas)[..., None], needed)
     capacity_t = replicas_t * cap[..., None]
-    gpus_t = replicas_t * _arr(gpus_per_replica)[..., None]
+    gpus_t = replicas_t * as_array(gpus_per_replica)[..., None]
     notes = (
         Assumption("period_hours", period_hours, "given", f"default {HOURS_PER_MONTH} h = 365.25/12 days"),
         Assumption("load_profile", "flat" if load_profile is None else "given", "given"),
@@ -241,32 +235,32 @@ def owned_gpu_cost(
     ``total = depreciation + energy + hosting``; ``per hour = total / (24 × days_per_month)``.
     PUE (power usage effectiveness) = facility power / IT power, ≥ 1.
     """
-    months = _arr(depreciation_months)
+    months = as_array(depreciation_months)
     if np.any(~(months > 0)):
         raise InputError("depreciation_months", depreciation_months, "a number of months > 0")
-    pue_a = _arr(pue)
+    pue_a = as_array(pue)
     if np.any(~(pue_a >= 1.0)):
         raise InputError("pue", pue, "a power usage effectiveness ≥ 1 (facility power / IT power)")
     hours = HOURS_PER_DAY * days_per_month
-    depreciation = _check_nonnegative("purchase_price_usd", purchase_price_usd) / months
+    depreciation = check_nonnegative("purchase_price_usd", purchase_price_usd) / months
     energy = (
-        _check_nonnegative("power_kw", power_kw)
+        check_nonnegative("power_kw", power_kw)
         * pue_a
-        * _check_nonnegative("electricity_usd_per_kwh", electricity_usd_per_kwh)
+        * check_nonnegative("electricity_usd_per_kwh", electricity_usd_per_kwh)
         * hours
     )
-    hosting = _check_nonnegative("hosting_usd_per_gpu_month", hosting_usd_per_gpu_month)
+    hosting = check_nonnegative("hosting_usd_per_gpu_month", hosting_usd_per_gpu_month)
     total = depreciation + energy + hosting
     notes = (
         Assumption("depreciation", "straight line, no resale value, no cost of capital", "convention"),
         Assumption("days_per_month", days_per_month, "convention", "365.25/12 unless given"),
     )
     return OwnedGpuCost(
-        _out(depreciation + 0.0 * total),
-        _out(energy + 0.0 * total),
-        _out(hosting + 0.0 * total),
-        _out(total),
-        _out(total / hours),
+        as_output(depreciation + 0.0 * total),
+        as_output(energy + 0.0 * total),
+        as_output(hosting + 0.0 * total),
+        as_output(total),
+        as_output(total / hours),
         notes,
     )
 
@@ -283,11 +277,11 @@ def self_hosted_usd_per_month(
     ``cost(R) = max(min_gpus, ⌈R / K⌉) × c + F`` with K = requests one GPU (or replica) serves per month
     at its planned utilization, c = USD per GPU-month, F = fixed USD per month (ops, licences).
     """
-    k = _arr(capacity_requests_per_gpu_month)
+    k = as_array(capacity_requests_per_gpu_month)
     gpus = np.maximum(
-        _arr(min_gpus), np.ceil(_check_nonnegative("requests_per_month", requests_per_month) / k)
+        as_array(min_gpus), np.ceil(check_nonnegative("requests_per_month", requests_per_month) / k)
     )
-    return _out(gpus * _arr(gpu_usd_per_month) + _arr(fixed_usd_per_month))
+    return as_output(gpus * as_array(gpu_usd_per_month) + as_array(fixed_usd_per_month))
 
 
 @dataclass(frozen=True)
@@ -324,13 +318,13 @@ def break_even_requests_per_month(
     ``m = max(n₀ + 1, ⌈(a·K + F)/d⌉)`` on, so ``always = min(((m−1)·c + F)/a, (m−1)·K)``.
     Results above ``max_requests_per_month`` count as never.
     """
-    a = _check_nonnegative("api_usd_per_request", api_usd_per_request)
-    k = _arr(capacity_requests_per_gpu_month)
+    a = check_nonnegative("api_usd_per_request", api_usd_per_request)
+    k = as_array(capacity_requests_per_gpu_month)
     if np.any(~(k > 0)):
         raise InputError("capacity_requests_per_gpu_month", capacity_requests_per_gpu_month, "a number > 0")
-    c = _check_nonnegative("gpu_usd_per_month", gpu_usd_per_month)
-    f = _check_nonnegative("fixed_usd_per_month", fixed_usd_per_month)
-    n0 = np.maximum(_arr(min_gpus), 1.0)  # any volume > 0 needs a GPU
+    c = check_nonnegative("gpu_usd_per_month", gpu_usd_per_month)
+    f = check_nonnegative("fixed_usd_per_month", fixed_usd_per_month)
+    n0 = np.maximum(as_array(min_gpus), 1.0)  # any volume > 0 needs a GPU
     a, k, c, f, n0 = np.broadcast_arrays(a, k, c, f, n0)
     d = a * k - c
     wins = (d > 0) & (a > 0)
@@ -340,15 +334,15 @@ def break_even_requests_per_month(
     first = np.maximum((n_star * c + f) / safe_a, lower)
     m = np.maximum(n0 + 1.0, np.ceil((safe_a * k + f) / safe_d))
     always = np.minimum(((m - 1.0) * c + f) / safe_a, (m - 1.0) * k)
-    never = ~wins | (first > _arr(max_requests_per_month))
+    never = ~wins | (first > as_array(max_requests_per_month))
     notes = (
         Assumption("api_cost", "linear in requests (no volume discounts)", "model"),
         Assumption("self_hosted_cost", "max(min_gpus, ceil(R/K))·c + F", "model"),
     )
     never_out: npt.NDArray[np.bool_] | bool = bool(never) if never.ndim == 0 else never
     return BreakEven(
-        _out(np.where(never, np.inf, first)),
-        _out(np.where(~wins, np.inf, always)),
+        as_output(np.where(never, np.inf, first)),
+        as_output(np.where(~wins, np.inf, always)),
         never_out,
         notes,
     )

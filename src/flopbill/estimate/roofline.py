@@ -12,12 +12,11 @@ All functions are pure and broadcast over numpy arrays.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-ArrayLike = float | npt.NDArray[np.float64]
+from flopbill.estimate.arrays import ArrayLike, as_output
 
 #: Names of the two bounds, indexed by ``is_compute_bound`` (False → memory, True → compute).
 BOUND_NAMES = ("memory", "compute")
@@ -25,16 +24,12 @@ BOUND_NAMES = ("memory", "compute")
 
 def compute_time_s(flops: ArrayLike, peak_flops_per_s: ArrayLike, eta_flops: ArrayLike) -> ArrayLike:
     """Return seconds to execute ``flops`` at ``η_flops`` of the peak: ``flops / (peak · η)``."""
-    return _out(np.asarray(flops) / (np.asarray(peak_flops_per_s) * eta_flops), flops, peak_flops_per_s)
+    return as_output(np.asarray(flops) / (np.asarray(peak_flops_per_s) * eta_flops))
 
 
 def memory_time_s(bytes_moved: ArrayLike, bandwidth_bytes_per_s: ArrayLike, eta_bw: ArrayLike) -> ArrayLike:
     """Return seconds to move ``bytes_moved`` at ``η_bw`` of the peak bandwidth: ``bytes / (bw · η)``."""
-    return _out(
-        np.asarray(bytes_moved) / (np.asarray(bandwidth_bytes_per_s) * eta_bw),
-        bytes_moved,
-        bandwidth_bytes_per_s,
-    )
+    return as_output(np.asarray(bytes_moved) / (np.asarray(bandwidth_bytes_per_s) * eta_bw))
 
 
 def roofline_time_s(
@@ -51,7 +46,7 @@ def roofline_time_s(
     """
     c = compute_time_s(flops, peak_flops_per_s, eta_flops)
     m = memory_time_s(bytes_moved, bandwidth_bytes_per_s, eta_bw)
-    return _out(np.maximum(c, m), flops, bytes_moved, peak_flops_per_s, bandwidth_bytes_per_s)
+    return as_output(np.maximum(c, m))
 
 
 def is_compute_bound(compute_s: ArrayLike, memory_s: ArrayLike) -> Any:
@@ -67,7 +62,7 @@ def bound_name(compute_s: float, memory_s: float) -> str:
 
 def arithmetic_intensity(flops: ArrayLike, bytes_moved: ArrayLike) -> ArrayLike:
     """Return FLOPs per byte moved (FLOP/B); compare with the ridge point ``peak / bw``."""
-    return _out(np.asarray(flops) / np.asarray(bytes_moved), flops, bytes_moved)
+    return as_output(np.asarray(flops) / np.asarray(bytes_moved))
 
 
 def ridge_point_flops_per_byte(
@@ -78,10 +73,4 @@ def ridge_point_flops_per_byte(
 ) -> ArrayLike:
     """Return the arithmetic intensity above which work is compute-bound (FLOP/B)."""
     value = (np.asarray(peak_flops_per_s) * eta_flops) / (np.asarray(bandwidth_bytes_per_s) * eta_bw)
-    return _out(value, peak_flops_per_s, bandwidth_bytes_per_s)
-
-
-def _out(value: Any, *inputs: Any) -> ArrayLike:
-    if all(np.ndim(x) == 0 for x in inputs) and np.ndim(value) == 0:
-        return float(value)
-    return cast(ArrayLike, value)
+    return as_output(value)

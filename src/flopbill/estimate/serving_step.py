@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-import numpy.typing as npt
 
 from flopbill.catalog.schema import ModelSpec
 from flopbill.estimate.architecture import (
@@ -38,9 +37,8 @@ from flopbill.estimate.architecture import (
     kv_cache_bytes,
     param_counts,
 )
+from flopbill.estimate.arrays import ArrayLike
 from flopbill.estimate.roofline import compute_time_s, memory_time_s
-
-ArrayLike = float | npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)

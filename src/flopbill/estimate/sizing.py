@@ -23,14 +23,14 @@ import numpy as np
 
 from flopbill.catalog.defaults import ScalingFit
 from flopbill.errors import InputError
-from flopbill.estimate.architecture import ArrayLike, _as_output
+from flopbill.estimate.arrays import ArrayLike, as_output
 
 
 def predicted_loss(fit: ScalingFit, params: ArrayLike, tokens: ArrayLike) -> ArrayLike:
     """Return ``E + A/N^α + B/D^β`` (nats per token) for N parameters and D training tokens."""
     n = np.asarray(params, dtype=np.float64)
     d = np.asarray(tokens, dtype=np.float64)
-    result: ArrayLike = _as_output(fit.e + fit.a / n**fit.alpha + fit.b / d**fit.beta, params, tokens)
+    result: ArrayLike = as_output(fit.e + fit.a / n**fit.alpha + fit.b / d**fit.beta)
     return result
 
 
@@ -38,7 +38,7 @@ def compute_optimal_params(fit: ScalingFit, flops: ArrayLike) -> ArrayLike:
     """Return N* = G·(C/6)^(β/(α+β)) (parameters) for a training budget of C FLOPs (Hoffmann et al. 2022)."""
     c = np.asarray(flops, dtype=np.float64)
     g = (fit.alpha * fit.a / (fit.beta * fit.b)) ** (1.0 / (fit.alpha + fit.beta))
-    result: ArrayLike = _as_output(g * (c / 6.0) ** (fit.beta / (fit.alpha + fit.beta)), flops)
+    result: ArrayLike = as_output(g * (c / 6.0) ** (fit.beta / (fit.alpha + fit.beta)))
     return result
 
 
@@ -48,7 +48,7 @@ def tokens_for_loss(fit: ScalingFit, params: ArrayLike, loss: ArrayLike) -> Arra
     gap = np.asarray(loss, dtype=np.float64) - fit.e - fit.a / n**fit.alpha
     with np.errstate(divide="ignore", invalid="ignore"):
         d = np.where(gap > 0, (fit.b / np.where(gap > 0, gap, 1.0)) ** (1.0 / fit.beta), np.inf)
-    result: ArrayLike = _as_output(d, params, loss)
+    result: ArrayLike = as_output(d)
     return result
 
 

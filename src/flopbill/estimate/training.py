@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
-from flopbill.estimate.architecture import ArrayLike
+from flopbill.estimate.arrays import ArrayLike
 from flopbill.estimate.assumptions import Assumption, Range
 from flopbill.estimate.training_memory import MemoryBreakdown, ParallelPlan, memory_per_gpu, min_gpus_to_fit
 from flopbill.estimate.training_stages import StageCompute, StageConfig, stage_compute
