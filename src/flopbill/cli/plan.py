@@ -177,28 +177,56 @@ def write_html(result: ScenarioResult, path: Path) -> None:
         raise
 
 
+def _html_targets(scenarios: list[Path], html: Path | None) -> list[Path | None]:
+    """Return where each scenario's report goes: ``html`` itself for one scenario, ``html/<stem>.html``
+    for several (``html`` is then a directory, created if missing)."""
+    if html is None:
+        return [None] * len(scenarios)
+    if len(scenarios) == 1 and html.suffix.lower() in (".html", ".htm"):
+        if not html.resolve().parent.is_dir():
+            raise InputError("--html", str(html), "a file in an existing directory")
+        return [html]
+    if html.exists() and not html.is_dir():
+        raise InputError(
+            "--html", str(html), "a directory for several reports (or one scenario and a .html file)"
+        )
+    stems = [s.stem for s in scenarios]
+    if len(set(stems)) != len(stems):
+        raise InputError("scenario", ", ".join(map(str, scenarios)), "files with distinct names")
+    return [html / f"{stem}.html" for stem in stems]
+
+
 @app.command()
 def plan(
-    scenario: Path = typer.Argument(..., help="scenario YAML file (see examples/)"),
+    scenarios: list[Path] = typer.Argument(..., help="scenario YAML file(s) (see examples/)"),
     samples: int = typer.Option(
         None, "--samples", help="Monte Carlo samples (default: the scenario's; 0 = off)"
     ),
     seed: int = typer.Option(None, "--seed", help="Monte Carlo seed (default: the scenario's)"),
-    html: Path = typer.Option(None, "--html", help="also write an HTML report to this file"),
+    html: Path = typer.Option(
+        None, "--html", help="write an HTML report: a .html file (one scenario) or a directory (several)"
+    ),
     assumptions: bool = typer.Option(False, "--assumptions", help="print every assumption and its source"),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Project a product scenario month by month: cost per option, break-evens, sensitivity, P10/P50/P90."""
+    """Project product scenarios month by month: cost per option, break-evens, sensitivity, P10/P50/P90.
+
+    Every scenario is loaded and checked before anything is written, so a bad file writes nothing.
+    """
     if samples is not None and samples < 0:
         raise InputError("--samples", samples, "a number of samples ≥ 0")
-    if html is not None and not html.resolve().parent.is_dir():
-        raise InputError("--html", str(html), "a file in an existing directory")
-    result = project(load_scenario(scenario), samples=samples, seed=seed)
-    if html is not None:
-        write_html(result, html)
+    targets = _html_targets(scenarios, html)
+    loaded = [load_scenario(s) for s in scenarios]
+    results = [project(s, samples=samples, seed=seed) for s in loaded]
+    if html is not None and len(scenarios) > 1:
+        html.mkdir(parents=True, exist_ok=True)
+    for result, target in zip(results, targets, strict=True):
+        if target is not None:
+            write_html(result, target)
     if json_out:
-        print_json(result)
-    else:
+        print_json(results[0] if len(results) == 1 else results)
+        return
+    for result, target in zip(results, targets, strict=True):
         print_result(result, assumptions)
-        if html is not None:
-            console.print(f"wrote {html}")
+        if target is not None:
+            console.print(f"wrote {target}")
