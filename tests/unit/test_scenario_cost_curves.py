@@ -32,3 +32,24 @@ def test_curves_cross_at_break_even() -> None:
         just_above = np.argmax(grid > be.requests_per_day * 1.001)
         assert gap[just_above] <= 0, "just above the break-even the GPU option is no dearer"
         assert np.all(np.diff(api.monthly_cost_usd) > 0)  # API cost rises linearly with volume
+
+
+def test_break_even_side_agrees_with_the_projection() -> None:
+    """The break-even says which option is cheaper at a volume; the month-by-month projection must agree.
+
+    For every example and every (API, GPU) pair whose break-even is not within 5 % of the month-1
+    volume: above the break-even the GPU option's month-1 recurring cost is no higher than the API's,
+    below it (or "never") the API's is lower. (Month 1 has no spike in the examples.)
+    """
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        result = project(load_scenario(path), samples=0)
+        month1 = {o.name: o.recurring_cost_usd[0] for o in result.options}
+        for be in result.break_evens:
+            now = be.current_requests_per_day
+            api, gpu = month1[be.api_option], month1[be.gpu_option]
+            if be.requests_per_day is None:
+                assert api < gpu, f"{path.name}: {be.api_option} vs {be.gpu_option}: 'never' but GPU cheaper"
+            elif now > be.requests_per_day * 1.05:
+                assert gpu <= api * 1.01, f"{path.name}: above break-even but {be.gpu_option} dearer"
+            elif now < be.requests_per_day * 0.95:
+                assert api <= gpu * 1.01, f"{path.name}: below break-even but {be.api_option} dearer"

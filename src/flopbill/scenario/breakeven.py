@@ -5,8 +5,14 @@ replica costs ``c`` USD per month and serves ``K = c_rps · u · 86 400 · days 
 where ``c_rps`` is its throughput, ``u`` the target utilization and ``p`` the diurnal peak factor (a
 fleet sized for the busiest hour serves ``1/p`` of its capacity on average). The volume comes from
 :func:`flopbill.estimate.fleet.break_even_requests_per_month` and is turned into product requests per
-day: ``calls/month ÷ (days × ai_share × samples per request)``. Autoscaling fleets are treated as a
-fleet sized for the peak here (an upper bound on their cost); spikes are left out.
+day: ``calls/month ÷ (days × ai_share × samples per request)``.
+
+An autoscaling fleet follows the daily curve as the projection does: with ``D = calls / K₀`` replicas of
+mean demand (``K₀ = c_rps · u · 86 400 · days``, no peak division) and a floor of ``m`` replicas it runs
+``D · G(m/D, p)`` replicas on average (:func:`flopbill.scenario.diurnal.mean_of_floor_max`). Its cost per
+call ``(c/K₀)·G(m/D, p)`` falls monotonically towards ``c/K₀`` as volume grows, so the break-even is the
+single volume where it meets the API's ``a`` (found by bisection), and "never" when ``c/K₀ ≥ a``. Spikes
+are left out.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 from flopbill.estimate.economics import HOURS_PER_DAY, SECONDS_PER_DAY
 from flopbill.estimate.fleet import break_even_requests_per_month, owned_gpu_cost, self_hosted_usd_per_month
 from flopbill.scenario.costs import Context, _api_cost_per_call, _capacity
+from flopbill.scenario.diurnal import mean_of_floor_max
 from flopbill.scenario.engine import Evaluation
 from flopbill.scenario.inputs import Resolved
 from flopbill.scenario.result import BreakEven, VolumeCostCurve
@@ -44,15 +51,54 @@ def _replica_usd_per_month(opt: SelfHostedOption | OwnedOption, ctx: Context) ->
     return float(per_gpu.usd_per_gpu_month) * opt.gpus_per_replica
 
 
+def _autoscales(gpu: SelfHostedOption | OwnedOption) -> bool:
+    return isinstance(gpu, SelfHostedOption) and gpu.fleet == "autoscale"
+
+
 def _step_inputs(gpu: SelfHostedOption | OwnedOption, ctx: Context) -> tuple[float, float, float]:
-    """Return (K calls per replica-month, c USD per replica-month, replica floor) at expected inputs."""
+    """Return (K calls per replica-month, c USD per replica-month, replica floor) at expected inputs.
+
+    Fixed and owned fleets are sized for the busiest hour (``K`` divided by the peak factor); an
+    autoscaling fleet's ``K`` is its mean-load capacity (see the module docstring).
+    """
     days = ctx.resolved.scenario.days_per_month
     cap = float(_capacity(gpu, ctx)[0, 0])
     u = float(ctx.v[f"options.{gpu.name}.target_utilization"][0])
     peak = float(ctx.v["traffic.peak_factor"][0])
-    k = cap * u * SECONDS_PER_DAY * days / peak
-    floor = 1.0 if gpu.fleet == "fixed" or isinstance(gpu, OwnedOption) else float(gpu.min_replicas)
-    return k, _replica_usd_per_month(gpu, ctx), floor
+    k = cap * u * SECONDS_PER_DAY * days
+    if _autoscales(gpu):
+        assert isinstance(gpu, SelfHostedOption)
+        return k, _replica_usd_per_month(gpu, ctx), float(gpu.min_replicas)
+    replicas = getattr(gpu, "replicas", None)
+    floor = float(replicas) if replicas else 1.0
+    return k / peak, _replica_usd_per_month(gpu, ctx), floor
+
+
+def gpu_monthly_usd(
+    gpu: SelfHostedOption | OwnedOption, ctx: Context, calls_per_month: np.ndarray
+) -> np.ndarray:
+    """Return the GPU option's recurring USD per month at each volume (calls/month), expected inputs."""
+    k, c, floor = _step_inputs(gpu, ctx)
+    if _autoscales(gpu):
+        demand = np.asarray(calls_per_month, dtype=np.float64) / k
+        peak = float(ctx.v["traffic.peak_factor"][0])
+        safe = np.where(demand > 0, demand, 1.0)
+        replicas = np.where(demand > 0, safe * mean_of_floor_max(floor / safe, peak), floor)
+        return np.asarray(c * replicas, dtype=np.float64)
+    return np.asarray(self_hosted_usd_per_month(calls_per_month, k, c, 0.0, floor), dtype=np.float64)
+
+
+def _autoscale_break_even_calls(a: float, gpu: SelfHostedOption, ctx: Context) -> float | None:
+    """Return calls/month where the autoscaling fleet's cost per call falls to the API's ``a``, or None."""
+    k, c, _ = _step_inputs(gpu, ctx)
+    if c / k >= a:
+        return None
+    lo, hi = 1e-6, 1e21  # calls/month; cost per call is monotone in volume, so bisect in log space
+    for _ in range(200):
+        mid = float(np.sqrt(lo * hi))
+        per_call = float(gpu_monthly_usd(gpu, ctx, np.array([mid]))[0]) / mid
+        lo, hi = (mid, hi) if per_call > a else (lo, mid)
+    return hi
 
 
 def break_even(api: ApiOption, gpu: SelfHostedOption | OwnedOption, ctx: Context) -> BreakEven:
@@ -60,10 +106,18 @@ def break_even(api: ApiOption, gpu: SelfHostedOption | OwnedOption, ctx: Context
     s = ctx.resolved.scenario
     days = s.days_per_month
     a = float(_api_cost_per_call(api, ctx)[0, 0])
-    k, c, floor = _step_inputs(gpu, ctx)
-    result = break_even_requests_per_month(a, k, c, 0.0, floor)
     calls_per_request = float(ctx.v["traffic.ai_share"][0] * ctx.v["request.samples_per_request"][0])
     current = float(ctx.traffic.requests[0, 0]) / days
+    if _autoscales(gpu):
+        assert isinstance(gpu, SelfHostedOption)
+        calls = _autoscale_break_even_calls(a, gpu, ctx)
+        if calls is None or calls_per_request <= 0:
+            note = "the API is cheaper at every volume (a fully used replica costs more than its calls)"
+            return BreakEven(api.name, gpu.name, None, None, api.name, None, current, note)
+        per_day = calls / (days * calls_per_request)
+        return BreakEven(api.name, gpu.name, per_day, a * calls, api.name, gpu.name, current, "")
+    k, c, floor = _step_inputs(gpu, ctx)
+    result = break_even_requests_per_month(a, k, c, 0.0, floor)
     if bool(result.never) or calls_per_request <= 0:
         note = "the API is cheaper at every volume (one full replica costs more than its calls via the API)"
         return BreakEven(api.name, gpu.name, None, None, api.name, None, current, note)
@@ -126,7 +180,6 @@ def cost_curves(
         for api in apis
     ]
     for gpu in gpus:
-        k, c, floor = _step_inputs(gpu, ctx)
-        cost = np.asarray(self_hosted_usd_per_month(calls, k, c, 0.0, floor), dtype=np.float64)
+        cost = gpu_monthly_usd(gpu, ctx, calls)
         curves.append(VolumeCostCurve(gpu.name, tuple(grid.tolist()), tuple(cost.tolist())))
     return tuple(curves)
