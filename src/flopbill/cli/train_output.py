@@ -100,14 +100,12 @@ def print_estimate(est: TrainingEstimate) -> None:
         console.print(f"fits in {est.accelerator_id} memory; fewest GPUs with this plan: {est.min_gpus}")
     else:
         fewest = (
-            f"{est.min_gpus} GPUs"
+            f"with this plan it needs {est.min_gpus} GPUs"
             if est.min_gpus
-            else "no GPU count (raise --zero, --tp/--pp or --recompute full)"
+            else "no GPU count fits with this plan (it replicates what does not fit); "
+            "raise --zero, --tp/--pp or use --recompute full"
         )
-        console.print(
-            f"[bold red]DOES NOT FIT[/] on {est.n_gpus} × {est.accelerator_id}; "
-            f"with this plan it needs {fewest}"
-        )
+        console.print(f"[bold red]DOES NOT FIT[/] on {est.n_gpus} × {est.accelerator_id}; {fewest}")
 
 
 def print_sizing(result: dict[str, Any]) -> None:

@@ -48,6 +48,8 @@ def run_sizing(
         flops = parse_count(budget_flops, "--budget-flops")
     else:
         usd = parse_count(str(budget_usd).replace("$", "").replace(",", ""), "--budget-usd")
+        if not usd > 0:
+            raise InputError("--budget-usd", budget_usd, "a positive dollar budget such as 1M")
         setup = resolve_training_setup(
             _placeholder_model(),
             acc,
@@ -69,7 +71,7 @@ def run_sizing(
             f"MFU {m:.2f}, goodput {g:.2f}"
         )
     if not flops > 0:
-        raise InputError("--budget", flops, "a positive budget")
+        raise InputError("--budget-flops", budget_flops, "a positive FLOP budget such as 1e24")
     result: dict[str, Any] = {
         "budget_flops": flops,
         "fit": name,

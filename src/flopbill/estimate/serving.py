@@ -91,7 +91,7 @@ def compute_dtype(weights: Dtype, activations: Dtype | None) -> Dtype:
 def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp: int) -> DeviceArrays:
     """Return the device figures the physics needs, or raise if one is unknown for ``acc``."""
     peak = getattr(acc.peak_flops_per_s, compute.value, None)
-    _require(acc, f"peak {compute.value} FLOP/s", peak, "--weights/--activations")
+    _require(acc, f"peak {compute.value} FLOP/s", peak, "--gpu")
     _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "--gpu")
     _require(acc, "memory size", acc.memory_bytes, "--gpu")
     link = acc.interconnect_bidir_bytes_per_s
@@ -183,6 +183,14 @@ def estimate_serving(
     validate_options(m, acc, opt)
     if input_tokens < 1 or output_tokens < 1:
         raise InputError("--input-tokens/--output-tokens", (input_tokens, output_tokens), "≥ 1 token each")
+    generated = output_tokens * opt.reasoning_multiplier
+    if input_tokens + generated > m.max_context_tokens:
+        raise InputError(
+            "--input-tokens/--output-tokens",
+            (input_tokens, output_tokens),
+            f"a request within {m.id}'s context window of {m.max_context_tokens:,} tokens "
+            f"(input + generated = {input_tokens + generated:,.0f})",
+        )
     hw, measured = eff
     comp = compute_dtype(opt.weights, opt.activations)
     dev = device_arrays(acc, comp, hw, opt.tp)
@@ -195,7 +203,7 @@ def estimate_serving(
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)
-    _check_fit(m, acc, opt, probe, max_b)
+    _check_fit(m, acc, opt, probe, max_b, int(engine.max_batch_sequences.value))
     batch = max_b if opt.batch is None else opt.batch
     mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
     cost = (
@@ -245,7 +253,9 @@ def _spec(m: ModelSpec, opt: ServingOptions) -> SpecArrays:
     return SpecArrays(float(opt.spec_k), opt.spec_acceptance, model_terms(draft))
 
 
-def _check_fit(m: ModelSpec, acc: Accelerator, opt: ServingOptions, probe: Any, max_b: int) -> None:
+def _check_fit(
+    m: ModelSpec, acc: Accelerator, opt: ServingOptions, probe: Any, max_b: int, engine_cap: int
+) -> None:
     usable = float(acc.memory_bytes or 0.0)
     if max_b < 1:
         raise DoesNotFitError(
@@ -256,10 +266,14 @@ def _check_fit(m: ModelSpec, acc: Accelerator, opt: ServingOptions, probe: Any, 
             f"{usable / 1e9:.0f} GB; raise --tp or quantize (--weights fp8/int4)"
         )
     if opt.batch is not None and opt.batch > max_b:
-        raise DoesNotFitError(
-            f"--batch {opt.batch} does not fit: at most {max_b} sequences of this length fit in the KV cache "
-            f"of {m.id} on {acc.id} (tp {opt.tp}); use --batch max, a larger --tp or --kv fp8"
-        )
+        if max_b >= engine_cap:
+            why = f"the engine runs at most {max_b} sequences at once (its max_num_seqs); use --batch max"
+        else:
+            why = (
+                f"at most {max_b} sequences of this length fit in the KV cache of {m.id} on {acc.id} "
+                f"(tp {opt.tp}); use --batch max, a larger --tp or --kv fp8"
+            )
+        raise DoesNotFitError(f"--batch {opt.batch} does not fit: {why}")
 
 
 def _assumptions(
