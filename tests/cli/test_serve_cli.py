@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 REQUIRED = {
     "ttft_s",
     "tpot_s",
@@ -140,3 +142,24 @@ def test_validate_serving(run_cli) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run_cli(["validate", "serving", "--json"])
     data = json.loads(out)
     assert len(data["cases"]) >= 15 and data["median_abs_error"]["all"] <= 0.25
+
+
+def test_json_reports_ranges_around_the_estimate(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Throughput range [x/(1+e), x/(1−e)], time and $ ranges [x(1−e), x(1+e)] with e = the accuracy band."""
+    code, out, _ = run_cli(
+        ["serve", "--model", "llama-3.1-8b", "--batch", "8", "--price-per-gpu-hour", "2", "--json"]
+    )
+    assert code == 0
+    d = json.loads(out)
+    e = d["error_band"]
+    assert 0 < e < 1
+    for key in (
+        "output_tokens_per_s_per_gpu",
+        "tpot_s",
+        "ttft_s",
+        "cost_usd_per_mtok_output",
+        "cost_usd_per_request",
+    ):
+        assert d[f"{key}_low"] < d[key] < d[f"{key}_high"]
+    assert d["output_tokens_per_s_per_gpu_high"] == pytest.approx(d["output_tokens_per_s_per_gpu"] / (1 - e))
+    assert d["tpot_s_low"] == pytest.approx(d["tpot_s"] * (1 - e))

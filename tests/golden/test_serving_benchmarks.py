@@ -39,3 +39,26 @@ def test_median_error_within_25_percent(results) -> None:  # type: ignore[no-unt
 def test_no_case_off_by_more_than_2_5x(results) -> None:  # type: ignore[no-untyped-def]
     for r in results:
         assert 1 / 2.5 <= r.predicted / r.case.published <= 2.5, r.case.id
+
+
+def test_reported_accuracy_band_covers_holdout_errors(results) -> None:  # type: ignore[no-untyped-def]
+    """The ±band flopbill prints around serving figures must cover at least 80 % of the holdout cases.
+
+    The band is data (serving_efficiency.yaml ``accuracy_band``); if the model or the cases change so that
+    fewer than 80 % of held-out measurements fall inside it, this fails and the band must be widened.
+    """
+    from flopbill.catalog.efficiency import accuracy_band
+
+    band = accuracy_band().value
+    holdout = [r for r in results if r.case.split == "holdout"]
+    inside = [abs(r.predicted / r.case.published - 1.0) <= band + 1e-9 for r in holdout]
+    assert sum(inside) / len(inside) >= 0.8
+
+
+def test_published_inside_reported_range_for_most_cases(results) -> None:  # type: ignore[no-untyped-def]
+    """For output-throughput cases, the published figure lies in [x/(1+e), x/(1−e)] for ≥ 80 % of cases."""
+    from flopbill.catalog.efficiency import accuracy_band
+
+    e = accuracy_band().value
+    hits = [r.predicted / (1 + e) <= r.case.published <= r.predicted / (1 - e) for r in results]
+    assert sum(hits) / len(hits) >= 0.8

@@ -58,6 +58,7 @@ class EfficiencyCatalog(_Strict):
     about: str
     default_hardware: str
     default_engine: str
+    accuracy_band: Sourced = Field(description="relative error band reported around serving estimates")
     hardware: list[HardwareEfficiency]
     engines: list[EngineProfile]
 
@@ -98,6 +99,11 @@ def engine_profile(engine: str | None = None) -> EngineProfile:
     if key not in table:
         raise UnknownNameError("engine", key, table)
     return table[key]
+
+
+def accuracy_band() -> Sourced:
+    """Return the relative error band (fraction) flopbill reports around serving estimates, sourced."""
+    return _builtin().accuracy_band
 
 
 def engines() -> list[EngineProfile]:

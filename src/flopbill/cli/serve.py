@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from flopbill.catalog import accelerator, accelerators, resolve_model
-from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
+from flopbill.catalog.efficiency import accuracy_band, engine_profile, hardware_efficiency
 from flopbill.catalog.schema import ModelSpec
 from flopbill.cli.app import (
     JSON_OPTION,
@@ -120,25 +120,46 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
     def usd(v: float | None) -> str:
         return "unpriced" if v is None else f"${v:,.4f}"
 
+    r = e.ranges()
+
+    def span(name: str, fmt: Any) -> str:
+        low, high = r[f"{name}_low"], r[f"{name}_high"]
+        return "" if low is None or high is None else f"{fmt(low)} – {fmt(high)}"
+
+    def tok(v: float) -> str:
+        return f"{v:,.0f}"
+
     rows = [
-        ("time to first token (TTFT)", format_duration(e.ttft_s)),
-        ("time per output token (TPOT)", f"{format_duration(e.tpot_s)} ({e.bound}-bound)"),
-        ("end-to-end latency", format_duration(e.e2e_latency_s)),
-        ("output tokens/s per user", f"{e.output_tokens_per_s_per_user:,.1f}"),
-        ("output tokens/s per GPU (whole requests)", f"{e.output_tokens_per_s_per_gpu:,.0f}"),
-        ("decode tokens/s per GPU", f"{e.decode_tokens_per_s_per_gpu:,.0f}"),
-        ("batch (max that fits)", f"{e.batch} ({e.max_batch})"),
-        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})"),
-        ("weights per GPU", format_bytes(e.weights_bytes_per_gpu)),
-        ("KV cache per sequence per GPU", format_bytes(e.kv_bytes_per_sequence_per_gpu)),
-        ("$ per 1M input tokens", usd(e.cost_usd_per_mtok_input)),
-        ("$ per 1M output tokens", usd(e.cost_usd_per_mtok_output)),
-        ("$ per request", usd(e.cost_usd_per_request)),
+        ("time to first token (TTFT)", format_duration(e.ttft_s), span("ttft_s", format_duration)),
+        (
+            "time per output token (TPOT)",
+            f"{format_duration(e.tpot_s)} ({e.bound}-bound)",
+            span("tpot_s", format_duration),
+        ),
+        ("end-to-end latency", format_duration(e.e2e_latency_s), ""),
+        ("output tokens/s per user", f"{e.output_tokens_per_s_per_user:,.1f}", ""),
+        (
+            "output tokens/s per GPU (whole requests)",
+            tok(e.output_tokens_per_s_per_gpu),
+            span("output_tokens_per_s_per_gpu", tok),
+        ),
+        (
+            "decode tokens/s per GPU",
+            tok(e.decode_tokens_per_s_per_gpu),
+            span("decode_tokens_per_s_per_gpu", tok),
+        ),
+        ("batch (max that fits)", f"{e.batch} ({e.max_batch})", ""),
+        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})", ""),
+        ("weights per GPU", format_bytes(e.weights_bytes_per_gpu), ""),
+        ("KV cache per sequence per GPU", format_bytes(e.kv_bytes_per_sequence_per_gpu), ""),
+        ("$ per 1M input tokens", usd(e.cost_usd_per_mtok_input), span("cost_usd_per_mtok_input", usd)),
+        ("$ per 1M output tokens", usd(e.cost_usd_per_mtok_output), span("cost_usd_per_mtok_output", usd)),
+        ("$ per request", usd(e.cost_usd_per_request), span("cost_usd_per_request", usd)),
     ]
     title = f"Serving {e.model} on {e.accelerator} ({e.engine})" + (
         " — extrapolation" if e.extrapolation else ""
     )
-    console.print(make_table(title, ["quantity", "value"], rows))
+    console.print(make_table(title, ["quantity", "value", f"range (±{e.error_band:.0%})"], rows))
     if e.price_usd_per_gpu_hour is None:
         console.print(price_note)
     print_assumptions(e.assumptions)
@@ -147,7 +168,7 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
 @app.command(help=SERVE_HELP)
 def serve(
     model_name: str = typer.Option(..., "--model", help="catalog id, YAML or config.json"),
-    gpu: str = typer.Option("h100-sxm", "--gpu", help="accelerator id (see `flopbill catalog accelerators`)"),
+    gpu: str = typer.Option("h100-sxm", "--gpu", help="accelerator id (see `flopbill catalog gpus`)"),
     gpus: int | None = typer.Option(
         None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
     ),
@@ -194,15 +215,28 @@ def serve(
     opt = _options(**locals())
     acc = accelerator(gpu)
     price, note = _price(acc.id, price_per_gpu_hour, pricing)
+    band = accuracy_band()
     est = estimate_serving(
-        m, acc, i_tok, o_tok, opt, hardware_efficiency(acc.id), engine_profile(engine), price, note
+        m,
+        acc,
+        i_tok,
+        o_tok,
+        opt,
+        hardware_efficiency(acc.id),
+        engine_profile(engine),
+        price,
+        note,
+        error_band=band.value,
     )
     if json_out:
-        payload = {k: getattr(est, k) for k in JSON_KEYS}
+        payload: dict[str, Any] = {k: getattr(est, k) for k in JSON_KEYS}
+        payload |= est.ranges()
+        payload["error_band"] = est.error_band
         payload["details"] = est
         print_json(payload)
         return
     _print_estimate(est, note)
+    console.print(f"range: the accuracy band of the serving model — {band.source}")
 
 
 def _run_search(

@@ -81,6 +81,31 @@ class ServingEstimate:
     cost_usd_per_request: float | None
     extrapolation: bool
     assumptions: tuple[Assumption, ...] = field(default=())
+    error_band: float = 0.0
+
+    def ranges(self) -> dict[str, float | None]:
+        """Return low/high bounds of the headline figures for a relative error band ``e``.
+
+        If the measured throughput is ``predicted / (1 + err)`` with ``|err| ≤ e``, throughput lies in
+        ``[x/(1+e), x/(1−e)]`` and times and $/token (which scale with 1/throughput) in
+        ``[x·(1−e), x·(1+e)]``. Keys are ``<field>_low`` and ``<field>_high``.
+        """
+        e = min(self.error_band, 0.99)
+        out: dict[str, float | None] = {}
+        for name in ("output_tokens_per_s_per_gpu", "decode_tokens_per_s_per_gpu"):
+            value = float(getattr(self, name))
+            out[f"{name}_low"], out[f"{name}_high"] = value / (1 + e), value / (1 - e)
+        for name in (
+            "ttft_s",
+            "tpot_s",
+            "cost_usd_per_mtok_input",
+            "cost_usd_per_mtok_output",
+            "cost_usd_per_request",
+        ):
+            raw = getattr(self, name)
+            out[f"{name}_low"] = None if raw is None else float(raw) * (1 - e)
+            out[f"{name}_high"] = None if raw is None else float(raw) * (1 + e)
+        return out
 
 
 def compute_dtype(weights: Dtype, activations: Dtype | None) -> Dtype:
@@ -175,8 +200,11 @@ def estimate_serving(
     engine: EngineProfile,
     price_usd_per_gpu_hour: float | None = None,
     price_source: str = "given",
+    error_band: float = 0.0,
 ) -> ServingEstimate:
     """Return the serving estimate of ``m`` on ``acc`` for requests of ``input_tokens`` → ``output_tokens``.
+
+    ``error_band`` (a fraction) is carried into the result for :meth:`ServingEstimate.ranges`.
 
     Raises :class:`DoesNotFitError` when the weights do not fit or ``opt.batch`` exceeds the memory limit.
     """
@@ -243,6 +271,7 @@ def estimate_serving(
         cost_usd_per_request=None if cost is None else float(cost.usd_per_request),
         extrapolation=not measured,
         assumptions=notes,
+        error_band=error_band,
     )
 
 
