@@ -38,3 +38,19 @@ def test_inference_aware_is_smaller_and_longer_trained() -> None:
     assert aware.training_flops + aware.inference_flops <= base.training_flops + 2 * base.params * 1e13
     none = inference_aware_optimal(fit, 1e23, 0.0)
     assert none.params == pytest.approx(base.params, rel=0.01)
+
+
+@pytest.mark.parametrize("lifetime_tokens", [0.0, 1e11, 2e12, 5e13])
+def test_inference_aware_never_costs_more_in_total(lifetime_tokens: float) -> None:
+    """Same predicted loss; the inference-aware model minimises 6·N·D + 2·N·D_inf, so its total compute is
+    at most the Chinchilla model's total (which also pays 2·N·D_inf to serve the same tokens), and it is
+    no larger a model (Sardana et al. 2023, Fig. 1: more tokens, fewer parameters as demand grows)."""
+    fit = training_defaults().scaling_fits["besiroglu2024"]
+    chin = chinchilla_optimal(fit, 3e23, lifetime_tokens=lifetime_tokens)
+    aware = inference_aware_optimal(fit, 3e23, lifetime_tokens)
+    assert chin.inference_flops == pytest.approx(2 * chin.params * lifetime_tokens)
+    assert aware.training_flops + aware.inference_flops <= (chin.training_flops + chin.inference_flops) * (
+        1 + 1e-6
+    )
+    assert aware.params <= chin.params * (1 + 1e-3)
+    assert aware.predicted_loss == pytest.approx(chin.predicted_loss)

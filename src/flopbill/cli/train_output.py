@@ -123,6 +123,7 @@ def print_sizing(result: dict[str, Any]) -> None:
                 f"{s.tokens_per_param:.1f}",
                 f"{s.training_flops:.3g}",
                 f"{s.inference_flops:.3g}",
+                f"{s.training_flops + s.inference_flops:.3g}",
                 f"{s.predicted_loss:.3f}",
             )
         )
@@ -133,6 +134,7 @@ def print_sizing(result: dict[str, Any]) -> None:
         "tokens/param",
         "training FLOPs",
         "inference FLOPs",
+        "total FLOPs",
         "loss (nats)",
     ]
     console.print(make_table(f"Model sizing for {result['budget_flops']:.3g} FLOPs", cols, rows))

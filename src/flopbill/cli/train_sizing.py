@@ -75,10 +75,10 @@ def run_sizing(
     result: dict[str, Any] = {
         "budget_flops": flops,
         "fit": name,
-        "chinchilla": chinchilla_optimal(fit, flops, name),
     }
+    d_inf = parse_count(lifetime_tokens, "--lifetime-tokens") if lifetime_tokens is not None else 0.0
+    result["chinchilla"] = chinchilla_optimal(fit, flops, name, d_inf)
     if lifetime_tokens is not None:
-        d_inf = parse_count(lifetime_tokens, "--lifetime-tokens")
         result["lifetime_tokens"] = d_inf
         result["inference_aware"] = inference_aware_optimal(fit, flops, d_inf, name)
         notes.append(

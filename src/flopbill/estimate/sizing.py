@@ -65,13 +65,20 @@ class SizingResult:
     fit: str
 
 
-def chinchilla_optimal(fit: ScalingFit, flops: float, fit_name: str = "") -> SizingResult:
-    """Return the compute-optimal N, D and predicted loss for ``flops`` of training (6·N·D)."""
+def chinchilla_optimal(
+    fit: ScalingFit, flops: float, fit_name: str = "", lifetime_tokens: float = 0.0
+) -> SizingResult:
+    """Return the compute-optimal N, D and predicted loss for ``flops`` of training (6·N·D).
+
+    ``inference_flops`` is what serving ``lifetime_tokens`` with that model costs, ``2·N·D_inf``, so the
+    result compares with :func:`inference_aware_optimal` on total compute.
+    """
     if not flops > 0:
         raise InputError("--budget", flops, "a positive FLOP or dollar budget")
     n = float(compute_optimal_params(fit, flops))
     d = flops / 6.0 / n
-    return SizingResult(n, d, flops, 0.0, float(predicted_loss(fit, n, d)), d / n, fit_name)
+    loss = float(predicted_loss(fit, n, d))
+    return SizingResult(n, d, flops, 2.0 * n * lifetime_tokens, loss, d / n, fit_name)
 
 
 def inference_aware_optimal(
