@@ -3,7 +3,9 @@
 Sources (each case in src/flopbill/catalog/data/golden_serving.yaml names its own): NVIDIA TensorRT-LLM
 performance overview v1.0 (H100/H200/B200, FP8/FP4, Llama 3.1 8B / 3.3 70B / 3.1 405B, Qwen3 MoE);
 Oracle Cloud blog "Serving Llama 3.1 405B with AMD MI300X GPUs" (vLLM, batch 1 and 256); llama.cpp
-PR #4766 llama-bench on RTX 4090 (batch-1 decode, F16 and Q8_0).
+PR #4766 llama-bench on RTX 4090 (batch-1 decode, F16 and Q8_0); NVIDIA Technical Blog "Boosting Llama 3.1
+405B Performance up to 1.44x with NVIDIA TensorRT Model Optimizer on NVIDIA H200 GPUs" (Table 1, 8x H200);
+AMD ROCm performance results page (vLLM on 8x MI300X, Llama 3.1 70B/405B FP8, throughput and latency tables).
 Tolerance: median absolute error ≤ 25 % over all cases and over the holdout half; no case off by more
 than 2.5× (a physics error, not a tuning one).
 """
