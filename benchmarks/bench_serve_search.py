@@ -1,7 +1,9 @@
 """Measure the serving search: configurations evaluated per second (prints a table and one JSON line).
 
 Grid: every priced accelerator in the catalog × 5 weight formats × TP 1/2/4/8 × batch 1..4096 for
-Llama 3.1 70B, 1000 → 300 tokens, 20 requests/s, SLO TTFT 2 s / TPOT 50 ms. Not a test; run with
+Llama 3.1 70B, 1000 → 300 tokens, 20 requests/s, SLO TTFT 2 s / TPOT 50 ms; then the same grid with a
+length distribution (triangular 500..2000..8000 → 100..300..1000, 256 quantile points, P90 TTFT). Not a
+test; run with
 ``OMP_NUM_THREADS=2 python benchmarks/bench_serve_search.py`` (add ``taskset -c 0,1`` to pin 2 cores).
 """
 
@@ -14,7 +16,14 @@ from flopbill.catalog import accelerators, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.catalog.prices import gpu_price
 from flopbill.errors import FlopbillError
-from flopbill.estimate.serving_search import Candidate, SearchGrid, Slo, search_serving
+from flopbill.estimate.serving_search import (
+    Candidate,
+    SearchGrid,
+    Slo,
+    search_serving,
+    search_serving_lengths,
+)
+from flopbill.estimate.serving_workload import sample_from_ranges
 
 
 def main(repeats: int = 5) -> None:
@@ -27,17 +36,33 @@ def main(repeats: int = 5) -> None:
             continue
     grid = SearchGrid(batches=tuple(range(1, 4097)))
     m, eng = model("llama-3.1-70b"), engine_profile("vllm")
-    best = float("inf")
+    lengths = sample_from_ranges((500, 2000, 8000), (100, 300, 1000))
+    best = best_dist = float("inf")
     n = 0
     for _ in range(repeats):
         t0 = time.perf_counter()
         res = search_serving(m, cands, eng, 1000, 300, 20.0, Slo(2.0, 0.05), grid)
         best = min(best, time.perf_counter() - t0)
         n = res.n_evaluated
-    rate = n / best
+        t0 = time.perf_counter()
+        search_serving_lengths(m, cands, eng, lengths, 20.0, Slo(2.0, 0.05), grid)
+        best_dist = min(best_dist, time.perf_counter() - t0)
+    rate, rate_dist = n / best, n / best_dist
     print(f"accelerators priced: {len(cands)}; configurations: {n:,}")
-    print(f"best of {repeats}: {best:.3f} s → {rate:,.0f} configurations/s")
-    print(json.dumps({"configs": n, "seconds": best, "configs_per_s": rate}))
+    print(f"means, best of {repeats}: {best:.3f} s → {rate:,.0f} configurations/s")
+    print(f"{lengths.n_points}-point distribution: {best_dist:.3f} s → {rate_dist:,.0f} configurations/s")
+    print(
+        json.dumps(
+            {
+                "configs": n,
+                "seconds": best,
+                "configs_per_s": rate,
+                "distribution_points": lengths.n_points,
+                "distribution_seconds": best_dist,
+                "distribution_configs_per_s": rate_dist,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,15 @@ from flopbill.cli.app import (
     print_json,
     validate_app,
 )
+from flopbill.cli.serve_lengths import (
+    Lengths,
+    check_window,
+    lengths_from_options,
+    lengths_line,
+    lengths_payload,
+    single_estimate_note,
+    slo_checked,
+)
 from flopbill.dtypes import parse_dtype
 from flopbill.errors import FlopbillError, InputError
 from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, parse_precision
@@ -29,7 +38,9 @@ from flopbill.estimate.serving_search import (
     cheapest,
     pareto_front,
     search_serving,
+    search_serving_lengths,
 )
+from flopbill.estimate.serving_workload import check_percentile
 from flopbill.units import format_bytes, format_duration, parse_count, parse_fraction, parse_price_usd
 
 SERVE_HELP = """Estimate serving a model: TTFT, TPOT, tokens/s per user and per GPU, max batch, $/1M tokens.
@@ -43,6 +54,10 @@ Examples:
   flopbill serve --model llama-3.1-8b --gpu l4 --weights int4 --price-per-gpu-hour 0.80
 
   flopbill serve --model llama-3.1-70b --search --rps 20 --slo-ttft 2 --slo-tpot 0.05
+
+  flopbill serve --model llama-3.1-8b --search --rps 20 --input-tokens 500..2000..8000 --slo-ttft 2
+
+  flopbill serve --model llama-3.1-8b --search --rps 20 --lengths requests.csv --slo-percentile 99
 """
 
 
@@ -89,13 +104,6 @@ def _options(**kw: Any) -> ServingOptions:
         reasoning_multiplier=kw["reasoning_multiplier"],
         utilization=parse_fraction(kw["utilization"], "--utilization"),
     )
-
-
-def _tokens(text: str, field: str) -> float:
-    value = parse_count(text, field)
-    if value < 1:
-        raise InputError(field, text, "at least 1 token, e.g. 1000 or 8k")
-    return value
 
 
 JSON_KEYS = (
@@ -174,8 +182,15 @@ def serve(
     ),
     tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree per replica"),
     batch: str = typer.Option("max", "--batch", help="concurrent sequences, or 'max' (largest that fits)"),
-    input_tokens: str = typer.Option("1000", "--input-tokens", help="prompt tokens per request"),
-    output_tokens: str = typer.Option("250", "--output-tokens", help="output tokens per request"),
+    input_tokens: str | None = typer.Option(
+        None, "--input-tokens", help="prompt tokens per request (default 1000), or low..mode..high"
+    ),
+    output_tokens: str | None = typer.Option(
+        None, "--output-tokens", help="output tokens per request (default 250), or low..mode..high"
+    ),
+    lengths_file: str | None = typer.Option(
+        None, "--lengths", help="CSV of requests with columns input_tokens,output_tokens"
+    ),
     weights: str = typer.Option("bf16", "--weights", help="bf16, fp8, int8, int4 (weight-only), fp4"),
     kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default bf16)"),
     activations: str | None = typer.Option(
@@ -201,16 +216,21 @@ def serve(
     rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
     slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
     slo_tpot: float = typer.Option(math.inf, "--slo-tpot", help="TPOT objective under load, s"),
+    slo_percentile: float = typer.Option(
+        90.0, "--slo-percentile", help="percentile of requests the TTFT objective holds for"
+    ),
     top: int = typer.Option(10, "--top", help="rows in the search tables"),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Estimate serving (see SERVE_HELP)."""
     m = resolve_model(model_name)
-    i_tok, o_tok = _tokens(input_tokens, "--input-tokens"), _tokens(output_tokens, "--output-tokens")
+    lengths = lengths_from_options(input_tokens, output_tokens, lengths_file)
+    i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
     if search or rps is not None:
-        _run_search(
-            m, gpu if not search else None, i_tok, o_tok, rps, Slo(slo_ttft, slo_tpot), locals(), json_out
-        )
+        check_percentile(slo_percentile)
+        check_window(m, lengths, lengths_file)
+        slo = Slo(slo_ttft, slo_tpot, slo_percentile)
+        _run_search(m, gpu if not search else None, lengths, rps, slo, locals(), json_out)
         return
     opt = _options(**locals())
     acc = accelerator(gpu)
@@ -233,17 +253,20 @@ def serve(
         payload |= est.ranges()
         payload["error_band"] = est.error_band
         payload["details"] = est
+        if lengths.sample is not None:
+            payload["lengths"] = lengths_payload(lengths, slo_percentile) | {"used": "mean"}
         print_json(payload)
         return
     _print_estimate(est, note)
     console.print(f"range: the accuracy band of the serving model — {band.source}")
+    if lengths.sample is not None:
+        console.print(single_estimate_note(lengths))
 
 
 def _run_search(
     m: ModelSpec,
     only_gpu: str | None,
-    i_tok: float,
-    o_tok: float,
+    lengths: Lengths,
     rps: str | None,
     slo: Slo,
     kw: dict[str, Any],
@@ -269,7 +292,12 @@ def _run_search(
         tp = kw["tp"] or 1
         grid = SearchGrid(tps=(tp,), weights=(parse_dtype(kw["weights"], "--weights"),), kv=grid.kv)
     util = parse_fraction(kw["utilization"], "--utilization")
-    res = search_serving(m, cands, engine_profile(kw["engine"]), i_tok, o_tok, rate, slo, grid, util)
+    eng = engine_profile(kw["engine"])
+    if lengths.sample is None:
+        i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
+        res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util)
+    else:
+        res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util)
     best, front = cheapest(res, kw["top"]), pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
     rows = [_row(res, i) for i in best]
     prow = [_row(res, i) for i in front[: kw["top"]]]
@@ -280,6 +308,9 @@ def _run_search(
                 "n_feasible": int(res.feasible.sum()),
                 "cheapest": rows,
                 "pareto": prow,
+                "slo_ttft_percentile": slo.ttft_percentile,
+                "slo_checked": slo_checked(lengths, slo.ttft_percentile),
+                "lengths": lengths_payload(lengths, slo.ttft_percentile),
             }
         )
         return
@@ -296,6 +327,8 @@ def _run_search(
         "tok/s/GPU",
     ]
     console.print(f"evaluated {res.n_evaluated:,} configurations; {int(res.feasible.sum()):,} meet the SLO")
+    if lengths.sample is not None:
+        console.print(lengths_line(lengths, slo.ttft_percentile))
     console.print(make_table("Cheapest configurations meeting the SLO", cols, [_fmt(r) for r in rows]))
     console.print(make_table("Pareto front: cost vs TPOT", cols, [_fmt(r) for r in prow]))
 

@@ -72,6 +72,22 @@ class WorkloadArrays:
     prefix_hit_rate: Any = 0.0
     n_samples: Any = 1.0
     reasoning_multiplier: Any = 1.0
+    decode_context: Any = None  # None: ``I + O·r/2``; a length distribution passes its decode-weighted mean
+    reserved_context: Any = None  # None: ``I + O·r``; a length distribution passes its decode-weighted mean
+
+    @property
+    def decode_context_tokens(self) -> Any:
+        """Mean context a decode step attends over: ``I + O·r/2`` unless given (tokens)."""
+        if self.decode_context is not None:
+            return np.asarray(self.decode_context, dtype=np.float64)
+        return np.asarray(self.input_tokens, dtype=np.float64) + self.generated_per_sequence / 2.0
+
+    @property
+    def reserved_context_tokens(self) -> Any:
+        """Context whose KV cache each batch slot reserves: ``I + O·r`` unless given (tokens)."""
+        if self.reserved_context is not None:
+            return np.asarray(self.reserved_context, dtype=np.float64)
+        return np.asarray(self.input_tokens, dtype=np.float64) + self.generated_per_sequence
 
     @property
     def generated_per_sequence(self) -> Any:
@@ -82,6 +98,18 @@ class WorkloadArrays:
     def output_total(self) -> Any:
         """Output tokens per request, all samples: ``O · reasoning · n``."""
         return self.generated_per_sequence * np.asarray(self.n_samples, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PrefillArrays:
+    """Prefill figures of a request, computed elsewhere (e.g. over a length distribution; arrays, s).
+
+    ``ttft_s``: the time to first token the SLO is checked at; ``gpu_s_per_request``: replica-seconds of
+    prefill per request (compute + TP communication, weight reads amortized over the batch).
+    """
+
+    ttft_s: Any
+    gpu_s_per_request: Any
 
 
 @dataclass(frozen=True)
@@ -166,16 +194,19 @@ def serving_metrics(
     batch: Any,
     wl: WorkloadArrays,
     spec: SpecArrays | None = None,
+    prefill: PrefillArrays | None = None,
 ) -> Metrics:
     """Return TTFT, TPOT, throughput and memory figures for a broadcast grid of configurations.
 
     ``batch`` is the number of concurrent sequences (a request with ``n`` samples holds ``n``);
     ``np.nan`` or values above the memory limit mark configurations that do not fit (``fits``).
+    ``prefill`` replaces the prefill of one prompt of ``wl.input_tokens`` (used for length distributions,
+    :mod:`flopbill.estimate.serving_workload`).
     """
     spec = spec or SpecArrays()
     gen = wl.generated_per_sequence
-    ctx_avg = np.asarray(wl.input_tokens, dtype=np.float64) + gen / 2.0
-    ctx_max = np.asarray(wl.input_tokens, dtype=np.float64) + gen
+    ctx_avg = wl.decode_context_tokens
+    ctx_max = wl.reserved_context_tokens
     max_b, w_gpu, kv_seq, act = memory_limited_batch(t, dev, prec, rt, tp, ctx_max, spec)
     b = np.asarray(batch, dtype=np.float64)
     fits = (b >= 1.0) & (b <= max_b)
@@ -184,12 +215,9 @@ def serving_metrics(
     target = decode_step(t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step)
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
-    cached = np.asarray(wl.input_tokens, dtype=np.float64) * np.asarray(wl.prefix_hit_rate)
-    pre = prefill_time(
-        t, dev, prec, tp, wl.input_tokens, cached, rt.prefill_chunk_tokens, rt.overhead_s_per_step
-    )
-    ttft = pre.total_s
-    prefill_req = pre.compute_s + pre.comm_s  # batched with other requests: weight reads amortized
+    if prefill is None:
+        prefill = one_prompt_prefill(t, dev, prec, rt, tp, wl.input_tokens, wl.prefix_hit_rate)
+    ttft, prefill_req = prefill.ttft_s, prefill.gpu_s_per_request
     decode_req = wl.output_total * step_s / (b * tau)
     tp_a = np.asarray(tp, dtype=np.float64)
     seqs_per_req = np.asarray(wl.n_samples, dtype=np.float64)
@@ -212,6 +240,27 @@ def serving_metrics(
         kv_bytes_per_sequence_per_gpu=kv_seq,
         activation_bytes_per_gpu=act,
     )
+
+
+def one_prompt_prefill(
+    t: ModelTerms,
+    dev: DeviceArrays,
+    prec: PrecisionArrays,
+    rt: RuntimeArrays,
+    tp: Any,
+    input_tokens: Any,
+    prefix_hit_rate: Any,
+) -> PrefillArrays:
+    """Return TTFT (the prompt's prefill alone) and prefill replica-seconds per request (compute + comm).
+
+    Batched with other requests, a prefill's weight reads are amortized, so its GPU time per request is
+    its compute and TP communication; alone (TTFT) it pays the full chunked roofline and overheads.
+    """
+    cached = np.asarray(input_tokens, dtype=np.float64) * np.asarray(prefix_hit_rate)
+    pre = prefill_time(
+        t, dev, prec, tp, input_tokens, cached, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+    )
+    return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=pre.compute_s + pre.comm_s)
 
 
 @dataclass(frozen=True)

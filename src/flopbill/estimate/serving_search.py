@@ -10,6 +10,10 @@ batch. Under load (continuous batching with chunked prefill, Agrawal et al. 2024
 * TTFT under load: the prompt's prefill plus one step already in flight (queueing not modelled: keep
   utilization below 1 for headroom);
 * cost per request ``= gpus · price / 3600 / rps``.
+
+:func:`search_serving_lengths` takes a request-length distribution instead of means
+(:mod:`flopbill.estimate.serving_workload`): GPU time per request is the sample mean, TTFT is checked at a
+percentile of the per-request TTFTs and TPOT at the decode-weighted mean context.
 """
 
 from __future__ import annotations
@@ -23,8 +27,16 @@ from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value
 from flopbill.estimate.serving import compute_dtype, runtime_arrays
-from flopbill.estimate.serving_metrics import SpecArrays, WorkloadArrays, serving_metrics
+from flopbill.estimate.serving_metrics import PrefillArrays, SpecArrays, WorkloadArrays, serving_metrics
 from flopbill.estimate.serving_step import DeviceArrays, PrecisionArrays, model_terms
+from flopbill.estimate.serving_workload import (
+    DEFAULT_SLO_PERCENTILE,
+    LengthSample,
+    check_percentile,
+    longest_request_fits,
+    sample_prefill,
+    sample_workload,
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,14 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Slo:
-    """Service-level objectives: time to first token and time per output token under load (s)."""
+    """Service-level objectives under load (s); TTFT is checked at ``ttft_percentile`` of the requests.
+
+    The percentile matters only with a length distribution (with means, every request is the same).
+    """
 
     ttft_s: float = float("inf")
     tpot_s: float = float("inf")
+    ttft_percentile: float = DEFAULT_SLO_PERCENTILE
 
 
 @dataclass(frozen=True)
@@ -123,28 +139,68 @@ def search_serving(
     grid: SearchGrid,
     utilization: float = 1.0,
 ) -> SearchResult:
-    """Return every configuration of ``grid`` over ``cands`` with its SLO feasibility, GPUs and cost."""
+    """Return every configuration of ``grid`` over ``cands`` with its SLO feasibility, GPUs and cost.
+
+    Every request is ``input_tokens`` → ``output_tokens`` (means).
+    """
+    wl = WorkloadArrays(input_tokens, output_tokens)
+    return _search(m, cands, engine, wl, None, rps, slo, grid, utilization)
+
+
+def search_serving_lengths(
+    m: ModelSpec,
+    cands: list[Candidate],
+    engine: EngineProfile,
+    lengths: LengthSample,
+    rps: float,
+    slo: Slo,
+    grid: SearchGrid,
+    utilization: float = 1.0,
+) -> SearchResult:
+    """Return every configuration of ``grid`` for requests whose lengths follow ``lengths``.
+
+    Replicas and cost use the mean GPU time per request over the sample; ``ttft_s`` is the
+    ``slo.ttft_percentile`` of the per-request TTFT under load and ``tpot_s`` the TPOT at the
+    decode-weighted mean context (see :mod:`flopbill.estimate.serving_workload`); ``e2e_latency_s`` is that
+    TTFT plus ``(mean O − 1)`` TPOTs. A configuration where the longest request does not fit is infeasible.
+    """
+    check_percentile(slo.ttft_percentile)
+    return _search(m, cands, engine, sample_workload(lengths), lengths, rps, slo, grid, utilization)
+
+
+def _search(
+    m: ModelSpec,
+    cands: list[Candidate],
+    engine: EngineProfile,
+    wl: WorkloadArrays,
+    lengths: LengthSample | None,
+    rps: float,
+    slo: Slo,
+    grid: SearchGrid,
+    utilization: float,
+) -> SearchResult:
     dev, prec, price = _device_grid(cands, grid.weights)
     prec = PrecisionArrays(prec.weight_bpv, prec.kept_bpv, bytes_per_value(grid.kv or Dtype.BF16), 2.0)
     tp = np.asarray(grid.tps, dtype=np.float64)[None, :, None]
     batch = np.asarray(grid.batches, dtype=np.float64)[None, None, :]
-    wl = WorkloadArrays(input_tokens, output_tokens)
+    terms, rt = model_terms(m), runtime_arrays(engine)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mt = serving_metrics(model_terms(m), dev, prec, runtime_arrays(engine), tp, batch, wl, SpecArrays())
+        prefill: PrefillArrays | None = None
+        longest_ok: Any = True
+        if lengths is not None:
+            prefill = sample_prefill(terms, dev, prec, rt, tp, lengths, slo.ttft_percentile)
+            longest_ok = longest_request_fits(terms, dev, prec, rt, tp, lengths)
+        mt = serving_metrics(terms, dev, prec, rt, tp, batch, wl, SpecArrays(), prefill)
         s_per_req = mt.prefill_s_per_request + mt.decode_s_per_request
         replicas = np.ceil(rps * s_per_req / utilization)
         gpus = replicas * tp
         cost = gpus * price / 3600.0 / rps
         ttft_loaded = mt.ttft_s + mt.step_s
-        ok_tp = np.array(
-            [
-                m.n_heads % t == 0 and (m.is_mla or m.kv_heads % t == 0 or t % m.kv_heads == 0)
-                for t in grid.tps
-            ]
-        )[None, :, None]
+        ok_tp = _tp_allowed(m, grid.tps)
         link_ok = (tp == 1.0) | np.isfinite(dev.interconnect_bidir_bytes_per_s)
         feasible = (
             mt.fits
+            & longest_ok
             & ok_tp
             & link_ok
             & np.isfinite(cost)
@@ -172,6 +228,13 @@ def search_serving(
         cost_usd_per_request=flat(cost),
         output_tokens_per_s_per_gpu=flat(mt.output_tokens_per_s_per_gpu),
     )
+
+
+def _tp_allowed(m: ModelSpec, tps: tuple[int, ...]) -> Any:
+    """Return, per TP degree, whether it divides the attention heads and divides or multiplies KV heads."""
+    return np.array(
+        [m.n_heads % t == 0 and (m.is_mla or m.kv_heads % t == 0 or t % m.kv_heads == 0) for t in tps]
+    )[None, :, None]
 
 
 def cheapest(result: SearchResult, n: int = 10) -> Any:
