@@ -19,19 +19,10 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from flopbill.catalog.loader import describe_validation_error
-from flopbill.catalog.schema import Strict
+from flopbill.catalog.schema import Sourced, Strict
 from flopbill.errors import CatalogError
 
 _DATA = "flopbill.catalog.data"
-
-
-class Sourced(Strict):
-    """A value with its reference and checked date."""
-
-    value: float
-    ref: str
-    checked: dt.date
-    note: str = ""
 
 
 class SourcedRange(Strict):

@@ -7,31 +7,18 @@ An accelerator without its own entry gets the ``default`` profile, and the looku
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from flopbill.catalog.schema import Sourced, Strict
 from flopbill.errors import CatalogError, UnknownNameError
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Sourced(_Strict):
-    """One number with where it comes from and when it was checked."""
-
-    value: float = Field(ge=0)
-    source: str
-    checked: dt.date
-    note: str = ""
-
-
-class HardwareEfficiency(_Strict):
+class HardwareEfficiency(Strict):
     """Achievable fractions of a class of accelerators' datasheet peaks in LLM serving."""
 
     id: str
@@ -41,7 +28,7 @@ class HardwareEfficiency(_Strict):
     allreduce_latency_s: Sourced = Field(description="fixed latency of one small all-reduce, s")
 
 
-class EngineProfile(_Strict):
+class EngineProfile(Strict):
     """Per-engine runtime figures: step overhead, memory reserve, scheduler limits."""
 
     id: str
@@ -52,7 +39,7 @@ class EngineProfile(_Strict):
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 
 
-class EfficiencyCatalog(_Strict):
+class EfficiencyCatalog(Strict):
     """The serving efficiency file."""
 
     about: str

@@ -26,6 +26,15 @@ class Source(Strict):
     checked: dt.date = Field(description="date the figure was last checked against the source")
 
 
+class Sourced(Strict):
+    """One number with its reference (paper + table, datasheet, page) and the date it was checked."""
+
+    value: float
+    ref: str
+    checked: dt.date
+    note: str = ""
+
+
 class PeakFlops(Strict):
     """Dense peak FLOP/s (or OP/s for integer formats) per numeric format; ``None`` = unknown or absent.
 

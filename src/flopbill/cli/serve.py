@@ -258,7 +258,7 @@ def serve(
         print_json(payload)
         return
     _print_estimate(est, note)
-    console.print(f"range: the accuracy band of the serving model — {band.source}")
+    console.print(f"range: the accuracy band of the serving model — {band.ref}")
     if lengths.sample is not None:
         console.print(single_estimate_note(lengths))
 

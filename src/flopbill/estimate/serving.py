@@ -316,23 +316,19 @@ def _assumptions(
 ) -> tuple[Assumption, ...]:
     extra = "" if measured else "extrapolation: no measured profile for this accelerator"
     items = [
-        Assumption("eta_flops", hw.eta_flops.value, f"{hw.eta_flops.source} ({hw.eta_flops.checked})", extra),
-        Assumption("eta_bw", hw.eta_bw.value, f"{hw.eta_bw.source} ({hw.eta_bw.checked})", extra),
-        Assumption("allreduce_latency_s", hw.allreduce_latency_s.value, hw.allreduce_latency_s.source),
+        Assumption("eta_flops", hw.eta_flops.value, f"{hw.eta_flops.ref} ({hw.eta_flops.checked})", extra),
+        Assumption("eta_bw", hw.eta_bw.value, f"{hw.eta_bw.ref} ({hw.eta_bw.checked})", extra),
+        Assumption("allreduce_latency_s", hw.allreduce_latency_s.value, hw.allreduce_latency_s.ref),
         Assumption("engine", engine.name, "given" if engine.id else "default"),
-        Assumption(
-            "overhead_s_per_step", engine.overhead_s_per_step.value, engine.overhead_s_per_step.source
-        ),
+        Assumption("overhead_s_per_step", engine.overhead_s_per_step.value, engine.overhead_s_per_step.ref),
         Assumption(
             "memory_reserve_fraction",
             engine.memory_reserve_fraction.value,
-            engine.memory_reserve_fraction.source,
+            engine.memory_reserve_fraction.ref,
         ),
+        Assumption("max_batch_sequences", engine.max_batch_sequences.value, engine.max_batch_sequences.ref),
         Assumption(
-            "max_batch_sequences", engine.max_batch_sequences.value, engine.max_batch_sequences.source
-        ),
-        Assumption(
-            "prefill_chunk_tokens", engine.prefill_chunk_tokens.value, engine.prefill_chunk_tokens.source
+            "prefill_chunk_tokens", engine.prefill_chunk_tokens.value, engine.prefill_chunk_tokens.ref
         ),
         Assumption(
             "compute_dtype", comp.value, "activations given" if opt.activations else "from weight format"
