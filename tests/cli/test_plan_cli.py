@@ -8,25 +8,9 @@ from pathlib import Path
 
 import pytest
 
-GOOD = """\
-name: t
-horizon_months: 12
-traffic:
-  requests_per_day: 1M
-  monthly_growth: 5%..20%
-request:
-  input_tokens: 1000
-  output_tokens: 200
-options:
-  - name: api
-    kind: api
-    price_usd_per_request: 0.001
-  - name: gpu
-    kind: self_hosted
-    model: llama-3.1-8b
-    gpu: h100-sxm
-    price_usd_per_gpu_hour: 2
-"""
+GOOD = (Path(__file__).resolve().parents[1] / "fixtures" / "minimal-scenario.yaml").read_text(
+    encoding="utf-8"
+)
 
 
 RunCli = Callable[[list[str]], tuple[int, str, str]]
