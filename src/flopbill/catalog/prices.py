@@ -105,12 +105,16 @@ def price_offers() -> tuple[PriceOffer, ...]:
 
 
 def gpu_price(
-    accelerator_id: str, pricing: str = "on_demand", offers: tuple[PriceOffer, ...] | None = None
+    accelerator_id: str,
+    pricing: str = "on_demand",
+    offers: tuple[PriceOffer, ...] | None = None,
+    provider: str | None = None,
 ) -> GpuPrice:
     """Return the median price per GPU-hour of ``accelerator_id`` under ``pricing``, with its range and date.
 
-    Raises :class:`UnknownNameError` when the snapshot has no offer for the accelerator, and
-    :class:`InputError` when it has offers but none under that pricing model (the known ones are named).
+    ``provider`` keeps only that provider's offers. Raises :class:`UnknownNameError` when the snapshot has
+    no offer for the accelerator (or provider), and :class:`InputError` when it has offers but none under
+    that pricing model (the known ones are named).
     """
     if pricing not in PRICING_MODELS:
         raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
@@ -118,6 +122,11 @@ def gpu_price(
     for_acc = [o for o in rows if o.accelerator_id == accelerator_id]
     if not for_acc:
         raise UnknownNameError("priced accelerator", accelerator_id, {o.accelerator_id for o in rows})
+    if provider is not None:
+        known = {o.provider for o in for_acc}
+        for_acc = [o for o in for_acc if o.provider == provider]
+        if not for_acc:
+            raise UnknownNameError(f"provider with {accelerator_id} offers", provider, known)
     chosen = [o for o in for_acc if o.pricing == pricing]
     if not chosen:
         have = ", ".join(sorted({o.pricing for o in for_acc}))

@@ -6,16 +6,13 @@ Each function returns plain numbers and the :class:`Assumption` records that say
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import statistics
 from dataclasses import dataclass
-from decimal import Decimal
-from importlib import resources
-from typing import Any
 
-from flopbill.errors import FlopbillError, InputError, UnknownNameError
+from flopbill.catalog.prices import gpu_price
+from flopbill.errors import FlopbillError, InputError
+from flopbill.estimate.api import api_price
 from flopbill.estimate.assumptions import Assumption
 
 _PER_MILLION = 1_000_000
@@ -31,46 +28,23 @@ class TokenPrices:
     assumptions: tuple[Assumption, ...]
 
 
-def _genai_price(model: str, provider: str | None, when: dt.date, **usage: int) -> Any:
-    import genai_prices
-
-    stamp = dt.datetime(when.year, when.month, when.day, tzinfo=dt.UTC)
-    return genai_prices.calc_price(
-        genai_prices.Usage(**usage), model_ref=model, provider_id=provider, genai_request_timestamp=stamp
-    )
-
-
 @functools.lru_cache(maxsize=256)
 def api_token_prices(model: str, provider: str | None, when: dt.date) -> TokenPrices:
-    """Return an API model's token prices (USD/token) from genai-prices at date ``when``.
+    """Return an API model's token prices (USD/token) at date ``when``, through :func:`api_price`.
 
-    Prices of 1M input, 1M cache-read and 1M output tokens are read separately, so long-context tiers
-    are not applied (the first tier is used). Unknown model → :class:`UnknownNameError`.
+    The first (shortest-context) tier is used; cached input without a published cache price pays the
+    input price. Unknown model → :class:`UnknownNameError` with close matches.
     """
-    try:
-        inp = _genai_price(model, provider, when, input_tokens=_PER_MILLION)
-        out = _genai_price(model, provider, when, output_tokens=_PER_MILLION)
-    except LookupError as exc:
-        raise UnknownNameError("API model", model, _known_api_models()) from exc
-    except Exception as exc:  # genai-prices raises plain exceptions for unknown names
-        if isinstance(exc, FlopbillError):
-            raise
-        raise UnknownNameError("API model", model, _known_api_models()) from exc
-    try:
-        cached = _genai_price(
-            model, provider, when, input_tokens=_PER_MILLION, cache_read_tokens=_PER_MILLION
-        ).total_price
-    except Exception:  # no cache price published: cached tokens cost the input price
-        cached = inp.total_price
-    to_float = float
-    name = f"{inp.provider.id}/{inp.model.id}"
-    src = f"genai-prices 0.2.3 price data for {name}, prices in force on {when.isoformat()}"
+    price = api_price(model, provider, at=when)
+    cached = price.cached_input_usd_per_mtok
     prices = TokenPrices(
-        input_usd_per_token=to_float(Decimal(inp.total_price)) / _PER_MILLION,
-        cached_input_usd_per_token=to_float(Decimal(cached)) / _PER_MILLION,
-        output_usd_per_token=to_float(Decimal(out.total_price)) / _PER_MILLION,
+        input_usd_per_token=price.input_usd_per_mtok / _PER_MILLION,
+        cached_input_usd_per_token=(price.input_usd_per_mtok if cached is None else cached) / _PER_MILLION,
+        output_usd_per_token=price.output_usd_per_mtok / _PER_MILLION,
         assumptions=(),
     )
+    name = f"{price.provider_id}/{price.model_id}"
+    src = f"{price.source} ({name})"
     notes = (
         Assumption(f"{model} input price, USD per 1M tokens", prices.input_usd_per_token * 1e6, src),
         Assumption(
@@ -83,56 +57,23 @@ def api_token_prices(model: str, provider: str | None, when: dt.date) -> TokenPr
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _known_api_models() -> tuple[str, ...]:
-    try:
-        from genai_prices import data
-
-        names = {m.id for p in data.providers for m in p.models}
-        return tuple(sorted(names))
-    except Exception:  # the list only feeds "did you mean"; its absence is not an error
-        return ()
-
-
-@functools.lru_cache(maxsize=1)
-def _gpu_price_rows() -> tuple[dict[str, str], ...]:
-    text = resources.files("flopbill.catalog.data").joinpath("gpu_prices.csv").read_text(encoding="utf-8")
-    return tuple(csv.DictReader(text.splitlines()))
-
-
 def gpu_hour_price(
     gpu: str, pricing: str, provider: str | None, field: str = "price_usd_per_gpu_hour"
 ) -> tuple[float, tuple[Assumption, ...]]:
-    """Return the median USD per GPU-hour in the GPU price catalog for ``gpu`` at ``pricing``.
+    """Return the median USD per GPU-hour of the GPU price snapshot for ``gpu`` at ``pricing``
+    (:func:`flopbill.catalog.prices.gpu_price`); ``provider`` restricts the offers.
 
-    ``provider`` restricts the rows. No row → :class:`InputError` asking for ``price_usd_per_gpu_hour``.
+    No offer → :class:`InputError` naming ``field`` and asking for ``price_usd_per_gpu_hour``.
     """
-    rows = [
-        r
-        for r in _gpu_price_rows()
-        if r["accelerator_id"] == gpu
-        and r["pricing"] == pricing
-        and (provider is None or r["provider"] == provider)
-        and r.get("price_usd_per_gpu_hour")
-    ]
-    if not rows:
-        raise InputError(
-            field,
-            None,
-            f"a price: the GPU price catalog has no {pricing} row for {gpu}"
-            + (f" at {provider}" if provider else "")
-            + " (see `flopbill catalog`)",
-        )
-    prices = [float(r["price_usd_per_gpu_hour"]) for r in rows]
-    median = statistics.median(prices)
-    listing = "; ".join(
-        f"{r['provider']} {r['instance']} ${float(r['price_usd_per_gpu_hour']):.2f} "
-        f"({r['date_checked']}, {r['source_url']})"
-        for r in rows
+    try:
+        p = gpu_price(gpu, pricing, provider=provider)
+    except FlopbillError as exc:
+        raise InputError(field, None, f"a price: the GPU price snapshot has none here ({exc})") from None
+    note = (
+        f"median of {p.n_offers} offers, range ${p.low_usd_per_gpu_hour:.2f}..${p.high_usd_per_gpu_hour:.2f}"
     )
-    note = f"median of {len(rows)} catalog rows, range ${min(prices):.2f}..${max(prices):.2f}"
-    return median, (
-        Assumption(f"{gpu} {pricing} USD per GPU-hour", median, f"gpu_prices.csv: {listing}", note),
+    return p.price_usd_per_gpu_hour, (
+        Assumption(f"{gpu} {pricing} USD per GPU-hour", p.price_usd_per_gpu_hour, p.source, note),
     )
 
 
