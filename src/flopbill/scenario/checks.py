@@ -30,9 +30,11 @@ def _catalog(
     try:
         lookup()
     except UnknownNameError as exc:
-        hint = f"; did you mean {', '.join(exc.close)}?" if exc.close else ""
-        shown = ", ".join(exc.known[:40]) + (", ..." if len(exc.known) > 40 else "")
-        raise _fail(source, lines, loc, f"unknown {exc.kind} {exc.name!r}{hint} (known: {shown})") from None
+        if exc.close:  # close matches say more than a long list
+            allowed = f"did you mean {', '.join(exc.close)}?"
+        else:
+            allowed = "known: " + ", ".join(exc.known[:20]) + (", ..." if len(exc.known) > 20 else "")
+        raise _fail(source, lines, loc, f"unknown {exc.kind} {exc.name!r}; {allowed}") from None
     except FlopbillError as exc:
         raise _fail(source, lines, loc, str(exc)) from None
 
