@@ -129,3 +129,35 @@ def test_cost_per_token_falls_with_utilization(mid: str, gpu: str, u: float, du:
     assert lo is not None and hi is not None
     assert hi.cost_usd_per_mtok_output is not None and lo.cost_usd_per_mtok_output is not None
     assert hi.cost_usd_per_mtok_output < lo.cost_usd_per_mtok_output
+
+
+def test_vectorized_search_matches_scalar_estimates() -> None:
+    """One vectorized search call and per-configuration scalar calls give the same throughput.
+
+    The search evaluates accelerator × weights × TP × batch as one broadcast; every configuration that fits
+    must agree with :func:`estimate_serving` for the same inputs (rel. 1e-9). Its TPOT is the TPOT under
+    load (prefill chunks of arriving requests share the steps), so it is never below the scalar TPOT.
+    """
+    from flopbill.catalog import accelerator, model
+    from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
+    from flopbill.dtypes import parse_dtype
+    from flopbill.estimate.serving import ServingOptions, estimate_serving
+    from flopbill.estimate.serving_search import Candidate, SearchGrid, Slo, search_serving
+
+    m, engine = model("llama-3.1-70b"), engine_profile("vllm")
+    cands = [Candidate(accelerator(g), hardware_efficiency(g)[0], 2.0) for g in ("h100-sxm", "l40s")]
+    grid = SearchGrid(tps=(2, 4, 8), weights=(Dtype.BF16, Dtype.FP8), batches=(1, 8, 64))
+    res = search_serving(m, cands, engine, 1500, 300, 1.0, Slo(), grid)
+    checked = 0
+    for i in range(res.n_evaluated):
+        if not res.feasible[i]:
+            continue
+        acc = accelerator(str(res.accelerator[i]))
+        opt = ServingOptions(
+            tp=int(res.tp[i]), weights=parse_dtype(str(res.weights[i])), batch=int(res.batch[i])
+        )
+        est = estimate_serving(m, acc, 1500, 300, opt, hardware_efficiency(acc.id), engine, 2.0)
+        assert res.tpot_s[i] >= est.tpot_s * (1 - 1e-12)
+        assert res.output_tokens_per_s_per_gpu[i] == pytest.approx(est.output_tokens_per_s_per_gpu, rel=1e-9)
+        checked += 1
+    assert checked >= 10
