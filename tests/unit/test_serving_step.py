@@ -12,10 +12,14 @@ from flopbill.estimate.architecture import kv_bytes_per_token, weight_bytes
 from flopbill.estimate.roofline import bound_name, roofline_time_s
 from flopbill.estimate.serving_metrics import expected_tokens_per_step
 from flopbill.estimate.serving_step import (
+    DeviceArrays,
+    PrecisionArrays,
     allreduce_time_s,
     kv_bytes_per_sequence,
     model_terms,
     prefill_flops,
+    prefill_linear_flops,
+    prefill_time,
     weight_bytes_read,
     weight_bytes_stored,
 )
@@ -64,10 +68,9 @@ def test_moe_reads_more_experts_as_batch_grows() -> None:
 def test_prefill_attention_grows_quadratically() -> None:
     """Attention part of prefill: P·attn_avg(P) ≈ 2·h·d_h·P²·layers; doubling P ~quadruples it."""
     t = model_terms(model("llama-3.1-8b"))
-    lin = t.linear_flops_per_token
 
     def attn(p: float) -> float:
-        return float(prefill_flops(t, p)) - p * lin
+        return float(prefill_flops(t, p)) - float(prefill_linear_flops(t, p))
 
     assert attn(8000) / attn(4000) == pytest.approx(4.0, rel=0.01)
     assert float(prefill_flops(t, 1000, 500)) < float(prefill_flops(t, 1000, 0))
@@ -89,3 +92,33 @@ def test_batch1_decode_h100_is_weight_bandwidth_bound() -> None:
     assert e.bound == "memory"
     assert e.tpot_s == pytest.approx(expected, rel=0.03)
     assert math.isclose(e.output_tokens_per_s_per_user, 1 / e.tpot_s)
+
+
+def test_prefill_runs_the_output_head_for_the_last_prompt_token_only() -> None:
+    """Llama 3.1 8B, 1000-token prompt, nothing cached (hand calculation).
+
+    Matmul parameters per token N = 8,030,261,248 total − 525,336,576 embedding − 266,240 norms
+    = 7,504,658,432 (the untied head H = 128,256 × 4,096 = 525,336,576 included). Engines compute logits
+    only at the last prompt token, so linear FLOPs = 1000·2·N − 999·2·H
+    = 15,009,316,864,000 − 1,049,622,478,848 = 13,959,694,385,152.
+    Attention: 32 layers × 2·32 heads·(128 + 128) = 524,288 FLOPs per key, over 1000·1001/2 = 500,500
+    causal keys = 262,406,144,000. Total 14,222,100,529,152 FLOPs.
+    """
+    t = model_terms(model("llama-3.1-8b"))
+    assert float(prefill_linear_flops(t, 1000)) == pytest.approx(13_959_694_385_152, rel=1e-12)
+    assert float(prefill_flops(t, 1000)) == pytest.approx(14_222_100_529_152, rel=1e-12)
+    assert float(prefill_linear_flops(t, 0)) == 0.0
+
+
+def test_prefill_tp_comm_counts_a_short_last_chunk_by_its_own_tokens() -> None:
+    """Llama 3.1 70B (80 layers, d = 8192), tp 2, bf16 activations, 8,193-token prompt, 8,192-token chunks.
+
+    Two chunks (8,192 + 1 tokens). Per layer 2 ring all-reduces; in all they carry 8,193·8,192·2 B
+    = 134,234,112 B each, at 2·(2−1)/2 · bytes / (900e9/2 B/s) = 298.298 µs, plus 8 µs latency per
+    all-reduce per chunk: 160 · 298.298 µs + 2 · 160 · 8 µs = 50.288 ms (not 2 full chunks = 98.0 ms).
+    """
+    t = model_terms(model("llama-3.1-70b"))
+    dev = DeviceArrays(1e15, 1e15, 3.35e12, 900e9, 80e9, 1.0, 1.0, 8e-6)
+    prec = PrecisionArrays(2.0, 2.0, 2.0, 2.0)
+    step = prefill_time(t, dev, prec, 2, 8193, 0.0, 8192)
+    assert float(step.comm_s) == pytest.approx(160 * 8193 * 8192 * 2 / 450e9 + 2 * 160 * 8e-6, rel=1e-9)

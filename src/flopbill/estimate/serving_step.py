@@ -15,7 +15,8 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
   *distinct* experts the step's tokens touch, ``E·(1 − (1 − k/E)^T)`` per layer
   (:func:`flopbill.estimate.architecture.expected_experts_touched`): ``k`` experts at batch 1, all ``E``
   at large batch.
-* Prefill of ``n`` new tokens after ``c`` cached ones does ``n·2·N_active`` plus causal attention
+* Prefill of ``n`` new tokens after ``c`` cached ones does ``n·2·N_active`` (less the output head for all
+  but the last token: engines compute logits only where they sample) plus causal attention
   ``Σ_{t=c+1}^{c+n} attn(t)`` FLOPs, which grows with the square of the prompt; it reads the weights
   once per chunk of ``prefill_chunk_tokens``.
 * Tensor parallelism (Shoeybi et al. 2019, Megatron-LM §3): 2 all-reduces per layer of the step's
@@ -54,7 +55,7 @@ class ModelTerms:
     n_moe_layers: int
     n_experts: int
     experts_per_token: int
-    linear_flops_per_token: float  # 2·N_matmul_active
+    linear_flops_per_token: float  # 2·N_matmul_active (output head included)
     n_layers: int
     d_model: int
     ffn_width: int  # widest FFN inner size (activation memory)
@@ -149,17 +150,30 @@ def decode_flops_per_token(t: ModelTerms, context_tokens: ArrayLike) -> ArrayLik
     return t.linear_flops_per_token + np.asarray(attn)
 
 
+def prefill_linear_flops(t: ModelTerms, new_tokens: ArrayLike) -> ArrayLike:
+    """Return matmul FLOPs of prefilling ``n`` new prompt tokens: ``n·(2·N_active − 2·H) + 2·H`` (FLOPs).
+
+    ``H`` is the output head (``V·d``). Engines compute logits only at the positions they sample, the
+    last prompt token (vLLM ``gpu_model_runner``: ``compute_logits(hidden_states[logits_indices])`` with
+    one index per request; SGLang ``LogitsProcessor``; TensorRT-LLM without ``gather_context_logits``),
+    so the head runs once per prompt, not once per token. ``0`` when there is nothing to prefill.
+    """
+    n = np.asarray(new_tokens, dtype=np.float64)
+    head = 2.0 * t.head_params
+    return cast(ArrayLike, n * (t.linear_flops_per_token - head) + np.minimum(n, 1.0) * head)
+
+
 def prefill_flops(t: ModelTerms, prompt_tokens: ArrayLike, cached_tokens: ArrayLike = 0.0) -> ArrayLike:
     """Return FLOPs to prefill a prompt whose first ``cached_tokens`` are already cached (FLOPs).
 
-    ``(P − c)·2·N_active + P·attn_avg(P) − c·attn_avg(c)`` where ``attn_avg(P)`` is the causal mean
-    attention cost per token over ``P`` positions, so the attention part grows as ``P²``.
+    ``prefill_linear_flops(P − c) + P·attn_avg(P) − c·attn_avg(c)`` where ``attn_avg(P)`` is the causal
+    mean attention cost per token over ``P`` positions, so the attention part grows as ``P²``.
     """
     p = np.asarray(prompt_tokens, dtype=np.float64)
     c = np.minimum(np.asarray(cached_tokens, dtype=np.float64), p)
     attn_p = p * np.asarray(attention_flops_per_token(t.model, p, causal_average=True))
     attn_c = c * np.asarray(attention_flops_per_token(t.model, c, causal_average=True))
-    return cast(ArrayLike, (p - c) * t.linear_flops_per_token + attn_p - attn_c)
+    return cast(ArrayLike, np.asarray(prefill_linear_flops(t, p - c)) + attn_p - attn_c)
 
 
 def allreduce_time_s(
@@ -262,10 +276,11 @@ def prefill_time(
 ) -> StepTime:
     """Return the time to prefill one prompt on one replica (s), in chunks of ``chunk_tokens``.
 
-    Matmuls: ``max(n·2·N_active / (tp·peak·η), ceil(n/chunk)·weights_read / tp / (bw·η))`` for
-    ``n`` new tokens; attention: the causal FLOPs of :func:`prefill_flops` beyond the matmuls at the
-    bf16 peak (FlashAttention is compute-bound). TP all-reduces carry the new tokens' activations; one
-    framework overhead per chunk. Used alone for TTFT, and per request for the GPU time prefill takes.
+    Matmuls: ``max(prefill_linear_flops(n) / (tp·peak·η), ceil(n/chunk)·weights_read / tp / (bw·η))``
+    for ``n`` new tokens; attention: the causal FLOPs of :func:`prefill_flops` beyond the matmuls at the
+    bf16 peak (FlashAttention is compute-bound). TP all-reduces carry the new tokens' activations
+    (``n·d`` values in all, plus one latency per all-reduce of each chunk); one framework overhead per
+    chunk. Used alone for TTFT, and per request for the GPU time prefill takes.
     """
     tp_a = np.asarray(tp, dtype=np.float64)
     new = np.maximum(np.asarray(prompt_tokens, dtype=np.float64) - np.asarray(cached_tokens), 0.0)
@@ -273,14 +288,14 @@ def prefill_time(
     n_chunks = np.maximum(np.ceil(new / chunk), 1.0)
     tokens_per_chunk = np.minimum(new, chunk)
     w_bytes = n_chunks * weight_bytes_read(t, tokens_per_chunk, prec.weight_bpv, prec.kept_bpv) / tp_a
-    lin_flops = new * t.linear_flops_per_token
+    lin_flops = np.asarray(prefill_linear_flops(t, new))
     attn_flops = np.asarray(prefill_flops(t, prompt_tokens, cached_tokens)) - lin_flops
     lin_c = compute_time_s(lin_flops / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     att_c = compute_time_s(attn_flops / tp_a, dev.attention_peak_flops_per_s, dev.eta_flops)
     mem = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
-    comm_one = tp_comm_time_s(
+    comm_one = tp_comm_time_s(  # mean chunk: a short last chunk carries only its own tokens
         t,
-        tokens_per_chunk,
+        new / n_chunks,
         prec.activation_bpv,
         tp_a,
         dev.interconnect_bidir_bytes_per_s,
