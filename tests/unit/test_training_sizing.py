@@ -54,3 +54,15 @@ def test_inference_aware_never_costs_more_in_total(lifetime_tokens: float) -> No
     )
     assert aware.params <= chin.params * (1 + 1e-3)
     assert aware.predicted_loss == pytest.approx(chin.predicted_loss)
+
+
+def test_hoffmann_fit_optimum_by_hand() -> None:
+    """Hoffmann et al. 2022 appendix D.2 with their rounded approach-3 fit at Gopher's budget C = 5.76e23:
+    G = (αA/(βB))^(1/(α+β)) = (0.34·406.4 / (0.28·410.7))^(1/0.62) = 1.2016^1.6129 = 1.3447,
+    a = β/(α+β) = 0.4516, N* = G·(C/6)^a = 1.3447 · (9.6e22)^0.4516 = 3.22e10, D* = 9.6e22 / N* = 2.98e12:
+    about 93 tokens per parameter, far more than Chinchilla's 20 (Besiroglu et al. 2024, Fig. 1)."""
+    fit = training_defaults().scaling_fits["hoffmann2022"]
+    s = chinchilla_optimal(fit, 5.76e23)
+    assert s.params == pytest.approx(3.22e10, rel=0.005)
+    assert s.tokens == pytest.approx(2.98e12, rel=0.005)
+    assert s.tokens_per_param == pytest.approx(92.6, rel=0.01)

@@ -166,11 +166,11 @@ def estimate_training(setup: TrainingSetup) -> TrainingEstimate:
             _scale(hours, setup.accelerator.tdp_w * setup.power_fraction_of_tdp / 1000.0), setup.pue
         )
         co2 = _scale(energy, setup.carbon_kg_per_kwh)
-    memory = memory_per_gpu(setup.model, setup.seq_len, setup.plan, comp.memory_models)
+    memory = memory_per_gpu(setup.model, setup.seq_len, setup.plan, comp.memory_models, setup.dtype)
     capacity = setup.accelerator.memory_bytes
     fits = capacity is not None and memory.total_bytes <= capacity
     min_gpus = (
-        min_gpus_to_fit(setup.model, setup.seq_len, setup.plan, comp.memory_models, capacity)
+        min_gpus_to_fit(setup.model, setup.seq_len, setup.plan, comp.memory_models, capacity, setup.dtype)
         if capacity is not None
         else None
     )

@@ -5,8 +5,9 @@ chosen + rejected for DPO). ``F(m)`` below is forward FLOPs per token at the seq
 (:func:`~flopbill.estimate.architecture.forward_flops_per_token`): 2·N plus causal attention.
 
 * pretrain / continued_pretrain / sft: ``3·F·T`` (backward = 2 × forward; Kaplan et al. 2020, Table 1).
-* lora / qlora: ``2·F·T + 6·N_lora·T``: the frozen base still runs the forward and the backward pass for
-  activation gradients, but no weight gradients, so ≈ 2/3 of full fine-tuning (Hu et al. 2021, §4.2
+* lora / qlora: ``2·F·T + 6·N_lora·T`` (``N_lora``: the adapters one token runs through, for MoE those of
+  its ``k`` experts; memory holds every expert's): the frozen base still runs the forward and the backward
+  pass for activation gradients, but no weight gradients, so ≈ 2/3 of full fine-tuning (Hu et al. 2021, §4.2
   measured a 25 % speed-up on GPT-3 175B against the 33 % this implies). QLoRA (Dettmers et al. 2023)
   has the same FLOPs plus NF4 dequantisation, which is not counted (use a lower MFU).
 * ppo (Ouyang et al. 2022, InstructGPT, appendix C; Schulman et al. 2017): rollouts by the policy, then
@@ -32,7 +33,7 @@ from flopbill.dtypes import Dtype, bytes_per_value
 from flopbill.errors import InputError
 from flopbill.estimate.architecture import attention_flops_per_token, forward_flops_per_token, param_counts
 from flopbill.estimate.assumptions import Assumption, Range
-from flopbill.estimate.training_memory import MemoryRole, Recompute
+from flopbill.estimate.training_memory import MemoryRole, Recompute, training_value_bytes
 
 
 class Stage(StrEnum):
@@ -112,30 +113,40 @@ class StageCompute:
         return self.model_flops
 
 
-def lora_params(m: ModelSpec, rank: int) -> float:
+def lora_params(m: ModelSpec, rank: int, active: bool = False) -> float:
     """Return LoRA adapter parameters on every linear layer of every block: ``r·Σ(d_in + d_out)`` (count).
 
     Attention q, k, v, o and the FFN matrices (Dettmers et al. 2023 adapt all linear layers; Hu et al.
-    2021 only q and v, which gives fewer). MoE experts are adapted only for the active ones' shapes.
+    2021 only q and v, which gives fewer). In MoE layers every routed and shared expert holds adapters
+    (what memory stores); with ``active`` only the ``k`` routed experts a token uses are counted (what
+    one token computes, for FLOPs). Dense models give the same number either way.
     """
     d, q, kv = m.d_model, m.n_heads * m.head_size, m.kv_heads * m.head_size
-    f = m.d_ff_expert if m.is_moe and m.d_ff_expert else m.d_ff
-    ffn = (3 if m.gated_ffn else 2) * (d + f)
-    per_layer = (d + q) + 2 * (d + kv) + (q + d) + ffn
-    return float(rank * per_layer * (m.n_layers + (m.n_decoder_layers or 0)))
+    mats = 3 if m.gated_ffn else 2
+    attention = (d + q) + 2 * (d + kv) + (q + d)
+    layers = m.n_layers + (m.n_decoder_layers or 0)
+    if not m.is_moe:
+        return float(rank * (attention + mats * (d + m.d_ff)) * layers)
+    assert m.n_experts and m.experts_per_token and m.d_ff_expert
+    routed = m.experts_per_token if active else m.n_experts
+    shared_f = m.d_ff_shared_expert or m.d_ff_expert
+    moe_ffn = mats * ((d + m.d_ff_expert) * routed + (d + shared_f) * m.n_shared_experts)
+    dense_ffn = mats * (d + m.d_ff)
+    n_moe = m.n_layers - m.n_dense_layers
+    return float(rank * (attention * layers + dense_ffn * m.n_dense_layers + moe_ffn * n_moe))
 
 
 def _forward_flops(m: ModelSpec, tokens: float, seq_len: int) -> float:
     return float(forward_flops_per_token(m, seq_len)) * tokens
 
 
-def _full(m: ModelSpec) -> MemoryRole:
+def _full(m: ModelSpec, dtype: Dtype, name: str = "") -> MemoryRole:
     n = param_counts(m).total
-    return MemoryRole(m.id, n, 2.0, n)
+    return MemoryRole(name or m.id, n, training_value_bytes(dtype), n)
 
 
-def _frozen(name: str, m: ModelSpec, bytes_per_param: float = 2.0) -> MemoryRole:
-    return MemoryRole(name, param_counts(m).total, bytes_per_param, 0.0)
+def _frozen(name: str, m: ModelSpec, dtype: Dtype) -> MemoryRole:
+    return MemoryRole(name, param_counts(m).total, training_value_bytes(dtype), 0.0)
 
 
 def _rollout_gpu_s(m: ModelSpec, generated: float, cfg: StageConfig, acc: Accelerator, dtype: Dtype) -> Range:
@@ -170,14 +181,14 @@ def _rlhf(
     prompt_prefill = fwd * (1.0 - cfg.generated_fraction)
     flops = prompt_prefill + fwd  # prefill for generation + reference forward
     flops += 3.0 * fwd * cfg.ppo_epochs
-    roles = [_full(m), _frozen("reference", m)]
+    roles = [_full(m, dtype), _frozen("reference", m, dtype)]
     if reward is not None:
         flops += _forward_flops(reward, tokens, seq_len)
-        roles.append(_frozen("reward", reward))
+        roles.append(_frozen("reward", reward, dtype))
     if ppo:
         v_fwd = _forward_flops(value, tokens, seq_len)
         flops += v_fwd + 3.0 * v_fwd * cfg.ppo_epochs
-        roles.append(MemoryRole("value", param_counts(value).total, 2.0, param_counts(value).total))
+        roles.append(_full(value, dtype, "value"))
     generated = tokens * cfg.generated_fraction
     notes = (
         Assumption(
@@ -226,28 +237,29 @@ def stage_compute(
         n_lora = lora_params(m, cfg.lora_rank)
         counts = param_counts(m)
         kept = counts.embedding + counts.position + counts.output_head + counts.norms
+        v = training_value_bytes(dtype)
+        base_bytes = v
         if cfg.stage == Stage.QLORA:
-            base_bytes = ((counts.total - kept) * cfg.nf4_bytes_per_param + 2.0 * kept) / counts.total
-        else:
-            base_bytes = 2.0
-        roles = (_frozen("base", m, base_bytes), MemoryRole("adapters", n_lora, 2.0, n_lora))
+            base_bytes = ((counts.total - kept) * cfg.nf4_bytes_per_param + v * kept) / counts.total
+        roles = (MemoryRole("base", counts.total, base_bytes, 0.0), MemoryRole("adapters", n_lora, v, n_lora))
         note = Assumption(
             "lora_trainable_params",
             n_lora,
             "Hu et al. 2021; Dettmers et al. 2023",
-            f"rank {cfg.lora_rank} on all linear layers; FLOPs = 2·F·T + 6·N_lora·T",
+            f"rank {cfg.lora_rank} on all linear layers; FLOPs = 2·F·T + 6·N_lora,active·T",
         )
-        return StageCompute(2.0 * fwd + 6.0 * n_lora * tokens, fwd, attn, zero, roles, (note,))
+        lora_flops = 6.0 * lora_params(m, cfg.lora_rank, active=True) * tokens
+        return StageCompute(2.0 * fwd + lora_flops, fwd, attn, zero, roles, (note,))
     if cfg.stage == Stage.DPO:
-        roles = (_full(m), _frozen("reference", m))
+        roles = (_full(m, dtype), _frozen("reference", m, dtype))
         note = Assumption("dpo_flops", "4·F·T", "Rafailov et al. 2023", "policy fwd+bwd + reference fwd")
         return StageCompute(4.0 * fwd, fwd, attn, zero, roles, (note,))
     if cfg.stage == Stage.DISTILL:
         assert cfg.teacher is not None
         teacher_fwd = _forward_flops(cfg.teacher, tokens, seq_len)
-        roles = (_full(m), _frozen("teacher", cfg.teacher))
+        roles = (_full(m, dtype), _frozen("teacher", cfg.teacher, dtype))
         note = Assumption(
             "distill_flops", "3·F_student·T + F_teacher·T", "Hinton et al. 2015", cfg.teacher.id
         )
         return StageCompute(3.0 * fwd + teacher_fwd, fwd, attn, zero, roles, (note,))
-    return StageCompute(3.0 * fwd, fwd, attn, zero, (_full(m),))
+    return StageCompute(3.0 * fwd, fwd, attn, zero, (_full(m, dtype),))
