@@ -36,6 +36,14 @@ CASES = [
         "did you mean gpt-4o",
     ),
     (["plan", "does-not-exist.yaml"], "scenario"),
+    (
+        ["train", "-m", "llama-3.1-8b", "-t", "1T", "--gpu", "h100-sxm", "--gpus", "24", "--tp", "3"],
+        "--tp: 3",
+    ),
+    (
+        ["train", "-m", "gpt-2-124m", "-t", "1B", "--gpu", "h100-sxm", "--gpus", "16", "--pp", "16"],
+        "12 layers",
+    ),
     (["model", "mixtral-8x7"], "mixtral-8x7b"),
 ]
 

@@ -63,6 +63,15 @@ def _price(acc: Accelerator, price: Triple | None, pricing: str) -> tuple[Range 
     return r, Assumption("price_usd_per_gpu_hour", f"{r.low:.3g}..{r.expected:.3g}..{r.high:.3g}", p.source)
 
 
+def _check_plan_fits_model(plan: ParallelPlan, model: ModelSpec) -> None:
+    """Raise unless TP divides the attention heads and PP does not exceed the layers (Megatron-LM's rules)."""
+    if model.n_heads % plan.tp:
+        raise InputError("--tp", plan.tp, f"a divisor of the {model.n_heads} attention heads of {model.id}")
+    layers = model.n_layers + (model.n_decoder_layers or 0)
+    if plan.pp > layers:
+        raise InputError("--pp", plan.pp, f"at most the {layers} layers of {model.id}")
+
+
 def resolve_training_setup(
     model: ModelSpec,
     acc: Accelerator,
@@ -119,6 +128,7 @@ def resolve_training_setup(
     plan = plan or ParallelPlan(n_gpus=n_gpus)
     if plan.n_gpus != n_gpus:
         raise InputError("--gpus", n_gpus, f"the parallel plan's GPU count {plan.n_gpus}")
+    _check_plan_fits_model(plan, model)
     cfg = stage or StageConfig()
     bw = defaults.decode_bandwidth_utilisation
     cfg = StageConfig(
