@@ -1,7 +1,7 @@
 """The report drawn by a real browser: headless Chromium, offline, every chart rendered, a screenshot.
 
-Needs ``chromium`` (Debian package ``chromium``; ``scripts/install_chromium.sh`` installs it). Without it
-these tests are skipped. To look at the screenshot, run with ``--basetemp=DIR`` and open
+Needs ``chromium`` (Debian package ``chromium``; ``python3 dev.py test`` installs it where apt and root
+allow). Without it these tests are skipped. To look at the screenshot, run with ``--basetemp=DIR`` and open
 ``DIR/report0/report.png``.
 """
 
@@ -33,7 +33,7 @@ def _chromium() -> str | None:
 CHROMIUM = _chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="headless Chromium not installed (apt-get install -y chromium, or scripts/install_chromium.sh)",
+    reason="headless Chromium not installed (apt-get install -y chromium; dev.py test does it as root)",
 )
 
 
