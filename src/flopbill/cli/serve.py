@@ -211,7 +211,12 @@ def serve(
         None, "--price-per-gpu-hour", help="USD; default: snapshot"
     ),
     pricing: str = typer.Option("on_demand", "--pricing", help="snapshot pricing model"),
-    utilization: str = typer.Option("1.0", "--utilization", help="busy fraction of paid GPU time"),
+    utilization: str = typer.Option(
+        "1.0",
+        "--utilization",
+        help="busy fraction of paid GPU time; with --rps a cap on the fleet's planned busy fraction "
+        "(queueing for the TTFT objective may add replicas below it)",
+    ),
     search: bool = typer.Option(False, "--search", help="search accelerators × TP × precision × batch"),
     rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
     slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
@@ -325,6 +330,8 @@ def _run_search(
         "tpot_s",
         "$/request",
         "tok/s/GPU",
+        "busy",
+        f"wait P{slo.ttft_percentile:g} s",
     ]
     console.print(f"evaluated {res.n_evaluated:,} configurations; {int(res.feasible.sum()):,} meet the SLO")
     if lengths.sample is not None:
@@ -345,7 +352,13 @@ def _row(res: Any, i: int) -> dict[str, Any]:
         "tpot_s": float(res.tpot_s[i]),
         "cost_usd_per_request": float(res.cost_usd_per_request[i]),
         "output_tokens_per_s_per_gpu": float(res.output_tokens_per_s_per_gpu[i]),
+        "utilization": float(res.utilization[i]),
+        "queue_wait_s": _finite_or_none(float(res.queue_wait_s[i])),
     }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _fmt(r: dict[str, Any]) -> list[Any]:
@@ -360,6 +373,8 @@ def _fmt(r: dict[str, Any]) -> list[Any]:
         f"{r['tpot_s'] * 1e3:.1f} ms",
         f"${r['cost_usd_per_request']:.6f}",
         f"{r['output_tokens_per_s_per_gpu']:,.0f}",
+        f"{r['utilization']:.0%}",
+        "unbounded" if r["queue_wait_s"] is None else f"{r['queue_wait_s']:.3f}",
     ]
 
 

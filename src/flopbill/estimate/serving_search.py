@@ -4,16 +4,19 @@ One vectorized call of :func:`serving_metrics` evaluates the whole grid accelera
 batch. Under load (continuous batching with chunked prefill, Agrawal et al. 2024, "Sarathi-Serve"):
 
 * a replica at batch ``B`` serves ``1 / S`` requests/s, ``S = prefill + O·T/(B·τ)`` replica-seconds
-  per request; it needs ``replicas = ceil(rps / (utilization / S))`` copies (utilization = the busy
-  fraction the fleet may run at, headroom for bursts);
+  per request; the throughput minimum is ``ceil(rps / (utilization / S))`` copies (``utilization`` is a
+  cap on the planned busy fraction, default 1);
 * TPOT under load adds the prefills that interleave with decode: ``T/τ + B/(O·n)·prefill``;
-* TTFT under load: the prompt's prefill plus one step already in flight (queueing not modelled: keep
-  utilization below 1 for headroom);
+* TTFT under load: the prompt's prefill, one step already in flight, and the M/M/c queueing wait at
+  ``slo.ttft_percentile`` (:mod:`flopbill.estimate.queueing`: ``replicas × B`` slots, each held ``B·S``);
+  replicas are the fewest ≥ the throughput minimum with ``ρ < 1`` whose TTFT meets the objective,
+  and the result reports ``ρ`` (``utilization``) and that wait (``queue_wait_s``);
 * cost per request ``= gpus · price / 3600 / rps``.
 
 :func:`search_serving_lengths` takes a request-length distribution instead of means
 (:mod:`flopbill.estimate.serving_workload`): GPU time per request is the sample mean, TTFT is checked at a
-percentile of the per-request TTFTs and TPOT at the decode-weighted mean context.
+percentile of the per-request TTFTs (plus the queueing wait at that percentile) and TPOT at the
+decode-weighted mean context.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value
+from flopbill.estimate.queueing import replicas_for_wait
 from flopbill.estimate.serving import compute_dtype, runtime_arrays
 from flopbill.estimate.serving_metrics import PrefillArrays, SpecArrays, WorkloadArrays, serving_metrics
 from flopbill.estimate.serving_step import DeviceArrays, PrecisionArrays, model_terms
@@ -52,7 +56,7 @@ class Candidate:
 class Slo:
     """Service-level objectives under load (s); TTFT is checked at ``ttft_percentile`` of the requests.
 
-    The percentile matters only with a length distribution (with means, every request is the same).
+    The percentile applies to the queueing wait and, with a length distribution, to the service TTFT.
     """
 
     ttft_s: float = float("inf")
@@ -86,6 +90,8 @@ class SearchResult:
     gpus: Any
     cost_usd_per_request: Any
     output_tokens_per_s_per_gpu: Any
+    utilization: Any  # ρ = λ·s/replicas, the chosen fleet's busy fraction
+    queue_wait_s: Any  # M/M/c wait at the TTFT percentile; NaN where not sized (fails an objective first)
 
     @property
     def n_evaluated(self) -> int:
@@ -192,42 +198,78 @@ def _search(
             longest_ok = longest_request_fits(terms, dev, prec, rt, tp, lengths)
         mt = serving_metrics(terms, dev, prec, rt, tp, batch, wl, SpecArrays(), prefill)
         s_per_req = mt.prefill_s_per_request + mt.decode_s_per_request
-        replicas = np.ceil(rps * s_per_req / utilization)
-        gpus = replicas * tp
-        cost = gpus * price / 3600.0 / rps
-        ttft_loaded = mt.ttft_s + mt.step_s
+        min_replicas = np.ceil(rps * s_per_req / utilization)
+        ttft_service = mt.ttft_s + mt.step_s
         ok_tp = _tp_allowed(m, grid.tps)
         link_ok = (tp == 1.0) | np.isfinite(dev.interconnect_bidir_bytes_per_s)
-        feasible = (
+        before_queue = (
             mt.fits
             & longest_ok
             & ok_tp
             & link_ok
-            & np.isfinite(cost)
+            & np.isfinite(min_replicas * tp * price)
             & (mt.tpot_loaded_s <= slo.tpot_s)
-            & (ttft_loaded <= slo.ttft_s)
+            & (ttft_service <= slo.ttft_s)
         )
-    shape = np.broadcast_shapes(feasible.shape, cost.shape, mt.tpot_loaded_s.shape)
-    names = np.array([c.accelerator.id for c in cands for _ in grid.weights])[:, None, None]
-    wnames = np.array([w.value for _ in cands for w in grid.weights])[:, None, None]
+    shape = np.broadcast_shapes(before_queue.shape, min_replicas.shape, mt.tpot_loaded_s.shape)
 
     def flat(x: Any) -> Any:
         return np.broadcast_to(x, shape).reshape(-1)
 
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fleet = _queue_fleet(
+            rps,
+            flat(s_per_req),
+            flat(batch),
+            flat(min_replicas),
+            slo.ttft_s - flat(ttft_service),
+            flat(before_queue),
+            slo.ttft_percentile,
+        )
+        gpus = fleet.replicas * flat(tp)
+        cost = gpus * flat(price) / 3600.0 / rps
+        ttft_loaded = flat(ttft_service) + np.where(np.isnan(fleet.wait_s), 0.0, fleet.wait_s)
+        feasible = flat(before_queue) & np.isfinite(cost)
+    names = np.array([c.accelerator.id for c in cands for _ in grid.weights])[:, None, None]
+    wnames = np.array([w.value for _ in cands for w in grid.weights])[:, None, None]
     return SearchResult(
         accelerator=flat(names),
         weights=flat(wnames),
         tp=flat(tp).astype(int),
         batch=flat(batch).astype(int),
-        feasible=flat(feasible),
-        ttft_s=flat(ttft_loaded),
+        feasible=feasible,
+        ttft_s=ttft_loaded,
         tpot_s=flat(mt.tpot_loaded_s),
-        e2e_latency_s=flat(ttft_loaded + (np.asarray(wl.output_tokens) - 1.0) * mt.tpot_loaded_s),
-        replicas=flat(replicas),
-        gpus=flat(gpus),
-        cost_usd_per_request=flat(cost),
+        e2e_latency_s=ttft_loaded + (np.asarray(wl.output_tokens) - 1.0) * flat(mt.tpot_loaded_s),
+        replicas=fleet.replicas,
+        gpus=gpus,
+        cost_usd_per_request=cost,
         output_tokens_per_s_per_gpu=flat(mt.output_tokens_per_s_per_gpu),
+        utilization=rps * flat(s_per_req) / fleet.replicas,
+        queue_wait_s=fleet.wait_s,
     )
+
+
+@dataclass(frozen=True)
+class _Fleet:
+    replicas: Any
+    wait_s: Any
+
+
+def _queue_fleet(
+    rps: float, s_per_req: Any, batch: Any, min_replicas: Any, slack_s: Any, check: Any, percentile: float
+) -> _Fleet:
+    """Return replicas and the queueing wait at ``percentile`` (1-D; the minimum and NaN where unchecked).
+
+    Only configurations meeting every objective before queueing (``check``) are sized by
+    :func:`flopbill.estimate.queueing.replicas_for_wait`: the TTFT budget left for waiting is ``slack_s``.
+    """
+    replicas = np.array(min_replicas, dtype=np.float64)
+    wait = np.full(replicas.shape, np.nan)
+    idx = np.flatnonzero(check)
+    r, w = replicas_for_wait(rps, s_per_req[idx], batch[idx], replicas[idx], slack_s[idx], percentile / 100.0)
+    replicas[idx], wait[idx] = r, w
+    return _Fleet(replicas, wait)
 
 
 def _tp_allowed(m: ModelSpec, tps: tuple[int, ...]) -> Any:
