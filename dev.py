@@ -5,7 +5,8 @@
     python3 dev.py test    # create .venv if needed, then lint, format check, type check and tests
 
 Both create the virtual environment ``.venv`` and install flopbill with its dev dependencies the first
-time (and again whenever pyproject.toml changes). Extra arguments go to flopbill / pytest.
+time (and again whenever pyproject.toml or constraints.txt changes), within the versions pinned in
+constraints.txt. Extra arguments go to flopbill / pytest.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ def ensure_venv() -> None:
     """Create ``.venv`` and install ``flopbill[dev]`` unless the stamp says it is current."""
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py must also run (and explain) on older Pythons
         sys.exit(f"flopbill needs Python >= 3.11 (this is {sys.version.split()[0]})")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    ).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not (BIN / "python").exists():
         _run(sys.executable, "-m", "venv", VENV)
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev]", "-c", "constraints.txt")
     STAMP.write_text(wanted)
 
 
