@@ -26,7 +26,7 @@ MAIN_EXAMPLE = ["plan", "examples/chatbot.yaml"]
 
 
 def _run(*cmd: str | Path) -> None:
-    print("+", " ".join(str(c) for c in cmd), flush=True)
+    print("+", " ".join(str(c) for c in cmd), file=sys.stderr, flush=True)
     code = subprocess.call([str(c) for c in cmd], cwd=ROOT)
     if code:
         sys.exit(code)
@@ -55,7 +55,7 @@ def ensure_chromium() -> None:
     """
     if shutil.which("chromium") or not shutil.which("apt-get") or os.geteuid() != 0:
         return
-    print("+ apt-get install chromium (for the HTML report browser test)", flush=True)
+    print("+ apt-get install chromium (for the HTML report browser test)", file=sys.stderr, flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
         subprocess.call(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
