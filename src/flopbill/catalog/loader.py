@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
 from flopbill.errors import CatalogError, InputError, UnknownNameError
+from flopbill.safeio import DocumentError, check_path, load_json, load_yaml, read_text
 
 _DATA = "flopbill.catalog.data"
 
 
 def _read_yaml(path: Path | str, text: str) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise CatalogError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        return load_yaml(text, str(path))[0]
+    except DocumentError as exc:
+        raise CatalogError(str(exc)) from None
 
 
 def describe_validation_error(path: Path | str, exc: ValidationError, data: Any = None) -> str:
@@ -59,21 +56,28 @@ def load_hardware_file(path: Path | str) -> HardwareCatalog:
 
 def load_model_file(path: Path | str) -> list[ModelSpec]:
     """Return the models in a YAML file: a catalog (``models: [...]``), a list, or one model."""
-    p = Path(path)
-    if not p.is_file():
+    p = check_path(path, "model file")
+    if not p.exists():
         raise InputError("model file", str(path), "an existing YAML or config.json file")
-    text = p.read_text(encoding="utf-8")
+    text = read_text(p, "model file")
     if p.suffix == ".json":
         try:
-            return [model_from_hf_config(json.loads(text), name=p.parent.name or p.stem)]
-        except json.JSONDecodeError as exc:
-            raise CatalogError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+            cfg = load_json(text, str(path))
+        except DocumentError as exc:
+            raise CatalogError(str(exc)) from None
+        if not isinstance(cfg, dict):
+            raise CatalogError(f"{path}: a config.json is a JSON object ({{...}}), not {type(cfg).__name__}")
+        return [model_from_hf_config(cfg, name=p.parent.name or p.stem)]
     data = _read_yaml(path, text)
     try:
         if isinstance(data, dict) and "models" in data:
             return ModelCatalog.model_validate(data).models
         if isinstance(data, list):
+            if not data:
+                raise CatalogError(f"{path}: the list of models is empty")
             return [ModelSpec.model_validate(d) for d in data]
+        if not isinstance(data, dict):
+            raise CatalogError(f"{path}: a model file is a YAML mapping (id:, n_layers:, ...) or a list")
         return [ModelSpec.model_validate(data)]
     except ValidationError as exc:
         raise CatalogError(describe_validation_error(path, exc, data)) from None

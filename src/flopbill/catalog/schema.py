@@ -11,11 +11,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flopbill.checks import schema_numbers
+
 
 class Strict(BaseModel):
     """Base of every catalog schema: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_only(cls, data: object) -> object:
+        """Booleans are not numbers and whole numbers stay exact (see :mod:`flopbill.checks`)."""
+        return schema_numbers(cls, data)
 
 
 class Source(Strict):

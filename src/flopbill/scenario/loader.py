@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from flopbill.errors import InputError, close_matches
+from flopbill.safeio import DocumentError, check_path, load_yaml, read_text
 from flopbill.scenario.schema import Scenario
 
 LinePath = tuple[str | int, ...]
@@ -35,18 +36,23 @@ class ScenarioError(InputError):
         return str(self.args[0])
 
 
-def line_map(text: str) -> dict[LinePath, int]:
+def line_map(text: str | yaml.Node | None) -> dict[LinePath, int]:
     """Return 1-based line numbers of every node in a YAML document, keyed by its path.
 
     A mapping value's path ends in its key and points at the key's line; a sequence item's path ends in
-    its index. The root is ``()``.
+    its index. The root is ``()``. Each node is visited once: the subtree an alias points to keeps
+    the lines of its anchor, so an alias-heavy document costs no more than its text.
     """
     lines: dict[LinePath, int] = {}
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = load_yaml(text, "<scenario>")[1] if isinstance(text, str) else text
     if root is None:
         return lines
+    seen: set[int] = set()
 
     def walk(node: yaml.Node, path: LinePath) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 key = str(key_node.value)
@@ -178,14 +184,10 @@ def _drop_tags(loc: Sequence[str | int]) -> list[str | int]:
 def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario, dict[LinePath, int]]:
     """Return the scenario in ``text`` and its line map; raise :class:`ScenarioError` on any problem."""
     try:
-        data = yaml.safe_load(text)
-        lines = line_map(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(
-            source, line, "(yaml)", f"not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
+        data, root = load_yaml(text, source)
+    except DocumentError as exc:
+        raise ScenarioError(source, exc.line, "(yaml)", exc.problem) from None
+    lines = line_map(root)
     if not isinstance(data, dict):
         raise ScenarioError(source, 1, "(top level)", "a scenario is a YAML mapping (name:, traffic:, ...)")
     try:
@@ -200,13 +202,10 @@ def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario
 
 def load_scenario(path: Path | str) -> Scenario:
     """Return the validated scenario in the YAML file at ``path``."""
-    p = Path(path)
-    if not p.is_file():
+    p = check_path(path, "scenario")
+    if not p.exists():
         raise InputError("scenario", str(path), "an existing scenario YAML file (see examples/)")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("scenario", str(path), f"a readable UTF-8 YAML file ({exc})") from None
+    text = read_text(p, "scenario")
     scenario, _ = parse_scenario_text(text, str(path))
     return scenario
 

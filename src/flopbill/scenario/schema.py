@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flopbill.checks import schema_numbers
 from flopbill.estimate.economics import DAYS_PER_MONTH
 from flopbill.scenario.values import Fraction, Growth, NonNegative, Positive, RangeValue
 
@@ -22,7 +23,13 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 class Strict(BaseModel):
     """Base of every scenario model: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_only(cls, data: object) -> object:
+        """Booleans are not numbers and whole numbers stay exact (see :mod:`flopbill.checks`)."""
+        return schema_numbers(cls, data)
 
 
 class Spike(Strict):

@@ -19,7 +19,7 @@ _RANGE_HELP = "a number or a range such as 0.35..0.5, 5%..20%, 1M..3M or low..ex
 class RangeValue(BaseModel):
     """An uncertain input as (low, expected, high); a point value has all three equal."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     low: float
     expected: float
