@@ -67,7 +67,7 @@ def test_model_too_large_does_not_fit() -> None:
 
 
 def test_tp_must_divide_heads() -> None:
-    with pytest.raises(InputError, match="--tp"):
+    with pytest.raises(InputError, match="tp"):
         _est(tp=3)
 
 

@@ -233,12 +233,10 @@ def model_from_shorthand(
     """
     heads = n_heads or max(1, d_model // 128)
     if d_model % heads:
-        raise InputError("--heads", heads, f"a divisor of the hidden size {d_model}")
+        raise InputError("n_heads", heads, f"a divisor of the hidden size {d_model}")
     d_ff = round((params - 2 * vocab_size * d_model - n_layers * 4 * d_model**2) / (3 * n_layers * d_model))
     if d_ff <= 0:
-        raise InputError(
-            "--params", params, f"more than the attention and embeddings of {n_layers}×{d_model}"
-        )
+        raise InputError("params", params, f"more than the attention and embeddings of {n_layers}×{d_model}")
     return ModelSpec(
         id="custom",
         name=f"custom {params / 1e9:.3g}B ({n_layers}×{d_model})",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flopbill.errors import FlopbillError
+from flopbill.errors import FlopbillError, InputError
 
 app = typer.Typer(
     name="flopbill",
@@ -103,6 +104,49 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+#: Library fields whose CLI flag is not the field written with dashes (``input_tokens`` → ``--input-tokens``).
+FIELD_FLAGS = {
+    "n_gpus": "--gpus",
+    "n_layers": "--layers",
+    "d_model": "--hidden",
+    "n_heads": "--heads",
+    "prefix_hit_rate": "--prefix-hit",
+    "context_tokens": "--context",
+    "budget_usd": "--budget-usd",
+}
+
+
+@functools.cache
+def _flags() -> frozenset[str]:
+    """Return every long option of every registered command."""
+    found: set[str] = set()
+    stack = [typer.main.get_command(app)]
+    while stack:
+        cmd = stack.pop()
+        found.update(o for p in cmd.params for o in getattr(p, "opts", ()) if o.startswith("--"))
+        stack.extend(getattr(cmd, "commands", {}).values())
+    return frozenset(found)
+
+
+def flag_for(field: str) -> str:
+    """Return how the CLI names a library field: ``input_tokens`` → ``--input-tokens``; a field
+    with no flag of its own (or already a flag) is returned as it is. ``a/b`` maps each part."""
+    if "/" in field:
+        return "/".join(flag_for(part) for part in field.split("/"))
+    if field in FIELD_FLAGS:
+        return FIELD_FLAGS[field]
+    candidate = "--" + field.replace("_", "-")
+    return candidate if candidate in _flags() else field
+
+
+def error_line(exc: FlopbillError) -> str:
+    """Return the one line the CLI prints for ``exc``: an input error names the CLI flag of its field."""
+    text = str(exc)
+    if isinstance(exc, InputError) and text.startswith(f"{exc.field}: "):
+        text = flag_for(exc.field) + text[len(exc.field) :]
+    return " ".join(text.split()) if len(text) > 2000 else text
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI: user errors print one line and exit 2; anything else is a bug (traceback).
 
@@ -114,5 +158,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None, prog_name="flopbill")
     except FlopbillError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        err_console.print(f"error: {error_line(exc)}", markup=False, highlight=False)
         raise SystemExit(2) from None

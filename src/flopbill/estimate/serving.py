@@ -116,14 +116,14 @@ def compute_dtype(weights: Dtype, activations: Dtype | None) -> Dtype:
 def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp: int) -> DeviceArrays:
     """Return the device figures the physics needs, or raise if one is unknown for ``acc``."""
     peak = getattr(acc.peak_flops_per_s, compute.value, None)
-    _require(acc, f"peak {compute.value} FLOP/s", peak, "--gpu")
-    _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "--gpu")
-    _require(acc, "memory size", acc.memory_bytes, "--gpu")
+    _require(acc, f"peak {compute.value} FLOP/s", peak, "gpu")
+    _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "gpu")
+    _require(acc, "memory size", acc.memory_bytes, "gpu")
     link = acc.interconnect_bidir_bytes_per_s
     if tp > 1:
-        _require(acc, "interconnect bandwidth (needed for --tp > 1)", link, "--tp")
+        _require(acc, "interconnect bandwidth (needed for tp > 1)", link, "tp")
     attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
-    _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "--gpu")
+    _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "gpu")
     return DeviceArrays(
         peak_flops_per_s=peak,
         attention_peak_flops_per_s=attn_peak,
@@ -166,23 +166,23 @@ def mtp_draft(m: ModelSpec) -> ModelSpec:
 def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> None:
     """Raise :class:`InputError` for options the deployment cannot take (TP, fractions, counts)."""
     if opt.tp < 1 or m.n_heads % opt.tp:
-        raise InputError("--tp", opt.tp, f"a divisor of the {m.n_heads} attention heads of {m.id}")
+        raise InputError("tp", opt.tp, f"a divisor of the {m.n_heads} attention heads of {m.id}")
     kvh = m.kv_heads
     if not m.is_mla and kvh % opt.tp and opt.tp % kvh:
-        raise InputError("--tp", opt.tp, f"a divisor or multiple of the {kvh} KV heads of {m.id}")
+        raise InputError("tp", opt.tp, f"a divisor or multiple of the {kvh} KV heads of {m.id}")
     if opt.replicas < 1:
-        raise InputError("--gpus", opt.replicas * opt.tp, f"a positive multiple of --tp {opt.tp}")
-    for name, value in (("--prefix-hit", opt.prefix_hit_rate), ("--spec-acceptance", opt.spec_acceptance)):
+        raise InputError("n_gpus", opt.replicas * opt.tp, f"a positive multiple of tp = {opt.tp}")
+    for name, value in (("prefix_hit_rate", opt.prefix_hit_rate), ("spec_acceptance", opt.spec_acceptance)):
         if not 0.0 <= value <= 1.0:
             raise InputError(name, value, "a fraction in [0, 1]")
     if not 0.0 < opt.utilization <= 1.0:
-        raise InputError("--utilization", opt.utilization, "a fraction in (0, 1]")
+        raise InputError("utilization", opt.utilization, "a fraction in (0, 1]")
     if opt.spec_k < 0 or opt.n_samples < 1 or opt.reasoning_multiplier < 1.0:
         raise InputError(
             "speculation/samples", (opt.spec_k, opt.n_samples), "k ≥ 0, samples ≥ 1, multiplier ≥ 1"
         )
     if opt.batch is not None and opt.batch < 1:
-        raise InputError("--batch", opt.batch, "a positive integer or 'max'")
+        raise InputError("batch", opt.batch, "a positive integer or 'max'")
 
 
 def _require(acc: Accelerator, what: str, value: Any, field_name: str) -> None:
@@ -210,11 +210,11 @@ def estimate_serving(
     """
     validate_options(m, acc, opt)
     if input_tokens < 1 or output_tokens < 1:
-        raise InputError("--input-tokens/--output-tokens", (input_tokens, output_tokens), "≥ 1 token each")
+        raise InputError("input_tokens/output_tokens", (input_tokens, output_tokens), "≥ 1 token each")
     generated = output_tokens * opt.reasoning_multiplier
     if input_tokens + generated > m.max_context_tokens:
         raise InputError(
-            "--input-tokens/--output-tokens",
+            "input_tokens/output_tokens",
             (input_tokens, output_tokens),
             f"a request within {m.id}'s context window of {m.max_context_tokens:,} tokens "
             f"(input + generated = {input_tokens + generated:,.0f})",

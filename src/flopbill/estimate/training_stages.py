@@ -60,7 +60,7 @@ def parse_stage(text: str) -> Stage:
     try:
         return Stage(key)
     except ValueError:
-        raise InputError("--stage", text, "one of " + ", ".join(s.value for s in Stage)) from None
+        raise InputError("stage", text, "one of " + ", ".join(s.value for s in Stage)) from None
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,13 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         if self.lora_rank < 1:
-            raise InputError("--lora-rank", self.lora_rank, "a positive integer")
+            raise InputError("lora_rank", self.lora_rank, "a positive integer")
         if not 0.0 < self.generated_fraction <= 1.0:
-            raise InputError("--generated-fraction", self.generated_fraction, "a fraction in (0, 1]")
+            raise InputError("generated_fraction", self.generated_fraction, "a fraction in (0, 1]")
         if self.rollout_batch < 1 or self.ppo_epochs < 1:
-            raise InputError("--rollout-batch/--ppo-epochs", self.rollout_batch, "positive integers")
+            raise InputError("rollout_batch/ppo_epochs", self.rollout_batch, "positive integers")
         if self.stage == Stage.DISTILL and self.teacher is None:
-            raise InputError("--teacher", None, "a teacher model (catalog id or file) for --stage distill")
+            raise InputError("teacher", None, "a teacher model (catalog id or file) for --stage distill")
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def _rollout_gpu_s(m: ModelSpec, generated: float, cfg: StageConfig, acc: Accele
     peak = getattr(acc.peak_flops_per_s, dtype.value, None)
     if bw is None or peak is None:
         raise InputError(
-            "--gpu", acc.id, "an accelerator with known memory bandwidth and peak FLOP/s for rollouts"
+            "gpu", acc.id, "an accelerator with known memory bandwidth and peak FLOP/s for rollouts"
         )
     weights = param_counts(m).total * bytes_per_value(
         dtype if dtype in (Dtype.BF16, Dtype.FP8) else Dtype.BF16
@@ -225,9 +225,9 @@ def stage_compute(
 ) -> StageCompute:
     """Return the FLOPs, rollout time and memory roles of one stage on ``tokens`` tokens (see module doc)."""
     if tokens <= 0:
-        raise InputError("--tokens", tokens, "a positive number of tokens such as 2T or 1e9")
+        raise InputError("tokens", tokens, "a positive number of tokens such as 2T or 1e9")
     if seq_len < 1:
-        raise InputError("--seq-len", seq_len, "a positive sequence length such as 4096 or 8k")
+        raise InputError("seq_len", seq_len, "a positive sequence length such as 4096 or 8k")
     if cfg.stage in RLHF_STAGES:
         return _rlhf(m, tokens, seq_len, cfg, acc, dtype)
     fwd = _forward_flops(m, tokens, seq_len)
