@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
+from flopbill.checks import integer, positive
 from flopbill.errors import CatalogError, InputError, UnknownNameError
 from flopbill.safeio import DocumentError, check_path, load_json, load_yaml, read_text
 
@@ -125,7 +126,12 @@ def model(name: str) -> ModelSpec:
 
 def resolve_model(name_or_path: str) -> ModelSpec:
     """Return a model from a catalog id, a YAML file (first model) or a HF ``config.json`` path."""
-    if name_or_path.endswith((".yaml", ".yml", ".json")) or Path(name_or_path).is_file():
+    path = check_path(name_or_path, "model")
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name longer than the file system allows is not a file
+        is_file = False
+    if name_or_path.endswith((".yaml", ".yml", ".json")) or is_file:
         return load_model_file(name_or_path)[0]
     return model(name_or_path)
 
@@ -161,7 +167,7 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
 
     The published parameter count of a user config is unknown (``None``).
     """
-    if "text_config" in cfg:
+    if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"]}
     d_model = _hf_get(cfg, "hidden_size", "n_embd", "d_model")
     n_layers = _hf_get(cfg, "num_hidden_layers", "n_layer", "num_layers")
@@ -170,6 +176,12 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
         raise CatalogError(
             f"{name}: config.json needs hidden_size, num_hidden_layers and num_attention_heads"
         )
+    try:  # sizes are used in arithmetic below: whole numbers only (a string "4096" × 4 is no size)
+        d_model = integer(d_model, "hidden_size", upper=10_000_000)
+        n_layers = integer(n_layers, "num_hidden_layers", upper=1_000_000)
+        n_heads = integer(n_heads, "num_attention_heads", upper=1_000_000)
+    except InputError as exc:
+        raise CatalogError(f"{name}: config.json {exc}") from None
     n_experts = _hf_get(cfg, "num_local_experts", "n_routed_experts", "num_experts")
     d_ff = _hf_get(cfg, "intermediate_size", "n_inner", "ffn_dim", default=4 * d_model)
     model_type = str(cfg.get("model_type", ""))
@@ -231,7 +243,10 @@ def model_from_shorthand(
     Heads default to ``d_model / 128`` (head size 128). The FFN size is solved so the total matches
     ``params``: ``d_ff = (params − 2·V·d − L·4·d²) / (3·L·d)`` (SwiGLU, untied embeddings).
     """
-    heads = n_heads or max(1, d_model // 128)
+    params = positive(params, "params", "a positive parameter count such as 7B")
+    n_layers = integer(n_layers, "n_layers", lower=1, upper=1_000_000)
+    d_model = integer(d_model, "d_model", lower=1, upper=10_000_000)
+    heads = integer(n_heads, "n_heads", lower=1) if n_heads is not None else max(1, d_model // 128)
     if d_model % heads:
         raise InputError("n_heads", heads, f"a divisor of the hidden size {d_model}")
     d_ff = round((params - 2 * vocab_size * d_model - n_layers * 4 * d_model**2) / (3 * n_layers * d_model))

@@ -147,6 +147,10 @@ def error_line(exc: FlopbillError) -> str:
     return " ".join(text.split()) if len(text) > 2000 else text
 
 
+#: Typer's usage error (unknown option, bad value for a typed option): printed as one line, exit 2.
+_USAGE_ERROR: Any = typer.BadParameter.__mro__[1]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI: user errors print one line and exit 2; anything else is a bug (traceback).
 
@@ -156,7 +160,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     register_commands()
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="flopbill")
+        code = app(args=list(argv) if argv is not None else None, prog_name="flopbill", standalone_mode=False)
     except FlopbillError as exc:
         err_console.print(f"error: {error_line(exc)}", markup=False, highlight=False)
         raise SystemExit(2) from None
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `flopbill` or `flopbill catalog`
+            exc.show()
+        else:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            message = " ".join(exc.format_message().split())
+            err_console.print(f"error: {message}{where}", markup=False, highlight=False)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        err_console.print("aborted", markup=False, highlight=False)
+        raise SystemExit(1) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

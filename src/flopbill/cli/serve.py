@@ -10,6 +10,7 @@ import typer
 from flopbill.catalog import accelerator, accelerators, resolve_model
 from flopbill.catalog.efficiency import accuracy_band, engine_profile, hardware_efficiency
 from flopbill.catalog.schema import ModelSpec
+from flopbill.checks import integer
 from flopbill.cli.app import (
     JSON_OPTION,
     app,
@@ -62,9 +63,12 @@ Examples:
 
 
 def _price(acc_id: str, given: str | None, pricing: str) -> tuple[float | None, str]:
+    from flopbill.catalog.prices import PRICING_MODELS, gpu_price
+
+    if pricing not in PRICING_MODELS:
+        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
     if given is not None:
         return parse_price_usd(given, "--price-per-gpu-hour"), "given"
-    from flopbill.catalog.prices import gpu_price
 
     try:
         p = gpu_price(acc_id, pricing)
@@ -231,10 +235,11 @@ def serve(
     m = resolve_model(model_name)
     lengths = lengths_from_options(input_tokens, output_tokens, lengths_file)
     i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
+    check_percentile(slo_percentile)
+    slo = Slo(slo_ttft, slo_tpot, slo_percentile)
+    integer(top, "--top", lower=1)
     if search or rps is not None:
-        check_percentile(slo_percentile)
         check_window(m, lengths, lengths_file)
-        slo = Slo(slo_ttft, slo_tpot, slo_percentile)
         _run_search(m, gpu if not search else None, lengths, rps, slo, locals(), json_out)
         return
     opt = _options(**locals())

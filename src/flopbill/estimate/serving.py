@@ -14,6 +14,7 @@ import numpy as np
 
 from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
 from flopbill.errors import DoesNotFitError, InputError
 from flopbill.estimate.assumptions import Assumption
@@ -163,6 +164,13 @@ def mtp_draft(m: ModelSpec) -> ModelSpec:
     return m.model_copy(update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0})
 
 
+#: Most samples per request (test-time compute) and longest speculative draft accepted.
+MAX_SAMPLES_PER_REQUEST = 4096
+MAX_SPEC_K = 64
+#: Largest output multiplier (hidden reasoning tokens per visible token).
+MAX_REASONING_MULTIPLIER = 1000.0
+
+
 def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> None:
     """Raise :class:`InputError` for options the deployment cannot take (TP, fractions, counts)."""
     if opt.tp < 1 or m.n_heads % opt.tp:
@@ -177,9 +185,11 @@ def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> Non
             raise InputError(name, value, "a fraction in [0, 1]")
     if not 0.0 < opt.utilization <= 1.0:
         raise InputError("utilization", opt.utilization, "a fraction in (0, 1]")
-    if opt.spec_k < 0 or opt.n_samples < 1 or opt.reasoning_multiplier < 1.0:
+    integer(opt.spec_k, "spec_k", lower=0, upper=MAX_SPEC_K)
+    integer(opt.n_samples, "samples", lower=1, upper=MAX_SAMPLES_PER_REQUEST)
+    if not 1.0 <= number(opt.reasoning_multiplier, "reasoning_multiplier") <= MAX_REASONING_MULTIPLIER:
         raise InputError(
-            "speculation/samples", (opt.spec_k, opt.n_samples), "k ≥ 0, samples ≥ 1, multiplier ≥ 1"
+            "reasoning_multiplier", opt.reasoning_multiplier, f"≥ 1 and ≤ {MAX_REASONING_MULTIPLIER:g}"
         )
     if opt.batch is not None and opt.batch < 1:
         raise InputError("batch", opt.batch, "a positive integer or 'max'")
@@ -209,6 +219,8 @@ def estimate_serving(
     Raises :class:`DoesNotFitError` when the weights do not fit or ``opt.batch`` exceeds the memory limit.
     """
     validate_options(m, acc, opt)
+    input_tokens = number(input_tokens, "input_tokens")
+    output_tokens = number(output_tokens, "output_tokens")
     if input_tokens < 1 or output_tokens < 1:
         raise InputError("input_tokens/output_tokens", (input_tokens, output_tokens), "≥ 1 token each")
     generated = output_tokens * opt.reasoning_multiplier

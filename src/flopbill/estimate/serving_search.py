@@ -28,7 +28,9 @@ import numpy as np
 
 from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import MAX_SEARCH_CANDIDATES, budget, integer, number, positive
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value
+from flopbill.errors import InputError
 from flopbill.estimate.queueing import replicas_for_wait
 from flopbill.estimate.serving import compute_dtype, runtime_arrays
 from flopbill.estimate.serving_metrics import PrefillArrays, SpecArrays, WorkloadArrays, serving_metrics
@@ -62,6 +64,12 @@ class Slo:
     ttft_s: float = float("inf")
     tpot_s: float = float("inf")
     ttft_percentile: float = DEFAULT_SLO_PERCENTILE
+
+    def __post_init__(self) -> None:
+        """Objectives are durations > 0 (``inf`` = no objective); NaN is refused."""
+        for name, value in (("slo_ttft", self.ttft_s), ("slo_tpot", self.tpot_s)):
+            if isinstance(value, bool) or not float(value) > 0:
+                raise InputError(name, value, "a duration in seconds > 0 (or no objective)")
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,12 @@ def _search(
     grid: SearchGrid,
     utilization: float,
 ) -> SearchResult:
+    n_setups = len(cands) * len(grid.weights) * len(grid.tps) * len(grid.batches)
+    points = 1 if lengths is None else max(1, int(np.size(lengths.input_tokens)))
+    budget(n_setups * points, MAX_SEARCH_CANDIDATES, "search", n_setups, "setups × length points")
+    positive(rps, "rps")
+    if not 0.0 < number(utilization, "utilization") <= 1.0:
+        raise InputError("utilization", utilization, "a fraction in (0, 1]")
     dev, prec, price = _device_grid(cands, grid.weights)
     prec = PrecisionArrays(prec.weight_bpv, prec.kept_bpv, bytes_per_value(grid.kv or Dtype.BF16), 2.0)
     tp = np.asarray(grid.tps, dtype=np.float64)[None, :, None]
@@ -281,6 +295,7 @@ def _tp_allowed(m: ModelSpec, tps: tuple[int, ...]) -> Any:
 
 def cheapest(result: SearchResult, n: int = 10) -> Any:
     """Return indices of the ``n`` cheapest feasible configurations, one per (accelerator, format, TP)."""
+    integer(n, "top", lower=1)
     idx = np.flatnonzero(result.feasible)
     order = idx[np.lexsort((result.tpot_s[idx], result.cost_usd_per_request[idx]))]
     seen: set[tuple[str, str, int]] = set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flopbill.catalog.defaults import SourcedRange, training_defaults
 from flopbill.catalog.prices import gpu_price
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import integer, positive
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError, UnknownNameError
 from flopbill.estimate.assumptions import Assumption, Range
@@ -90,10 +91,9 @@ def resolve_training_setup(
     stage: StageConfig | None = None,
 ) -> TrainingSetup:
     """Return a :class:`TrainingSetup` with user values where given and sourced defaults elsewhere."""
-    if tokens <= 0:
-        raise InputError("tokens", tokens, "a positive number of tokens such as 2T or 1e9")
-    if seq_len < 1:
-        raise InputError("seq_len", seq_len, "a positive sequence length such as 4096 or 8k")
+    positive(tokens, "tokens", "a positive number of tokens such as 2T or 1e9")
+    integer(seq_len, "seq_len", lower=1)
+    integer(n_gpus, "n_gpus", lower=1)
     defaults = training_defaults()
     mfu_r, mfu_a = _mfu(acc, n_gpus, mfu)
     price_r, price_a = _price(acc, price, pricing)

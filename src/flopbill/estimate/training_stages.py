@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import integer, positive
 from flopbill.dtypes import Dtype, bytes_per_value
 from flopbill.errors import InputError
 from flopbill.estimate.architecture import attention_flops_per_token, forward_flops_per_token, param_counts
@@ -224,10 +225,8 @@ def stage_compute(
     m: ModelSpec, tokens: float, seq_len: int, cfg: StageConfig, acc: Accelerator, dtype: Dtype
 ) -> StageCompute:
     """Return the FLOPs, rollout time and memory roles of one stage on ``tokens`` tokens (see module doc)."""
-    if tokens <= 0:
-        raise InputError("tokens", tokens, "a positive number of tokens such as 2T or 1e9")
-    if seq_len < 1:
-        raise InputError("seq_len", seq_len, "a positive sequence length such as 4096 or 8k")
+    positive(tokens, "tokens", "a positive number of tokens such as 2T or 1e9")
+    integer(seq_len, "seq_len", lower=1)
     if cfg.stage in RLHF_STAGES:
         return _rlhf(m, tokens, seq_len, cfg, acc, dtype)
     fwd = _forward_flops(m, tokens, seq_len)
