@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
 from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_assumptions, print_json
 from flopbill.errors import InputError
+from flopbill.safeio import check_path, check_target, write_all
 from flopbill.scenario.loader import load_scenario
 from flopbill.scenario.projection import project
 from flopbill.scenario.result import ScenarioResult
@@ -151,8 +150,8 @@ def _print_answers(result: ScenarioResult) -> None:
     )
 
 
-def write_html(result: ScenarioResult, path: Path) -> None:
-    """Write the HTML report atomically (temp file + rename): nothing half-written on error."""
+def render_report(result: ScenarioResult, path: Path) -> str:
+    """Return the HTML report of ``result`` (raises when this build has no HTML renderer)."""
     try:
         report = importlib.import_module("flopbill.report")
     except ModuleNotFoundError as exc:
@@ -162,30 +161,23 @@ def write_html(result: ScenarioResult, path: Path) -> None:
     render = getattr(report, "render_html", None)
     if render is None:
         raise InputError("--html", str(path), "a build with the HTML report (flopbill.report.render_html)")
-    html = render(result)
-    target = path.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    html: str = render(result)
+    return html
 
 
-def _html_targets(scenarios: list[Path], html: Path | None) -> list[Path | None]:
+def write_html(result: ScenarioResult, path: Path, force: bool = False) -> None:
+    """Write the HTML report atomically (temp file + rename): nothing half-written on error."""
+    write_all([(path, render_report(result, path))], "--html", force)
+
+
+def _html_targets(scenarios: list[Path], html: Path | None, force: bool) -> list[Path | None]:
     """Return where each scenario's report goes: ``html`` itself for one scenario, ``html/<stem>.html``
     for several (``html`` is then a directory, created if missing)."""
     if html is None:
         return [None] * len(scenarios)
+    html = check_path(html, "--html")
     if len(scenarios) == 1 and html.suffix.lower() in (".html", ".htm"):
-        if not html.resolve().parent.is_dir():
-            raise InputError("--html", str(html), "a file in an existing directory")
-        return [html]
+        return [check_target(html, "--html", force)]
     if html.exists() and not html.is_dir():
         raise InputError(
             "--html", str(html), "a directory for several reports (or one scenario and a .html file)"
@@ -193,7 +185,7 @@ def _html_targets(scenarios: list[Path], html: Path | None) -> list[Path | None]
     stems = [s.stem for s in scenarios]
     if len(set(stems)) != len(stems):
         raise InputError("scenario", ", ".join(map(str, scenarios)), "files with distinct names")
-    return [html / f"{stem}.html" for stem in stems]
+    return [check_target(html / f"{stem}.html", "--html", force) for stem in stems]
 
 
 @app.command()
@@ -207,22 +199,23 @@ def plan(
         None, "--html", help="write an HTML report: a .html file (one scenario) or a directory (several)"
     ),
     assumptions: bool = typer.Option(False, "--assumptions", help="print every assumption and its source"),
+    force: bool = typer.Option(
+        False, "--force", help="replace a symbolic link at an --html target (the link, not its target)"
+    ),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Project product scenarios month by month: cost per option, break-evens, sensitivity, P10/P50/P90.
 
-    Every scenario is loaded and checked before anything is written, so a bad file writes nothing.
+    Every scenario is loaded and checked, and every report rendered, before anything is written; the
+    reports are then written all or nothing, so a bad file writes nothing.
     """
     if samples is not None and samples < 0:
         raise InputError("--samples", samples, "a number of samples ≥ 0")
-    targets = _html_targets(scenarios, html)
+    targets = _html_targets(scenarios, html, force)
     loaded = [load_scenario(s) for s in scenarios]
     results = [project(s, samples=samples, seed=seed) for s in loaded]
-    if html is not None and len(scenarios) > 1:
-        html.mkdir(parents=True, exist_ok=True)
-    for result, target in zip(results, targets, strict=True):
-        if target is not None:
-            write_html(result, target)
+    pages = [(t, render_report(r, t)) for r, t in zip(results, targets, strict=True) if t is not None]
+    write_all(pages, "--html", force)
     if json_out:
         print_json(results[0] if len(results) == 1 else results)
         return

@@ -8,6 +8,7 @@ import datetime as dt
 import numpy as np
 import numpy.typing as npt
 
+from flopbill.checks import MAX_MONTE_CARLO_CELLS, MAX_MONTE_CARLO_SAMPLES, budget, integer
 from flopbill.estimate.economics import SECONDS_PER_DAY, crossover_month_array
 from flopbill.estimate.uncertainty import expected_inputs
 from flopbill.scenario.breakeven import break_evens, cost_curves
@@ -169,13 +170,18 @@ def project(
     ``samples`` / ``seed`` override the scenario's Monte Carlo settings (0 samples: no Monte Carlo).
     ``today`` dates API prices when the scenario has no ``prices_as_of``.
     """
+    if samples is not None:  # checked before any work
+        integer(samples, "samples", lower=0, upper=MAX_MONTE_CARLO_SAMPLES)
     resolved = scenario if isinstance(scenario, Resolved) else resolve(scenario, today)
     s = resolved.scenario
     ev = evaluate(resolved, expected_inputs(resolved.ranges))
     options = tuple(_option(resolved, ev, o.name, o.kind, o.label) for o in s.options)
     cheapest = min(options, key=lambda o: o.total_cost_usd).name
-    n = s.monte_carlo.samples if samples is None else samples
-    seed_ = s.monte_carlo.seed if seed is None else seed
+    n = s.monte_carlo.samples if samples is None else integer(samples, "samples", lower=0)
+    seed_ = s.monte_carlo.seed if seed is None else integer(seed, "seed", lower=0, upper=2**63 - 1)
+    budget(n, MAX_MONTE_CARLO_SAMPLES, "samples", n, "Monte Carlo samples")
+    cells = n * s.horizon_months * len(s.options)
+    budget(cells, MAX_MONTE_CARLO_CELLS, "samples", n, "Monte Carlo cells (samples × months × options)")
     mc = (
         monte_carlo(resolved, n, np.random.default_rng(seed_), seed_)
         if n > 0 and (_ranged(resolved) or samples is not None)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flopbill.checks import schema_numbers
 from flopbill.estimate.economics import DAYS_PER_MONTH
-from flopbill.scenario.values import Fraction, Growth, NonNegative, Positive, RangeValue
+from flopbill.scenario.values import Fraction, Growth, NonNegative, Positive, PositiveFraction, RangeValue
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -136,7 +136,7 @@ class _GpuOption(_Option):
     )
     replicas: int | None = Field(default=None, ge=1, description="fixed fleet size; default: sized to peak")
     min_replicas: int = Field(default=1, ge=0, description="autoscaling floor")
-    target_utilization: Fraction = Field(
+    target_utilization: PositiveFraction = Field(
         default=RangeValue.point(1.0), description="load ÷ capacity the fleet is sized for (ranged)"
     )
     throughput_requests_per_s_per_replica: Positive | None = Field(

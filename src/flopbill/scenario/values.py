@@ -141,5 +141,7 @@ NonNegative = Annotated[Ranged, AfterValidator(_nonnegative)]
 Positive = Annotated[Ranged, AfterValidator(_positive)]
 #: A ranged fraction in [0, 1].
 Fraction = Annotated[Ranged, AfterValidator(_fraction)]
+#: A ranged fraction in (0, 1] (a utilization: zero would divide by zero).
+PositiveFraction = Annotated[Ranged, AfterValidator(_fraction), AfterValidator(_positive)]
 #: A ranged monthly growth rate > −1.
 Growth = Annotated[Ranged, AfterValidator(_growth)]
