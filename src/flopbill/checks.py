@@ -108,7 +108,7 @@ def array(value: Any, field: str, lower: float | None = 0.0, strict: bool = Fals
         with np.errstate(invalid="ignore"):
             bad |= (arr <= lower) if strict else (arr < lower)
     if np.any(bad):
-        first = arr[bad].flat[0] if arr.ndim else arr.item()
+        first = arr.reshape(-1)[np.asarray(bad).reshape(-1)][0]
         what = "finite" + ("" if lower is None else (f" and > {lower:g}" if strict else f" and ≥ {lower:g}"))
         shown = first.item() if arr.size == 1 else f"{first.item()!r} in {_summary(arr)}"
         raise InputError(field, shown, f"{what} values")
