@@ -24,7 +24,7 @@ DOCUMENTS = {
     p.name: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES_DIR.glob("*.yaml"))
 }
 
-HOSTILE: st.SearchStrategy[Any] = st.one_of(
+_HOSTILE: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from([0, -1, 1, 0.0, -0.5, 1e308, 10**30, True, False, None, "", [], {}, [1, 2], {"a": 1}]),
     st.sampled_from([float("nan"), float("inf"), float("-inf")]),
     st.sampled_from(EDGE),
@@ -32,6 +32,7 @@ HOSTILE: st.SearchStrategy[Any] = st.one_of(
     st.integers(-(10**20), 10**20),
     st.text(max_size=20),
 )
+HOSTILE = _HOSTILE.map(copy.deepcopy)  # a fresh list or mapping each time (no shared, cyclic nodes)
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
