@@ -47,11 +47,11 @@ class Traffic(Strict):
     Give ``requests_per_day``, or ``daily_active_users`` and ``requests_per_user_per_day``.
     """
 
-    daily_active_users: NonNegative | None = Field(default=None, description="users in month 1 (ranged)")
-    requests_per_user_per_day: NonNegative | None = Field(
+    daily_active_users: Positive | None = Field(default=None, description="users in month 1 (ranged)")
+    requests_per_user_per_day: Positive | None = Field(
         default=None, description="per active user (ranged)"
     )
-    requests_per_day: NonNegative | None = Field(
+    requests_per_day: Positive | None = Field(
         default=None, description="product requests per day, month 1"
     )
     monthly_growth: Growth = Field(
@@ -61,7 +61,7 @@ class Traffic(Strict):
         default=RangeValue.point(1.0),
         description="busiest hour ÷ daily mean rate (diurnal curve, ranged); 1 = flat traffic",
     )
-    ai_share: Fraction = Field(
+    ai_share: PositiveFraction = Field(
         default=RangeValue.point(1.0),
         description="share of requests that actually need the AI output (ranged), e.g. 20%",
     )
