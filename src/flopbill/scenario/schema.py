@@ -48,12 +48,8 @@ class Traffic(Strict):
     """
 
     daily_active_users: Positive | None = Field(default=None, description="users in month 1 (ranged)")
-    requests_per_user_per_day: Positive | None = Field(
-        default=None, description="per active user (ranged)"
-    )
-    requests_per_day: Positive | None = Field(
-        default=None, description="product requests per day, month 1"
-    )
+    requests_per_user_per_day: Positive | None = Field(default=None, description="per active user (ranged)")
+    requests_per_day: Positive | None = Field(default=None, description="product requests per day, month 1")
     monthly_growth: Growth = Field(
         default=RangeValue.point(0.0), description="compounding month-over-month growth (ranged), e.g. 10%"
     )
