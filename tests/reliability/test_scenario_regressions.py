@@ -217,3 +217,21 @@ def test_several_reports_are_all_or_nothing(run_safe: RunSafe, tmp_path: Path) -
     got = run_safe(["plan", str(EXAMPLE), str(bad), "--samples", "0", "--html", str(out)])
     _assert_one_line(got, "zz-bad.yaml")
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field"),
+    [
+        (("options", 2, "gpus_per_replica"), 3, "options[2].gpus_per_replica"),
+        (("request", "input_tokens"), "200k", "request.input_tokens"),
+    ],
+    ids=["tp", "context-window"],
+)
+def test_estimator_errors_name_the_scenario_field_not_a_flag(
+    run_safe: RunSafe, tmp_path: Path, where: tuple[str | int, ...], value: object, field: str
+) -> None:
+    """An error the serving estimator raises while projecting names the scenario path and its line."""
+    path = _write(tmp_path, _mutated(where, value))
+    got = run_safe(["plan", str(path), "--samples", "0"])
+    _assert_one_line(got, str(path), " line ", field)
+    assert "--" not in got.err

@@ -10,9 +10,10 @@ import typer
 from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_assumptions, print_json
 from flopbill.errors import InputError
 from flopbill.safeio import check_path, check_target, write_all
-from flopbill.scenario.loader import load_scenario
+from flopbill.scenario.loader import LinePath, load_scenario_lines, located
 from flopbill.scenario.projection import project
 from flopbill.scenario.result import ScenarioResult
+from flopbill.scenario.schema import Scenario
 from flopbill.units import format_usd
 
 
@@ -188,6 +189,16 @@ def _html_targets(scenarios: list[Path], html: Path | None, force: bool) -> list
     return [check_target(html / f"{stem}.html", "--html", force) for stem in stems]
 
 
+def _project(
+    path: Path, scenario: Scenario, lines: dict[LinePath, int], samples: int | None, seed: int | None
+) -> ScenarioResult:
+    """Return the projection; an error about a scenario field names the file and its line."""
+    try:
+        return project(scenario, samples=samples, seed=seed)
+    except InputError as exc:
+        raise located(str(path), lines, exc) from None
+
+
 @app.command()
 def plan(
     scenarios: list[Path] = typer.Argument(..., help="scenario YAML file(s) (see examples/)"),
@@ -212,8 +223,8 @@ def plan(
     if samples is not None and samples < 0:
         raise InputError("--samples", samples, "a number of samples ≥ 0")
     targets = _html_targets(scenarios, html, force)
-    loaded = [load_scenario(s) for s in scenarios]
-    results = [project(s, samples=samples, seed=seed) for s in loaded]
+    loaded = [load_scenario_lines(s) for s in scenarios]
+    results = [_project(path, *doc, samples, seed) for path, doc in zip(scenarios, loaded, strict=True)]
     pages = [(t, render_report(r, t)) for r, t in zip(results, targets, strict=True) if t is not None]
     write_all(pages, "--html", force)
     if json_out:

@@ -7,7 +7,9 @@ Input names are paths: ``traffic.monthly_growth``, ``options.<name>.price_usd_pe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +68,41 @@ def _given(ranges: dict[str, Range]) -> list[Assumption]:
     return notes
 
 
+#: Library fields (serving estimator) → the self-hosted option field that sets them.
+OPTION_FIELDS = {"tp": "gpus_per_replica", "n_gpus": "gpus_per_replica", "weights": "weight_dtype"}
+#: Library fields (training estimator) → the training stage field that sets them.
+TRAINING_FIELDS = {"seq_len": "context_tokens", "n_gpus": "gpus", "tp": "gpus"}
+#: Library fields that come from the scenario's request shape, whatever the option.
+_REQUEST_FIELDS = {
+    "input_tokens": "request.input_tokens",
+    "output_tokens": "request.output_tokens",
+    "input_tokens/output_tokens": "request.input_tokens",
+}
+
+
+def _at(scenario: Scenario, entry: object) -> str:
+    """Return the scenario path of an option or one-time cost: ``options[2]``, ``one_time[0]``."""
+    if entry in scenario.options:
+        return f"options[{scenario.options.index(entry)}]"
+    return f"one_time[{scenario.one_time.index(entry)}]"  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def scenario_field(prefix: str, fields: dict[str, str]) -> Iterator[None]:
+    """Re-raise an estimator's :class:`InputError` as one naming the scenario field under ``prefix``
+    (``tp`` → ``options[2].gpus_per_replica``), so the file and line can be found."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.field in _REQUEST_FIELDS:
+            field = _REQUEST_FIELDS[exc.field]
+        elif exc.field.startswith(("options", "one_time", "request", "traffic")):
+            raise
+        else:
+            field = f"{prefix}.{fields.get(exc.field, exc.field)}"
+        raise InputError(field, exc.value, exc.allowed) from None
+
+
 def _option_defaults(
     scenario: Scenario, ranges: dict[str, Range], notes: list[Assumption]
 ) -> tuple[dict[str, estimators.TokenPrices], dict[str, float]]:
@@ -80,7 +117,7 @@ def _option_defaults(
             notes.extend(api[opt.name].assumptions)
         if isinstance(opt, SelfHostedOption) and opt.price_usd_per_gpu_hour is None:
             price, src = estimators.gpu_hour_price(
-                opt.gpu, opt.pricing, opt.provider, f"{key}.price_usd_per_gpu_hour"
+                opt.gpu, opt.pricing, opt.provider, f"{_at(scenario, opt)}.price_usd_per_gpu_hour"
             )
             ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
             notes.extend(src)
@@ -98,14 +135,15 @@ def _option_defaults(
             if opt.throughput_requests_per_s_per_replica is not None:
                 capacity[opt.name] = 1.0  # the given (ranged) throughput is an input; see engine
                 continue
-            rps, src = estimators.replica_throughput(
-                opt.model,
-                opt.gpu,
-                opt.gpus_per_replica,
-                opt.weight_dtype,
-                req.input_tokens.expected,
-                req.output_tokens.expected,
-            )
+            with scenario_field(_at(scenario, opt), OPTION_FIELDS):
+                rps, src = estimators.replica_throughput(
+                    opt.model,
+                    opt.gpu,
+                    opt.gpus_per_replica,
+                    opt.weight_dtype,
+                    req.input_tokens.expected,
+                    req.output_tokens.expected,
+                )
             capacity[opt.name] = rps
             notes.append(
                 Assumption(f"{key} requests/s per replica", rps, "serving estimator", "at expected tokens")
@@ -126,21 +164,25 @@ def _training_defaults(
         key = f"one_time.{item.name}.training"
         if stage.price_usd_per_gpu_hour is None:
             price, src = estimators.gpu_hour_price(
-                stage.gpu, stage.pricing, stage.provider, f"{key}.price_usd_per_gpu_hour"
+                stage.gpu,
+                stage.pricing,
+                stage.provider,
+                f"{_at(scenario, item)}.training.price_usd_per_gpu_hour",
             )
             ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
             notes.extend(src)
-        usd, gpu_h, src = estimators.training_cost(
-            stage.stage,
-            stage.model,
-            stage.tokens.expected,
-            stage.gpu,
-            stage.mfu.expected if stage.mfu is not None else None,
-            stage.context_tokens,
-            ranges[f"{key}.price_usd_per_gpu_hour"].expected,
-            stage.gpus,
-            stage.teacher,
-        )
+        with scenario_field(f"{_at(scenario, item)}.training", TRAINING_FIELDS):
+            usd, gpu_h, src = estimators.training_cost(
+                stage.stage,
+                stage.model,
+                stage.tokens.expected,
+                stage.gpu,
+                stage.mfu.expected if stage.mfu is not None else None,
+                stage.context_tokens,
+                ranges[f"{key}.price_usd_per_gpu_hour"].expected,
+                stage.gpus,
+                stage.teacher,
+            )
         cost[item.name], hours[item.name] = usd, gpu_h
         notes.append(
             Assumption(f"{key} cost at expected inputs, USD", usd, "training estimator", f"{gpu_h:.4g} GPU-h")

@@ -8,6 +8,7 @@ maps to the line where ``gpu:`` is written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from flopbill.errors import InputError, close_matches
+from flopbill.errors import InputError, close_matches, shown
 from flopbill.safeio import DocumentError, check_path, load_yaml, read_text
 from flopbill.scenario.schema import Scenario
 
@@ -200,14 +201,32 @@ def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario
     return scenario, lines
 
 
-def load_scenario(path: Path | str) -> Scenario:
-    """Return the validated scenario in the YAML file at ``path``."""
+def load_scenario_lines(path: Path | str) -> tuple[Scenario, dict[LinePath, int]]:
+    """Return the validated scenario in the YAML file at ``path`` and its line map."""
     p = check_path(path, "scenario")
     if not p.exists():
         raise InputError("scenario", str(path), "an existing scenario YAML file (see examples/)")
-    text = read_text(p, "scenario")
-    scenario, _ = parse_scenario_text(text, str(path))
-    return scenario
+    return parse_scenario_text(read_text(p, "scenario"), str(path))
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Return the validated scenario in the YAML file at ``path``."""
+    return load_scenario_lines(path)[0]
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_SCENARIO_ROOTS = ("options", "one_time", "request", "traffic", "revenue", "monte_carlo")
+
+
+def located(source: str, lines: dict[LinePath, int], exc: InputError) -> InputError:
+    """Return ``exc`` as a :class:`ScenarioError` with its line when its field is a scenario path
+    (``options[2].gpus_per_replica``, raised while projecting); any other error unchanged."""
+    if isinstance(exc, ScenarioError) or not exc.field.startswith(_SCENARIO_ROOTS):
+        return exc
+    loc: list[str | int] = [int(i) if i else name for name, i in _PART.findall(exc.field)]
+    _, line = locate(lines, loc)
+    allowed = f"; expected {exc.allowed}" if exc.allowed else ""
+    return ScenarioError(source, line, exc.field, f"{shown(exc.value)} is not allowed{allowed}")
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
@@ -221,7 +240,9 @@ __all__ = [
     "ScenarioError",
     "line_map",
     "load_scenario",
+    "load_scenario_lines",
     "locate",
+    "located",
     "parse_scenario_text",
     "path_text",
     "scenario_from_dict",
