@@ -99,7 +99,8 @@ def check(r: Run) -> None:
         lines = r.err.strip().splitlines()
         assert len(lines) == 1, f"{len(lines)} lines for: flopbill {shown}\n{r.err[-2000:]}"
         text = lines[0].removeprefix("error: ")
-        names_field = ": " in text or text.startswith("unknown ")  # field: ... or unknown <kind> 'name'
+        # "field: ...", "unknown <kind> 'name'", or a usage error pointing at the command's --help
+        names_field = ": " in text or text.startswith("unknown ") or text.endswith("--help`)")
         assert lines[0].startswith("error: ") and names_field, f"no field named: {lines[0]}"
         return
     assert not r.non_finite, f"non-finite {r.non_finite[:5]} in the JSON of: flopbill {shown}"
