@@ -31,6 +31,7 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["model", "--params", "1e999", "--layers", "32", "--hidden", "4096"], "--params"),
     (["model", "--params", "8B", "--layers", "32", "--hidden", "0"], "--hidden"),
     (["model", "x" * 20_000], "model"),
+    (["model", "--params", "3541774862154643800065", "--layers", "32", "--hidden", "4096"], "--params"),
     ([*TRAIN, "--seq-len", "1e999"], "--seq-len"),
     ([*TRAIN, "--seq-len", "10M"], "--seq-len"),
     ([*TRAIN, "--tokens", "1e999"], "--tokens"),

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
-from flopbill.checks import integer, positive
+from flopbill.checks import MAX_SCHEMA_INT, integer, positive
 from flopbill.errors import CatalogError, InputError, UnknownNameError
 from flopbill.safeio import DocumentError, check_path, load_json, load_yaml, read_text
 
@@ -252,6 +252,8 @@ def model_from_shorthand(
     d_ff = round((params - 2 * vocab_size * d_model - n_layers * 4 * d_model**2) / (3 * n_layers * d_model))
     if d_ff <= 0:
         raise InputError("params", params, f"more than the attention and embeddings of {n_layers}×{d_model}")
+    if d_ff > MAX_SCHEMA_INT:
+        raise InputError("params", params, f"a count whose FFN width for {n_layers}×{d_model} stays ≤ 2**53")
     return ModelSpec(
         id="custom",
         name=f"custom {params / 1e9:.3g}B ({n_layers}×{d_model})",
