@@ -11,12 +11,14 @@ import pytest
 from flopbill.catalog import model
 from flopbill.checks import array, integer, number
 from flopbill.errors import FlopbillError, InputError
+from flopbill.estimate.api import api_price, api_request_cost_usd
 from flopbill.estimate.architecture import (
     attention_flops_per_token,
     expected_experts_touched,
     forward_flops_per_token,
     kv_cache_bytes,
 )
+from flopbill.estimate.economics import crossover_month
 from flopbill.estimate.serving_search import Slo
 from flopbill.safeio import DocumentError, load_json, load_yaml
 from flopbill.units import parse_bytes, parse_count, parse_price_usd
@@ -35,6 +37,10 @@ M = model("llama-3.1-8b")
         (lambda: expected_experts_touched(0, 2, 16), "n_experts"),
         (lambda: expected_experts_touched(8, 9, 16), "experts_per_token"),
         (lambda: expected_experts_touched(8, 2, -1), "batch_tokens"),
+        (lambda: crossover_month(math.nan, [1.0, 2.0]), "one_time_usd"),
+        (lambda: crossover_month(1.0, [math.inf, 1.0]), "monthly_inference_usd"),
+        (lambda: api_request_cost_usd(api_price("gpt-4o"), -1.0, 10.0), "input_tokens"),
+        (lambda: api_request_cost_usd(api_price("gpt-4o"), 10.0, math.nan), "output_tokens"),
         (lambda: Slo(ttft_s=math.nan), "slo_ttft"),
         (lambda: Slo(tpot_s=0.0), "slo_tpot"),
         (lambda: parse_count("1e999", "tokens"), "tokens"),

@@ -157,6 +157,8 @@ def search_serving(
 
     Every request is ``input_tokens`` → ``output_tokens`` (means).
     """
+    positive(input_tokens, "input_tokens")
+    positive(output_tokens, "output_tokens")
     wl = WorkloadArrays(input_tokens, output_tokens)
     return _search(m, cands, engine, wl, None, rps, slo, grid, utilization)
 
