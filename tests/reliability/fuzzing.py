@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import re
 import resource
 import time
 import traceback
@@ -36,6 +37,10 @@ EXAMPLES = int(os.environ.get("FLOPBILL_FUZZ_EXAMPLES", "20"))
 TIME_BUDGET_S = 20.0
 #: Peak resident memory the test process may reach (bytes).
 MEMORY_BUDGET_BYTES = 3 * 2**30
+
+
+#: A NaN or infinity printed in a table (``$infT``, ``nan %``), not part of a word like "inference".
+_NON_FINITE_TEXT = re.compile(r"(?<![A-Za-z_])(nan|inf)(?![a-z_])", re.IGNORECASE)
 
 
 @dataclass
@@ -104,5 +109,7 @@ def check(r: Run) -> None:
         assert lines[0].startswith("error: ") and names_field, f"no field named: {lines[0]}"
         return
     assert not r.non_finite, f"non-finite {r.non_finite[:5]} in the JSON of: flopbill {shown}"
+    printed = _NON_FINITE_TEXT.search(r.out)
+    assert printed is None, f"{printed.group(0)!r} printed by: flopbill {shown}" if printed else ""
     if "--json" in r.args and "--help" not in r.args:
         json.loads(r.out, parse_constant=lambda c: (_ for _ in ()).throw(AssertionError(c)))
