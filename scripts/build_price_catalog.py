@@ -10,14 +10,17 @@ Inputs (both in ``scripts/data/``):
   Apache-2.0, generated from the providers' pricing APIs) at ONE commit, :data:`COMMIT`. One line per
   instance type in the provider's reference region (:data:`REFERENCE_REGIONS`): the on-demand ``Price``
   and the ``SpotPrice`` of each availability zone of that region (``;``-joined, empty = none listed).
+  GCP prices a GPU VM as two rows (the host machine type and the attached GPUs); ``host_price`` and
+  ``host_spot_prices`` carry the host row, and the instance price is their sum.
 - ``gpu_prices_transcribed.csv``: rows for providers or offers that extract lacks, each citing the public
   transcription it came from (already in the output format).
 
 Accelerator names are mapped to hardware-catalog ids by :data:`ACCELERATOR_IDS` (an instance-name rule
 first, for names SkyPilot shares between SKUs); rows whose accelerator the hardware catalog lacks are left
-out and listed by :func:`dropped`. Spot = median over the zones (even counts: mean of the two middle
-values). Billing increments per provider come from :data:`BILLING` (sources in ATTRIBUTION.md). The
-output is deterministic: same inputs, same bytes.
+out and listed by :func:`dropped`; rows where a zone's spot price exceeds the on-demand price (a
+sign of a mismatched SKU in the source) are left out and listed by :func:`inconsistent`. Spot = median
+over the zones (even counts: mean of the two middle values). Billing increments per provider come from
+:data:`BILLING` (sources in ATTRIBUTION.md). The output is deterministic: same inputs, same bytes.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ COMMIT = "2c3d7ea7d76bf84cf80d382e946c1609571485fd"
 DATE_CHECKED = "2026-11-22"  # first read of this commit's files: prices captured on or before this day
 REFERENCE_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "lambda": "us-east-1", "fluidstack": "FINLAND"}
 
-# SkyPilot accelerator name -> (flopbill hardware id, chips per SkyPilot "accelerator" unit or None = 1).
+# SkyPilot accelerator name -> flopbill hardware id (the mapping table; see ATTRIBUTION.md).
 ACCELERATOR_IDS: dict[str, str] = {
     "A100": "a100-40gb",
     "A100-80GB": "a100-80gb",
@@ -112,18 +115,38 @@ def _billing(cloud: str, accelerator_name: str) -> tuple[str, str]:
     return BILLING[cloud]
 
 
+def _spots(text: str) -> list[float]:
+    return [float(v) for v in text.split(";") if v]
+
+
+def _inconsistent(row: dict[str, str]) -> bool:
+    """True when a zone's spot price exceeds the on-demand price of the same row (accelerator or host)."""
+    pairs = [
+        (row["price"], row["spot_prices"]),
+        (row.get("host_price") or "", row.get("host_spot_prices") or ""),
+    ]
+    return any(price and any(s > float(price) for s in _spots(spot)) for price, spot in pairs)
+
+
+def _prices(row: dict[str, str]) -> list[tuple[str, float]]:
+    """On-demand and (median-zone) spot price per instance-hour; GCP GPU VMs add host and accelerator rows."""
+    host = float(row.get("host_price") or 0.0)
+    prices = [("on_demand", float(row["price"]) + host)]
+    spots, host_spots = _spots(row["spot_prices"]), _spots(row.get("host_spot_prices") or "")
+    if spots and (host_spots or not host):
+        prices.append(("spot", statistics.median(spots) + (statistics.median(host_spots) if host else 0.0)))
+    return prices
+
+
 def _rows_from_extract(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for row in rows:
         hw, count = _accelerator(row)
-        if hw is None or row["region"] != REFERENCE_REGIONS[row["cloud"]]:
+        if hw is None or _inconsistent(row) or row["region"] != REFERENCE_REGIONS[row["cloud"]]:
             continue
         increment, minimum = _billing(row["cloud"], row["accelerator_name"])
         url = f"https://github.com/skypilot-org/skypilot-catalog/blob/{COMMIT}/{row['source_path']}"
-        spots = [float(v) for v in row["spot_prices"].split(";") if v]
-        prices = [("on_demand", float(row["price"]))]
-        if spots:
-            prices.append(("spot", statistics.median(spots)))
+        prices = _prices(row)
         for pricing, instance_price in prices:
             out.append(
                 {
@@ -158,6 +181,13 @@ def dropped(extract: Path = EXTRACT) -> list[tuple[str, str, str]]:
     ]
 
 
+def inconsistent(extract: Path = EXTRACT) -> list[tuple[str, str, str]]:
+    """(cloud, instance, SkyPilot name) of the extract rows left out: a spot price exceeds on-demand."""
+    return [
+        (r["cloud"], r["instance_type"], r["accelerator_name"]) for r in _read(extract) if _inconsistent(r)
+    ]
+
+
 def _sort_key(row: dict[str, str]) -> tuple[str, str, int, str, str]:
     return (
         row["provider"],
@@ -184,6 +214,10 @@ def main() -> None:
     left_out = dropped()
     print(f"wrote {OUTPUT.relative_to(REPO)}; left out {len(left_out)} rows (accelerator not in the catalog)")
     for cloud, instance, name in left_out:
+        print(f"  {cloud} {instance} ({name})")
+    bad = inconsistent()
+    print(f"left out {len(bad)} rows whose spot price exceeds the on-demand price (inconsistent source rows)")
+    for cloud, instance, name in bad:
         print(f"  {cloud} {instance} ({name})")
 
 

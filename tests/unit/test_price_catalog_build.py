@@ -82,3 +82,26 @@ def test_hand_checked_rows() -> None:
     assert float(h100["price_usd_per_gpu_hour"]) == pytest.approx(4.09)
     assert h100["billing_increment_s"] == "60"
     assert rows[("lambda", "gpu_1x_h100_pcie", "on_demand")]["accelerator_id"] == "h100-pcie"
+
+
+def test_gcp_gpu_vm_is_host_plus_gpus_and_inconsistent_rows_are_left_out() -> None:
+    """a2-highgpu-1g in us-central1 = host $0.73948 + A100 × 1 $2.93391 = $3.67339/h (GCP lists $3.67);
+    a2-highgpu-8g = $5.91582 + $23.47126 = $29.38708/h = $3.673385 per GPU. Rows whose zone spot price
+    exceeds on-demand (GCP H100 in us-central1: $5.3387 spot vs $4.20076) are left out and listed."""
+    module = _module()
+    rows = {(r["provider"], r["instance"], r["pricing"]): r for r in _shipped()}
+    assert float(rows[("gcp", "a2-highgpu-1g", "on_demand")]["price_usd_per_instance_hour"]) == pytest.approx(
+        0.73948 + 2.93391
+    )
+    eight = rows[("gcp", "a2-highgpu-8g", "on_demand")]
+    assert float(eight["price_usd_per_gpu_hour"]) == pytest.approx((5.91582 + 23.47126) / 8)
+    assert float(rows[("gcp", "a2-highgpu-8g", "spot")]["price_usd_per_instance_hour"]) == pytest.approx(
+        3.10496 + 12.3192
+    )
+    bad = {instance for _, instance, _ in module.inconsistent()}
+    assert bad == {"a3-highgpu-1g", "a2-ultragpu-1g"}
+    assert not any(
+        r["provider"] == "gcp" and "skypilot" in r["source_url"] and r["instance"] in bad for r in _shipped()
+    )
+    text = (DATA / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    assert all(instance in text for instance in bad)
