@@ -27,10 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from flopbill.cli import main
-
-app_module = importlib.import_module("flopbill.cli.app")  # the module, not the Typer app
-
 #: Examples per fuzz test: small in CI, raise it to search longer.
 EXAMPLES = int(os.environ.get("FLOPBILL_FUZZ_EXAMPLES", "20"))
 #: Wall-clock budget of one CLI run (s); generous because CI machines are shared.
@@ -59,6 +55,7 @@ class Run:
 @contextlib.contextmanager
 def _watch_json(found: list[str]) -> Iterator[None]:
     """Record every NaN or infinity that reaches the JSON encoder (it would print as null)."""
+    app_module = importlib.import_module("flopbill.cli.app")  # the module, not the Typer app
     original = app_module.to_jsonable
 
     def watched(value: Any) -> Any:
@@ -74,7 +71,13 @@ def _watch_json(found: list[str]) -> Iterator[None]:
 
 
 def run(args: list[str]) -> Run:
-    """Run ``flopbill args`` in this process and return what happened."""
+    """Run ``flopbill args`` in this process and return what happened.
+
+    The CLI is imported here, not at collection time: its console reads the terminal width when the
+    module is first imported, and tests set ``COLUMNS`` first.
+    """
+    from flopbill.cli import main
+
     out, err = io.StringIO(), io.StringIO()
     found: list[str] = []
     crash = None

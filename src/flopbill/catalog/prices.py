@@ -157,7 +157,7 @@ def select_offers(
     """
     rows = price_offers() if offers is None else offers
     if pricing is not None and pricing not in PRICING_MODELS:
-        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
+        raise InputError("pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
     if accelerator_id is not None and accelerator_id not in {o.accelerator_id for o in rows}:
         raise UnknownNameError("priced accelerator", accelerator_id, {o.accelerator_id for o in rows})
     if provider is not None and provider not in {o.provider for o in rows}:
