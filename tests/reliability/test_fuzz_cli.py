@@ -7,6 +7,8 @@ the accepting and the refusing paths are exercised. See :mod:`fuzzing` for what 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.reliability.fuzzing import EXAMPLES, check, run
@@ -69,7 +71,15 @@ def names(*valid: str) -> st.SearchStrategy[str]:
 
 
 GPUS = names("h100-sxm", "a100-sxm-80gb", "l4", "h200", "mi300x", "b200")
-MODELS = names("llama-3.1-8b", "gpt-2-124m", "mixtral-8x7b", "deepseek-v3", "qwen2.5-7b")
+MODELS = names(
+    "llama-3.1-8b",
+    "gpt-2-124m",
+    "mixtral-8x7b",
+    "deepseek-v3",
+    "qwen2.5-7b",
+    "meta-llama/Llama-3.1-8B",
+    "gpt2-xl",
+)
 DTYPES = names("bf16", "fp8", "int8", "int4", "fp4", "fp16")
 
 API_BASE = ["api", "--model", "gpt-4o", "--input-tokens", "1000", "--output-tokens", "200"]
@@ -158,6 +168,14 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy[str]]]] = {
             "--tp": numbers(),
         },
     ),
+    "catalog-prices": (
+        ["catalog", "prices"],
+        {"--gpu": GPUS, "--provider": names("aws", "gcp", "azure", "lambda"), "--pricing": names("spot")},
+    ),
+    "plan": (
+        ["plan", str(Path(__file__).resolve().parents[2] / "examples" / "document-router.yaml")],
+        {"--samples": numbers(), "--seed": numbers()},
+    ),
     "api": (
         [*API_BASE, "--requests-per-day", "10k"],
         {
@@ -234,6 +252,14 @@ def test_fuzz_serve_search() -> None:
 
 def test_fuzz_api() -> None:
     _fuzz("api")
+
+
+def test_fuzz_catalog_prices() -> None:
+    _fuzz("catalog-prices")
+
+
+def test_fuzz_plan_options() -> None:
+    _fuzz("plan")
 
 
 ALL_COMMANDS = [
