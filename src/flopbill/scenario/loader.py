@@ -231,7 +231,11 @@ def located(source: str, lines: dict[LinePath, int], exc: InputError) -> InputEr
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Return a validated scenario from a Python mapping (same checks as a file, by YAML round trip)."""
-    text = yaml.safe_dump(data, sort_keys=False)
+    try:
+        text = yaml.safe_dump(data, sort_keys=False)
+    except (yaml.YAMLError, RecursionError) as exc:
+        problem = "nested too deep" if isinstance(exc, RecursionError) else f"not plain data ({exc})"
+        raise ScenarioError(source, None, "(top level)", problem) from None
     scenario, _ = parse_scenario_text(text, source)
     return scenario
 
