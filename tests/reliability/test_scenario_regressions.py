@@ -235,3 +235,11 @@ def test_estimator_errors_name_the_scenario_field_not_a_flag(
     got = run_safe(["plan", str(path), "--samples", "0"])
     _assert_one_line(got, str(path), " line ", field)
     assert "--" not in got.err
+
+
+def test_samples_budget_from_the_file_names_its_line(run_safe: RunSafe, tmp_path: Path) -> None:
+    data = _doc()
+    data["horizon_months"] = 240
+    data["monte_carlo"] = {"samples": 2_000_000, "seed": 1}
+    path = _write(tmp_path, yaml.safe_dump(data, sort_keys=False))
+    _assert_one_line(run_safe(["plan", str(path), "--json"]), str(path), " line ", "monte_carlo.samples")

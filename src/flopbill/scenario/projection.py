@@ -179,9 +179,10 @@ def project(
     cheapest = min(options, key=lambda o: o.total_cost_usd).name
     n = s.monte_carlo.samples if samples is None else integer(samples, "samples", lower=0)
     seed_ = s.monte_carlo.seed if seed is None else integer(seed, "seed", lower=0, upper=2**63 - 1)
-    budget(n, MAX_MONTE_CARLO_SAMPLES, "samples", n, "Monte Carlo samples")
+    where = "samples" if samples is not None else "monte_carlo.samples"  # the argument or the file
+    budget(n, MAX_MONTE_CARLO_SAMPLES, where, n, "Monte Carlo samples")
     cells = n * s.horizon_months * len(s.options)
-    budget(cells, MAX_MONTE_CARLO_CELLS, "samples", n, "Monte Carlo cells (samples × months × options)")
+    budget(cells, MAX_MONTE_CARLO_CELLS, where, n, "Monte Carlo cells (samples × months × options)")
     mc = (
         monte_carlo(resolved, n, np.random.default_rng(seed_), seed_)
         if n > 0 and (_ranged(resolved) or samples is not None)
