@@ -26,6 +26,15 @@ class HardwareEfficiency(Strict):
     eta_flops: Sourced = Field(description="fraction of dense peak FLOP/s reached by serving matmuls")
     eta_bw: Sourced = Field(description="fraction of peak memory bandwidth reached by decode reads")
     allreduce_latency_s: Sourced = Field(description="fixed latency of one small all-reduce, s")
+    device_memory_mib: dict[str, Sourced] = Field(
+        default_factory=dict,
+        description="memory the driver reports per accelerator id (MiB, binary), where publicly reported",
+    )
+
+    def memory_bytes(self, accelerator_id: str, datasheet_bytes: float | None) -> float | None:
+        """Return device memory in bytes: the driver-reported MiB · 2^20 if listed, else the datasheet's."""
+        mib = self.device_memory_mib.get(accelerator_id)
+        return datasheet_bytes if mib is None else mib.value * 2.0**20
 
 
 class EngineProfile(Strict):
@@ -35,6 +44,14 @@ class EngineProfile(Strict):
     name: str
     overhead_s_per_step: Sourced = Field(description="CPU/scheduling/launch time per forward step, s")
     memory_reserve_fraction: Sourced = Field(description="device memory the runtime keeps out of reach")
+    kv_free_fraction: Sourced | None = Field(
+        default=None,
+        description="fraction of the memory left after weights and activations given to the KV cache "
+        "(TensorRT-LLM kv_cache_free_gpu_mem_fraction); None: all of it",
+    )
+    kernel_floor_s: Sourced | None = Field(
+        default=None, description="shortest GPU time of one decode kernel replayed from a CUDA graph, s"
+    )
     max_batch_sequences: Sourced = Field(description="default cap on concurrent sequences")
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 

@@ -45,6 +45,7 @@ class ServingOptions:
     n_samples: int = 1
     reasoning_multiplier: float = 1.0
     utilization: float = 1.0
+    attention_dp: bool = False  # attention data parallel + expert parallel over the tp ranks (MoE)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
     peak = getattr(acc.peak_flops_per_s, compute.value, None)
     _require(acc, f"peak {compute.value} FLOP/s", peak, "--gpu")
     _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "--gpu")
-    _require(acc, "memory size", acc.memory_bytes, "--gpu")
+    memory = eff.memory_bytes(acc.id, acc.memory_bytes)
+    _require(acc, "memory size", memory, "--gpu")
     link = acc.interconnect_bidir_bytes_per_s
     if tp > 1:
         _require(acc, "interconnect bandwidth (needed for --tp > 1)", link, "--tp")
@@ -129,7 +131,7 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         attention_peak_flops_per_s=attn_peak,
         bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
         interconnect_bidir_bytes_per_s=link or 1.0,
-        memory_bytes=acc.memory_bytes,
+        memory_bytes=memory,
         eta_flops=eff.eta_flops.value,
         eta_bw=eff.eta_bw.value,
         allreduce_latency_s=eff.allreduce_latency_s.value,
@@ -148,13 +150,16 @@ def precision_arrays(weights: Dtype, kv: Dtype | None, activations: Dtype | None
     )
 
 
-def runtime_arrays(engine: EngineProfile) -> RuntimeArrays:
-    """Return the engine figures as arrays."""
+def runtime_arrays(engine: EngineProfile, attention_dp: bool = False) -> RuntimeArrays:
+    """Return the engine figures as arrays (``attention_dp``: the deployment runs attention DP + EP)."""
     return RuntimeArrays(
         overhead_s_per_step=engine.overhead_s_per_step.value,
         memory_reserve_fraction=engine.memory_reserve_fraction.value,
         prefill_chunk_tokens=engine.prefill_chunk_tokens.value,
         max_batch_sequences=engine.max_batch_sequences.value,
+        kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
+        kernel_floor_s=0.0 if engine.kernel_floor_s is None else engine.kernel_floor_s.value,
+        attention_dp=1.0 if attention_dp else 0.0,
     )
 
 
@@ -223,7 +228,7 @@ def estimate_serving(
     comp = compute_dtype(opt.weights, opt.activations)
     dev = device_arrays(acc, comp, hw, opt.tp)
     prec = precision_arrays(opt.weights, opt.kv, opt.activations)
-    rt = runtime_arrays(engine)
+    rt = runtime_arrays(engine, opt.attention_dp)
     t = model_terms(m)
     spec = _spec(m, opt)
     wl = WorkloadArrays(
@@ -231,7 +236,7 @@ def estimate_serving(
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)
-    _check_fit(m, acc, opt, probe, max_b, int(engine.max_batch_sequences.value))
+    _check_fit(m, acc, opt, probe, max_b, int(engine.max_batch_sequences.value), float(dev.memory_bytes))
     batch = max_b if opt.batch is None else opt.batch
     mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
     cost = (
@@ -263,7 +268,7 @@ def estimate_serving(
         weights_bytes_per_gpu=float(mt.weights_bytes_per_gpu),
         kv_bytes_per_sequence_per_gpu=float(mt.kv_bytes_per_sequence_per_gpu),
         activation_bytes_per_gpu=float(mt.activation_bytes_per_gpu),
-        memory_bytes_per_gpu=float(acc.memory_bytes or 0.0),
+        memory_bytes_per_gpu=float(dev.memory_bytes or 0.0),
         price_usd_per_gpu_hour=price_usd_per_gpu_hour,
         utilization=opt.utilization,
         cost_usd_per_mtok_input=None if cost is None else float(cost.usd_per_mtok_input),
@@ -283,9 +288,15 @@ def _spec(m: ModelSpec, opt: ServingOptions) -> SpecArrays:
 
 
 def _check_fit(
-    m: ModelSpec, acc: Accelerator, opt: ServingOptions, probe: Any, max_b: int, engine_cap: int
+    m: ModelSpec,
+    acc: Accelerator,
+    opt: ServingOptions,
+    probe: Any,
+    max_b: int,
+    engine_cap: int,
+    memory_bytes: float | None = None,
 ) -> None:
-    usable = float(acc.memory_bytes or 0.0)
+    usable = float(memory_bytes if memory_bytes is not None else acc.memory_bytes or 0.0)
     if max_b < 1:
         raise DoesNotFitError(
             f"{m.id} does not fit on {acc.id} with --tp {opt.tp} and {opt.weights.value} weights: "

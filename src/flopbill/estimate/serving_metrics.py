@@ -37,6 +37,7 @@ from flopbill.estimate.serving_step import (
     kv_bytes_per_sequence,
     kv_shards,
     prefill_time,
+    weight_bytes_per_gpu,
     weight_bytes_stored,
 )
 
@@ -55,12 +56,20 @@ def expected_tokens_per_step(draft_tokens: Any, acceptance: Any) -> Any:
 
 @dataclass(frozen=True)
 class RuntimeArrays:
-    """Engine figures: overhead per step, memory reserve, chunk budget, batch cap (broadcastable)."""
+    """Engine figures: overhead per step, memory reserve, chunk budget, batch cap (broadcastable).
+
+    ``kv_free_fraction``: share of the memory left after weights and activations that the KV cache gets
+    (TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``); 1 for engines that budget a fraction of the total
+    (vLLM ``gpu_memory_utilization``, SGLang ``mem_fraction_static``, in ``memory_reserve_fraction``).
+    """
 
     overhead_s_per_step: Any
     memory_reserve_fraction: Any
     prefill_chunk_tokens: Any
     max_batch_sequences: Any
+    kv_free_fraction: Any = 1.0
+    kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
+    attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
 
 
 @dataclass(frozen=True)
@@ -155,17 +164,23 @@ def memory_limited_batch(
 ) -> tuple[Any, Any, Any, Any]:
     """Return (max sequences, weight bytes/GPU, KV bytes/sequence/GPU, activation bytes/GPU).
 
-    ``floor((M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit; 0 when the
-    weights and activations alone do not fit. KV of a sequence at its full context.
+    ``floor(f_kv·(M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit; 0 when
+    the weights and activations alone do not fit. KV of a sequence at its full context. vLLM and SGLang
+    budget a fraction of the total (``reserve = 1 − gpu_memory_utilization``, ``f_kv = 1``); TensorRT-LLM
+    gives the KV cache ``f_kv = kv_cache_free_gpu_mem_fraction`` of what is left after the weights.
     """
     tp_a = np.asarray(tp, dtype=np.float64)
-    weights = weight_bytes_stored(t, prec.weight_bpv, prec.kept_bpv) / tp_a
-    kv = kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a)
+    dp = rt.attention_dp
+    weights = weight_bytes_per_gpu(
+        t, weight_bytes_stored(t, prec.weight_bpv, prec.kept_bpv), prec.weight_bpv, tp_a, dp
+    )
+    kv = kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, dp)
     if spec.draft is not None:
         weights = weights + weight_bytes_stored(spec.draft, prec.weight_bpv, prec.kept_bpv) / tp_a
         kv = kv + kv_bytes_per_sequence(spec.draft, context_tokens, prec.kv_bpv) / kv_shards(spec.draft, tp_a)
     act = activation_bytes_per_gpu(t, rt.prefill_chunk_tokens, prec.activation_bpv, tp_a)
     free = np.asarray(dev.memory_bytes) * (1.0 - np.asarray(rt.memory_reserve_fraction)) - weights - act
+    free = free * np.asarray(rt.kv_free_fraction, dtype=np.float64)
     fit = np.floor(np.maximum(free, 0.0) / kv)
     return np.minimum(fit, rt.max_batch_sequences), weights, kv, act
 
@@ -181,7 +196,9 @@ def _draft_step(
 ) -> Any:
     if spec.draft is None:
         return 0.0
-    step = decode_step(spec.draft, dev, prec, tp, batch, ctx, 1.0, rt.overhead_s_per_step)
+    step = decode_step(
+        spec.draft, dev, prec, tp, batch, ctx, 1.0, rt.overhead_s_per_step, rt.attention_dp, rt.kernel_floor_s
+    )
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
 
@@ -212,7 +229,9 @@ def serving_metrics(
     fits = (b >= 1.0) & (b <= max_b)
     k = np.asarray(spec.draft_tokens, dtype=np.float64)
     tau = expected_tokens_per_step(k, spec.acceptance)
-    target = decode_step(t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step)
+    target = decode_step(
+        t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step, rt.attention_dp, rt.kernel_floor_s
+    )
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
     if prefill is None:
@@ -258,7 +277,15 @@ def one_prompt_prefill(
     """
     cached = np.asarray(input_tokens, dtype=np.float64) * np.asarray(prefix_hit_rate)
     pre = prefill_time(
-        t, dev, prec, tp, input_tokens, cached, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+        t,
+        dev,
+        prec,
+        tp,
+        input_tokens,
+        cached,
+        rt.prefill_chunk_tokens,
+        rt.overhead_s_per_step,
+        rt.attention_dp,
     )
     return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=pre.compute_s + pre.comm_s)
 

@@ -116,7 +116,7 @@ def _device_grid(
                     _nan(attn),
                     _nan(a.memory_bandwidth_bytes_per_s),
                     _nan(a.interconnect_bidir_bytes_per_s),
-                    _nan(a.memory_bytes),
+                    _nan(e.memory_bytes(a.id, a.memory_bytes)),
                     e.eta_flops.value,
                     e.eta_bw.value,
                     e.allreduce_latency_s.value,
