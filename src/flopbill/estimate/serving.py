@@ -188,6 +188,8 @@ def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> Non
         )
     if opt.batch is not None and opt.batch < 1:
         raise InputError("--batch", opt.batch, "a positive integer or 'max'")
+    if opt.attention_dp and not m.is_moe:
+        raise InputError("--attention-dp", True, f"a mixture-of-experts model ({m.id} is dense)")
 
 
 def _require(acc: Accelerator, what: str, value: Any, field_name: str) -> None:
@@ -236,7 +238,8 @@ def estimate_serving(
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)
-    _check_fit(m, acc, opt, probe, max_b, int(engine.max_batch_sequences.value), float(dev.memory_bytes))
+    cap = int(engine.max_batch_sequences.value) * (opt.tp if opt.attention_dp else 1)
+    _check_fit(m, acc, opt, probe, max_b, cap, float(dev.memory_bytes))
     batch = max_b if opt.batch is None else opt.batch
     mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
     cost = (

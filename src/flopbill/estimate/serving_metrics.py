@@ -164,7 +164,8 @@ def memory_limited_batch(
 ) -> tuple[Any, Any, Any, Any]:
     """Return (max sequences, weight bytes/GPU, KV bytes/sequence/GPU, activation bytes/GPU).
 
-    ``floor(f_kv·(M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit; 0 when
+    ``floor(f_kv·(M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit (per rank
+    under attention DP); 0 when
     the weights and activations alone do not fit. KV of a sequence at its full context. vLLM and SGLang
     budget a fraction of the total (``reserve = 1 − gpu_memory_utilization``, ``f_kv = 1``); TensorRT-LLM
     gives the KV cache ``f_kv = kv_cache_free_gpu_mem_fraction`` of what is left after the weights.
@@ -182,7 +183,10 @@ def memory_limited_batch(
     free = np.asarray(dev.memory_bytes) * (1.0 - np.asarray(rt.memory_reserve_fraction)) - weights - act
     free = free * np.asarray(rt.kv_free_fraction, dtype=np.float64)
     fit = np.floor(np.maximum(free, 0.0) / kv)
-    return np.minimum(fit, rt.max_batch_sequences), weights, kv, act
+    # under attention DP each rank schedules its own batch (TensorRT-LLM: "--max_batch_size: Max batch size
+    # in each rank", Best_perf_practice_on_DeepSeek-R1 guide), so the cap is per rank
+    cap = np.asarray(rt.max_batch_sequences) * np.where(np.asarray(dp) > 0, tp_a, 1.0)
+    return np.minimum(fit, cap), weights, kv, act
 
 
 def _draft_step(
