@@ -68,6 +68,8 @@ def test_serve_all_options(run_cli) -> None:  # type: ignore[no-untyped-def]
             "4",
             "--spec-acceptance",
             "0.7",
+            "--draft-model",
+            "llama-3.2-1b",
             "--prefix-hit",
             "0.5",
             "--price-per-gpu-hour",

@@ -11,7 +11,7 @@ from flopbill.catalog import accelerator, accelerators, model, models
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import DoesNotFitError, InputError
-from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving
+from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, mtp_draft
 from flopbill.estimate.serving_metrics import serving_metrics
 from flopbill.estimate.serving_step import model_terms
 
@@ -112,8 +112,9 @@ def test_ttft_grows_superlinearly_with_prompt(mid: str, gpu: str, chunks: int) -
     st.floats(0.01, 0.05),
 )
 def test_more_acceptance_never_costs_more(mid: str, gpu: str, k: int, alpha: float, delta: float) -> None:
-    lo = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha)
-    hi = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha + delta)
+    draft = mtp_draft(model(mid))  # an explicit one-layer draft: these models have no MTP head
+    lo = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha, draft=draft)
+    hi = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha + delta, draft=draft)
     assume(lo is not None and hi is not None and lo.tp == hi.tp)
     assert lo is not None and hi is not None
     assert hi.cost_usd_per_request is not None and lo.cost_usd_per_request is not None

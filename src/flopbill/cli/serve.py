@@ -28,17 +28,20 @@ from flopbill.cli.serve_lengths import (
     single_estimate_note,
     slo_checked,
 )
-from flopbill.dtypes import parse_dtype
+from flopbill.dtypes import Dtype, parse_dtype
 from flopbill.errors import FlopbillError, InputError
 from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, parse_precision
 from flopbill.estimate.serving_search import (
     Candidate,
     SearchGrid,
     Slo,
+    WorkloadOptions,
+    at_least,
     cheapest,
     pareto_front,
     search_serving,
     search_serving_lengths,
+    why_nothing_meets,
 )
 from flopbill.estimate.serving_workload import check_percentile
 from flopbill.units import format_bytes, format_duration, parse_count, parse_fraction, parse_price_usd
@@ -92,7 +95,7 @@ def _options(**kw: Any) -> ServingOptions:
     return ServingOptions(
         tp=tp,
         replicas=gpus // tp,
-        weights=parse_dtype(kw["weights"], "--weights"),
+        weights=parse_dtype(kw["weights"] or "bf16", "--weights"),
         kv=parse_precision(kw["kv"], "--kv"),
         activations=parse_precision(kw["activations"], "--activations"),
         batch=_batch(kw["batch"]),
@@ -176,7 +179,12 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
 @app.command(help=SERVE_HELP)
 def serve(
     model_name: str = typer.Option(..., "--model", help="catalog id, YAML or config.json"),
-    gpu: str = typer.Option("h100-sxm", "--gpu", help="accelerator id (see `flopbill catalog gpus`)"),
+    gpu: str | None = typer.Option(
+        None,
+        "--gpu",
+        help="accelerator id (see `flopbill catalog gpus`; default h100-sxm); with --search a list a,b,c "
+        "(default: every priced accelerator)",
+    ),
     gpus: int | None = typer.Option(
         None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
     ),
@@ -191,8 +199,17 @@ def serve(
     lengths_file: str | None = typer.Option(
         None, "--lengths", help="CSV of requests with columns input_tokens,output_tokens"
     ),
-    weights: str = typer.Option("bf16", "--weights", help="bf16, fp8, int8, int4 (weight-only), fp4"),
-    kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default bf16)"),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="bf16 (default), fp8, int8, int4 (weight-only), fp4; with --search a list (default: all)",
+    ),
+    kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default bf16); with --search a list"),
+    min_precision: str | None = typer.Option(
+        None,
+        "--min-precision",
+        help="lowest acceptable weight/KV format, e.g. fp8 (excludes int4/fp4); --search skips formats below",
+    ),
     activations: str | None = typer.Option(
         None, "--activations", help="matmul format (default from weights)"
     ),
@@ -235,10 +252,12 @@ def serve(
         check_percentile(slo_percentile)
         check_window(m, lengths, lengths_file)
         slo = Slo(slo_ttft, slo_tpot, slo_percentile)
-        _run_search(m, gpu if not search else None, lengths, rps, slo, locals(), json_out)
+        only = gpu if gpu else (None if search else "h100-sxm")
+        _run_search(m, only, lengths, rps, slo, locals(), json_out)
         return
     opt = _options(**locals())
-    acc = accelerator(gpu)
+    _check_floor(opt, min_precision)
+    acc = accelerator(gpu or "h100-sxm")
     price, note = _price(acc.id, price_per_gpu_hour, pricing)
     band = accuracy_band()
     est = estimate_serving(
@@ -268,6 +287,41 @@ def serve(
         console.print(single_estimate_note(lengths))
 
 
+def _check_floor(opt: ServingOptions, floor_text: str | None) -> None:
+    """Raise when the chosen weight or KV format is below ``--min-precision``."""
+    floor = parse_precision(floor_text, "--min-precision")
+    for name, fmt in (("--weights", opt.weights), ("--kv", opt.kv or Dtype.BF16)):
+        if floor is not None and not at_least((fmt,), floor):
+            raise InputError(
+                name, fmt.value, f"a format at least as precise as --min-precision {floor.value}"
+            )
+
+
+def _formats(text: str | None, field_name: str, default: tuple[Dtype, ...]) -> tuple[Dtype, ...]:
+    """Return the formats of a comma-separated option (``default`` when not given)."""
+    if text is None:
+        return default
+    return tuple(parse_dtype(part.strip(), field_name) for part in text.split(",") if part.strip())
+
+
+def _workload(kw: dict[str, Any]) -> WorkloadOptions:
+    draft = resolve_model(kw["draft_model"]) if kw["draft_model"] else None
+    if kw["samples"] < 1 or kw["reasoning_multiplier"] < 1.0 or kw["spec_k"] < 0:
+        raise InputError(
+            "--samples/--reasoning-multiplier/--spec-k",
+            (kw["samples"], kw["reasoning_multiplier"], kw["spec_k"]),
+            "samples ≥ 1, multiplier ≥ 1, k ≥ 0",
+        )
+    return WorkloadOptions(
+        prefix_hit_rate=parse_fraction(kw["prefix_hit"], "--prefix-hit"),
+        n_samples=kw["samples"],
+        reasoning_multiplier=kw["reasoning_multiplier"],
+        spec_k=kw["spec_k"],
+        spec_acceptance=parse_fraction(kw["spec_acceptance"], "--spec-acceptance"),
+        draft=draft,
+    )
+
+
 def _run_search(
     m: ModelSpec,
     only_gpu: str | None,
@@ -282,7 +336,8 @@ def _run_search(
     rate = parse_count(rps, "--rps")
     if rate <= 0:
         raise InputError("--rps", rps, "a positive request rate")
-    accs = [accelerator(only_gpu)] if only_gpu else accelerators()
+    gpu_list = [g.strip() for g in only_gpu.split(",") if g.strip()] if only_gpu else []
+    accs = [accelerator(g) for g in gpu_list] if gpu_list else accelerators()
     cands = []
     for a in accs:
         price, _ = _price(a.id, kw["price_per_gpu_hour"], kw["pricing"])
@@ -292,17 +347,29 @@ def _run_search(
         raise InputError(
             "--price-per-gpu-hour", None, "a price: no accelerator searched has one in the snapshot"
         )
-    grid = SearchGrid(kv=parse_precision(kw["kv"], "--kv"))
-    if only_gpu:
-        tp = kw["tp"] or 1
-        grid = SearchGrid(tps=(tp,), weights=(parse_dtype(kw["weights"], "--weights"),), kv=grid.kv)
+    floor = parse_precision(kw["min_precision"], "--min-precision")
+    capacity = not kw["search"]  # capacity: one deployment as given; search: lists and the full grid
+    default = SearchGrid()
+    weights = _formats(kw["weights"], "--weights", (Dtype.BF16,) if capacity else default.weights)
+    kvs = _formats(kw["kv"], "--kv", (Dtype.BF16,))
+    weights, kvs = at_least(weights, floor), at_least(kvs, floor)
+    if not weights or not kvs:
+        raise InputError(
+            "--min-precision", kw["min_precision"], "a floor that leaves a weight and a KV format"
+        )
+    tps = (kw["tp"] or 1,) if capacity else ((kw["tp"],) if kw["tp"] else default.tps)
+    fixed_batch = _batch(kw["batch"])
+    batches = (fixed_batch,) if fixed_batch is not None else default.batches
+    grid = SearchGrid(tps=tps, weights=weights, kvs=kvs, batches=batches)
     util = parse_fraction(kw["utilization"], "--utilization")
     eng = engine_profile(kw["engine"])
+    work = _workload(kw)
     if lengths.sample is None:
         i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
-        res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util)
+        res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
     else:
-        res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util)
+        res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util, work)
+    why = why_nothing_meets(res, m, slo)
     best, front = cheapest(res, kw["top"]), pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
     rows = [_row(res, i) for i in best]
     prow = [_row(res, i) for i in front[: kw["top"]]]
@@ -311,6 +378,7 @@ def _run_search(
             {
                 "n_evaluated": res.n_evaluated,
                 "n_feasible": int(res.feasible.sum()),
+                "why_none": why or None,
                 "cheapest": rows,
                 "pareto": prow,
                 "slo_ttft_percentile": slo.ttft_percentile,
@@ -334,6 +402,8 @@ def _run_search(
         f"wait P{slo.ttft_percentile:g} s",
     ]
     console.print(f"evaluated {res.n_evaluated:,} configurations; {int(res.feasible.sum()):,} meet the SLO")
+    if why:
+        console.print(why)
     if lengths.sample is not None:
         console.print(lengths_line(lengths, slo.ttft_percentile))
     console.print(make_table("Cheapest configurations meeting the SLO", cols, [_fmt(r) for r in rows]))
@@ -344,6 +414,7 @@ def _row(res: Any, i: int) -> dict[str, Any]:
     return {
         "accelerator": str(res.accelerator[i]),
         "weights": str(res.weights[i]),
+        "kv": None if res.kv is None else str(res.kv[i]),
         "tp": int(res.tp[i]),
         "batch": int(res.batch[i]),
         "replicas": int(res.replicas[i]),

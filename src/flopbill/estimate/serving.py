@@ -284,10 +284,25 @@ def estimate_serving(
 
 
 def _spec(m: ModelSpec, opt: ServingOptions) -> SpecArrays:
-    if opt.spec_k <= 0:
+    return spec_arrays(m, opt.spec_k, opt.spec_acceptance, opt.draft)
+
+
+def spec_arrays(m: ModelSpec, spec_k: int, acceptance: float, draft: ModelSpec | None) -> SpecArrays:
+    """Return the speculative-decoding arrays: ``draft``, or the model's own MTP head when it has one.
+
+    Raises :class:`InputError` when ``spec_k > 0``, no draft is given and ``m`` has no MTP layers
+    (config.json ``num_nextn_predict_layers``): a model without MTP heads has no built-in draft.
+    """
+    if spec_k <= 0:
         return SpecArrays()
-    draft = opt.draft if opt.draft is not None else mtp_draft(m)
-    return SpecArrays(float(opt.spec_k), opt.spec_acceptance, model_terms(draft))
+    if draft is None and not m.mtp_layers:
+        raise InputError(
+            "--draft-model",
+            None,
+            f"a draft model for --spec-k {spec_k}: {m.id} has no MTP head to draft with",
+        )
+    chosen = draft if draft is not None else mtp_draft(m)
+    return SpecArrays(float(spec_k), acceptance, model_terms(chosen))
 
 
 def _check_fit(
