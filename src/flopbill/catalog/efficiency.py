@@ -62,7 +62,10 @@ class EfficiencyCatalog(Strict):
     about: str
     default_hardware: str
     default_engine: str
-    accuracy_band: Sourced = Field(description="relative error band reported around serving estimates")
+    accuracy_band: Sourced = Field(description="relative error band reported around dense-model estimates")
+    accuracy_band_moe: Sourced | None = Field(
+        default=None, description="relative error band for mixture-of-experts models (None: accuracy_band)"
+    )
     hardware: list[HardwareEfficiency]
     engines: list[EngineProfile]
 
@@ -105,9 +108,14 @@ def engine_profile(engine: str | None = None) -> EngineProfile:
     return table[key]
 
 
-def accuracy_band() -> Sourced:
-    """Return the relative error band (fraction) flopbill reports around serving estimates, sourced."""
-    return _builtin().accuracy_band
+def accuracy_band(moe: bool = False) -> Sourced:
+    """Return the relative error band (fraction) flopbill reports around serving estimates, sourced.
+
+    Out-of-sample: the 80th percentile of |error| over the holdout sources' dense rows (``moe=False``)
+    or MoE rows (``moe=True``) of the golden serving cases.
+    """
+    cat = _builtin()
+    return cat.accuracy_band_moe if moe and cat.accuracy_band_moe is not None else cat.accuracy_band
 
 
 def engines() -> list[EngineProfile]:

@@ -111,6 +111,8 @@ def _options(**kw: Any) -> ServingOptions:
 
 JSON_KEYS = (
     "ttft_s",
+    "ttft_static_batch_s",
+    "ttft_chunked_s",
     "tpot_s",
     "e2e_latency_s",
     "output_tokens_per_s_per_user",
@@ -141,7 +143,13 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
         return f"{v:,.0f}"
 
     rows = [
-        ("time to first token (TTFT)", format_duration(e.ttft_s), span("ttft_s", format_duration)),
+        ("TTFT, lone request", format_duration(e.ttft_s), span("ttft_s", format_duration)),
+        (f"TTFT, static batch of {e.batch} (all prefills first)", format_duration(e.ttft_static_batch_s), ""),
+        (
+            f"TTFT, joining {e.batch} running (chunked prefill, no queue)",
+            format_duration(e.ttft_chunked_s),
+            "",
+        ),
         (
             "time per output token (TPOT)",
             f"{format_duration(e.tpot_s)} ({e.bound}-bound)",
@@ -259,7 +267,7 @@ def serve(
     _check_floor(opt, min_precision)
     acc = accelerator(gpu or "h100-sxm")
     price, note = _price(acc.id, price_per_gpu_hour, pricing)
-    band = accuracy_band()
+    band = accuracy_band(m.is_moe)
     est = estimate_serving(
         m,
         acc,

@@ -50,7 +50,13 @@ class ServingOptions:
 
 @dataclass(frozen=True)
 class ServingEstimate:
-    """Serving figures of one deployment (SI units; per replica of ``tp`` GPUs unless named per GPU)."""
+    """Serving figures of one deployment (SI units; per replica of ``tp`` GPUs unless named per GPU).
+
+    Three TTFTs, each a different situation: ``ttft_s`` a lone request's prefill (an idle replica);
+    ``ttft_static_batch_s`` a static batch of ``batch`` requests whose prompts all prefill before decoding;
+    ``ttft_chunked_s`` a request joining ``batch`` running sequences under chunked prefill (continuous
+    batching), without the queueing wait (capacity planning adds it).
+    """
 
     model: str
     accelerator: str
@@ -83,19 +89,22 @@ class ServingEstimate:
     extrapolation: bool
     assumptions: tuple[Assumption, ...] = field(default=())
     error_band: float = 0.0
+    ttft_static_batch_s: float = 0.0  # static batch of ``batch``: all prompts prefill before decode
+    ttft_chunked_s: float = 0.0  # continuous batching at ``batch``: chunked prefill, queue not included
 
     def ranges(self) -> dict[str, float | None]:
         """Return low/high bounds of the headline figures for a relative error band ``e``.
 
         If the measured throughput is ``predicted / (1 + err)`` with ``|err| ≤ e``, throughput lies in
         ``[x/(1+e), x/(1−e)]`` and times and $/token (which scale with 1/throughput) in
-        ``[x·(1−e), x·(1+e)]``. Keys are ``<field>_low`` and ``<field>_high``.
+        ``[x·(1−e), x·(1+e)]`` (``1 − e`` floored at 0.01 for bands of 100 % or more). Keys are
+        ``<field>_low`` and ``<field>_high``.
         """
-        e = min(self.error_band, 0.99)
+        e, e_cut = self.error_band, min(self.error_band, 0.99)  # 1 − e must stay positive
         out: dict[str, float | None] = {}
         for name in ("output_tokens_per_s_per_gpu", "decode_tokens_per_s_per_gpu"):
             value = float(getattr(self, name))
-            out[f"{name}_low"], out[f"{name}_high"] = value / (1 + e), value / (1 - e)
+            out[f"{name}_low"], out[f"{name}_high"] = value / (1 + e), value / (1 - e_cut)
         for name in (
             "ttft_s",
             "tpot_s",
@@ -104,7 +113,7 @@ class ServingEstimate:
             "cost_usd_per_request",
         ):
             raw = getattr(self, name)
-            out[f"{name}_low"] = None if raw is None else float(raw) * (1 - e)
+            out[f"{name}_low"] = None if raw is None else float(raw) * (1 - e_cut)
             out[f"{name}_high"] = None if raw is None else float(raw) * (1 + e)
         return out
 
@@ -280,6 +289,8 @@ def estimate_serving(
         extrapolation=not measured,
         assumptions=notes,
         error_band=error_band,
+        ttft_static_batch_s=float(mt.ttft_static_batch_s),
+        ttft_chunked_s=float(mt.ttft_chunked_s),
     )
 
 

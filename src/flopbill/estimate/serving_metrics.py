@@ -151,6 +151,40 @@ class Metrics:
     weights_bytes_per_gpu: Any
     kv_bytes_per_sequence_per_gpu: Any
     activation_bytes_per_gpu: Any
+    ttft_static_batch_s: Any = None  # static batch of B: every prompt prefills before any decode
+    ttft_chunked_s: Any = None  # continuous batching at B, chunked prefill under the token budget, no queue
+
+
+def static_batch_ttft_s(
+    prefill_s_per_request: Any, batch: Any, new_tokens: Any, chunk_tokens: Any, overhead_s: Any
+) -> Any:
+    """Return the TTFT of a static batch: all ``B`` prompts prefill before the first decode step (s).
+
+    ``B·p + ceil(B·n / chunk)·overhead`` with ``p`` a prompt's prefill replica-seconds (compute + TP
+    communication; the weights are read once per chunk and amortized) and ``n`` its new tokens: every
+    request's first token comes when the batch's prefill ends (TensorRT-LLM ``gptSessionBenchmark``, and
+    any flood of requests admitted at once). ``B = 1`` gives about the lone prompt's prefill.
+    """
+    b = np.asarray(batch, dtype=np.float64)
+    chunks = np.maximum(np.ceil(b * np.asarray(new_tokens, dtype=np.float64) / np.asarray(chunk_tokens)), 1.0)
+    return b * np.asarray(prefill_s_per_request) + chunks * np.asarray(overhead_s)
+
+
+def chunked_prefill_ttft_s(
+    step_s: Any, prefill_s_per_request: Any, batch: Any, new_tokens: Any, chunk_tokens: Any
+) -> Any:
+    """Return the TTFT of a prompt joining a running batch under chunked prefill, before any queueing (s).
+
+    Continuous batching with a token budget (Agrawal et al. 2024, "Sarathi-Serve"; vLLM V1
+    ``max_num_batched_tokens``): each step carries the ``B`` running decodes (one token each) and up to
+    ``c = chunk − B`` prompt tokens, so a prompt of ``n`` new tokens needs ``ceil(n / c)`` mixed steps,
+    each the decode step plus its share of the prompt's prefill compute:
+    ``ceil(n/c) · step + p`` (``p`` the prompt's prefill replica-seconds). ``c`` is at least one token.
+    """
+    n = np.asarray(new_tokens, dtype=np.float64)
+    room = np.maximum(np.asarray(chunk_tokens, dtype=np.float64) - np.asarray(batch, dtype=np.float64), 1.0)
+    steps = np.maximum(np.ceil(n / room), 1.0)
+    return steps * np.asarray(step_s) + np.asarray(prefill_s_per_request)
 
 
 def memory_limited_batch(
@@ -244,6 +278,7 @@ def serving_metrics(
     decode_req = wl.output_total * step_s / (b * tau)
     tp_a = np.asarray(tp, dtype=np.float64)
     seqs_per_req = np.asarray(wl.n_samples, dtype=np.float64)
+    new_tokens = np.asarray(wl.input_tokens, dtype=np.float64) * (1.0 - np.asarray(wl.prefix_hit_rate))
     return Metrics(
         batch=b,
         max_batch=max_b,
@@ -262,6 +297,10 @@ def serving_metrics(
         weights_bytes_per_gpu=w_gpu,
         kv_bytes_per_sequence_per_gpu=kv_seq,
         activation_bytes_per_gpu=act,
+        ttft_static_batch_s=static_batch_ttft_s(
+            prefill_req, b / seqs_per_req, new_tokens, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+        ),
+        ttft_chunked_s=chunked_prefill_ttft_s(step_s, prefill_req, b, new_tokens, rt.prefill_chunk_tokens),
     )
 
 
