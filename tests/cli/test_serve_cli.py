@@ -141,7 +141,7 @@ def test_validate_serving(run_cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run_cli(["validate", "serving"])
     assert code == 0, err
     assert "trtllm10-llama-3.1-8b-h100-tp1-fp8-128-128" in out and "median |error| (holdout)" in out
-    assert "P90 |err|" in out and "holdout P80" in out
+    assert "P90 |err|" in out and "holdout P80 |error|, dense" in out
     code, out, _ = run_cli(["validate", "serving", "--json"])
     data = json.loads(out)
     assert len(data["cases"]) >= 100 and data["median_abs_error"]["all"] <= 0.25

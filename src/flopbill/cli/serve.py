@@ -490,7 +490,10 @@ def validate_serving(json_out: bool = JSON_OPTION) -> None:
                 "cases": cases,
                 "median_abs_error": {s or "all": v["all"] for s, v in summary.items()},
                 "by_split_and_kind": summary,
-                "holdout_p80_abs_error": error_quantile(results, 0.8),
+                "holdout_p80_abs_error": {
+                    "dense": error_quantile([r for r in results if not r.case.is_moe], 0.8),
+                    "moe": error_quantile([r for r in results if r.case.is_moe], 0.8),
+                },
                 "groups": [
                     {
                         "engine": g.key[0],
@@ -530,7 +533,9 @@ def validate_serving(json_out: bool = JSON_OPTION) -> None:
     for split, kinds in summary.items():
         parts = ", ".join(f"{k} {v * 100:.1f}%" for k, v in kinds.items() if k != "all")
         console.print(f"median |error| ({split}): {kinds['all'] * 100:.1f}% ({parts})")
-    console.print(f"holdout P80 |error| (the reported ±band): {error_quantile(results, 0.8) * 100:.1f}%")
+    for label, moe in (("dense", False), ("MoE", True)):
+        p80 = error_quantile([r for r in results if r.case.is_moe == moe], 0.8)
+        console.print(f"holdout P80 |error|, {label} models (the reported ±band): {p80 * 100:.1f}%")
 
 
 __all__ = ["serve", "validate_serving"]

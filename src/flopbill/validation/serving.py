@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from dataclasses import replace
 import statistics
 from dataclasses import dataclass
 from importlib import resources
@@ -56,6 +57,7 @@ class GoldenServingCase(BaseModel):
     source: str
     checked: dt.date
     kv_free_fraction: float | None = None  # the benchmark's own KV-cache memory setting, where it differs
+    max_concurrency: int | None = None  # requests the run could hold at once (its request count or limit)
     split: Split = "holdout"  # filled from the file's source_splits (a case cannot choose its own)
     note: str = ""
 
@@ -110,7 +112,11 @@ def golden_serving_cases() -> tuple[GoldenServingCase, ...]:
 
 
 def predict(case: GoldenServingCase) -> ServingEstimate:
-    """Return flopbill's estimate for the deployment of ``case``."""
+    """Return flopbill's estimate for the deployment of ``case``.
+
+    ``batch: max`` is the largest batch that fits, but never more sequences than the run could hold at
+    once (``max_concurrency``: e.g. trtllm-bench with N requests and no concurrency limit holds at most N).
+    """
     acc = accelerator(case.accelerator)
     opt = ServingOptions(
         tp=case.tp,
@@ -128,7 +134,7 @@ def predict(case: GoldenServingCase) -> ServingEstimate:
                 "memory_reserve_fraction": setting.model_copy(update={"value": 0.0}),
             }
         )
-    return estimate_serving(
+    est = estimate_serving(
         model(case.model),
         acc,
         case.input_tokens,
@@ -137,6 +143,18 @@ def predict(case: GoldenServingCase) -> ServingEstimate:
         hardware_efficiency(acc.id),
         engine,
     )
+    if case.batch == "max" and case.max_concurrency is not None and est.batch > case.max_concurrency:
+        opt = replace(opt, batch=case.max_concurrency)
+        est = estimate_serving(
+            model(case.model),
+            acc,
+            case.input_tokens,
+            case.output_tokens,
+            opt,
+            hardware_efficiency(acc.id),
+            engine,
+        )
+    return est
 
 
 def evaluate(case: GoldenServingCase) -> GoldenResult:
