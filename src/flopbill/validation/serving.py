@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import replace
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Literal
