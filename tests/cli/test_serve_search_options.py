@@ -91,3 +91,15 @@ def test_search_refuses_default_mtp_draft_for_a_model_without_one(run_cli) -> No
         ["serve", "--model", "llama-3.1-8b", "--search", "--rps", "1", "--spec-k", "2", "--gpu", "h100-sxm"]
     )
     assert code == 2 and "MTP" in err
+
+
+def test_attention_dp_option(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """DeepSeek-V3 on 8 H200s: attention DP holds the MLA latent once per rank, so far more sequences fit."""
+    base = ["serve", "--model", "deepseek-v3", "--gpu", "h200", "--tp", "8", "--weights", "fp8", "--json"]
+    code, out, err = run_cli([*base, "--engine", "trtllm", "--attention-dp"])
+    assert code == 0, err
+    code2, out2, _ = run_cli([*base, "--engine", "trtllm"])
+    assert code2 == 0
+    assert json.loads(out)["max_batch"] > 2 * json.loads(out2)["max_batch"]
+    code, _, err = run_cli(["serve", "--model", "llama-3.1-8b", "--attention-dp"])
+    assert code == 2 and "mixture-of-experts" in err

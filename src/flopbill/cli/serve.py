@@ -106,6 +106,7 @@ def _options(**kw: Any) -> ServingOptions:
         n_samples=kw["samples"],
         reasoning_multiplier=kw["reasoning_multiplier"],
         utilization=parse_fraction(kw["utilization"], "--utilization"),
+        attention_dp=kw["attention_dp"],
     )
 
 
@@ -137,7 +138,11 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
 
     def span(name: str, fmt: Any) -> str:
         low, high = r[f"{name}_low"], r[f"{name}_high"]
-        return "" if low is None or high is None else f"{fmt(low)} – {fmt(high)}"
+        if low is None and high is None:
+            return ""
+        if low is None or high is None:
+            return f"≥ {fmt(low)}" if high is None else f"≤ {fmt(high)}"
+        return f"{fmt(low)} – {fmt(high)}"
 
     def tok(v: float) -> str:
         return f"{v:,.0f}"
@@ -222,6 +227,11 @@ def serve(
         None, "--activations", help="matmul format (default from weights)"
     ),
     engine: str = typer.Option("vllm", "--engine", help="vllm, trtllm, sglang, llama.cpp"),
+    attention_dp: bool = typer.Option(
+        False,
+        "--attention-dp",
+        help="MoE: attention data-parallel + expert-parallel over the --tp GPUs (SGLang dp-attention)",
+    ),
     spec_k: int = typer.Option(0, "--spec-k", help="speculative draft length k (0 = off)"),
     spec_acceptance: str = typer.Option("0.7", "--spec-acceptance", help="per-token acceptance α"),
     draft_model: str | None = typer.Option(

@@ -97,14 +97,16 @@ class ServingEstimate:
 
         If the measured throughput is ``predicted / (1 + err)`` with ``|err| ≤ e``, throughput lies in
         ``[x/(1+e), x/(1−e)]`` and times and $/token (which scale with 1/throughput) in
-        ``[x·(1−e), x·(1+e)]`` (``1 − e`` floored at 0.01 for bands of 100 % or more). Keys are
-        ``<field>_low`` and ``<field>_high``.
+        ``[x·(1−e), x·(1+e)]``. With ``e ≥ 1`` (MoE today) the rate has no upper and the time no lower
+        bound: those keys are ``None``. Keys are ``<field>_low`` and ``<field>_high``.
         """
-        e, e_cut = self.error_band, min(self.error_band, 0.99)  # 1 − e must stay positive
+        e = self.error_band
+        bounded = e < 1.0  # with e ≥ 1 the band puts no ceiling on rates and no floor on times
         out: dict[str, float | None] = {}
         for name in ("output_tokens_per_s_per_gpu", "decode_tokens_per_s_per_gpu"):
             value = float(getattr(self, name))
-            out[f"{name}_low"], out[f"{name}_high"] = value / (1 + e), value / (1 - e_cut)
+            out[f"{name}_low"] = value / (1 + e)
+            out[f"{name}_high"] = value / (1 - e) if bounded else None
         for name in (
             "ttft_s",
             "tpot_s",
@@ -113,7 +115,7 @@ class ServingEstimate:
             "cost_usd_per_request",
         ):
             raw = getattr(self, name)
-            out[f"{name}_low"] = None if raw is None else float(raw) * (1 - e_cut)
+            out[f"{name}_low"] = None if raw is None or not bounded else float(raw) * (1 - e)
             out[f"{name}_high"] = None if raw is None else float(raw) * (1 + e)
         return out
 
