@@ -92,3 +92,23 @@ def test_trtllm_kv_budget_is_a_fraction_of_what_weights_leave() -> None:
     assert est.memory_bytes_per_gpu == pytest.approx(143771 * 2**20)
     assert 200 <= est.max_batch <= 220
     assert np.isfinite(est.output_tokens_per_s_per_gpu)
+
+
+def test_collectives_beyond_the_nvlink_domain_run_at_nic_speed() -> None:
+    """H100: 8 GPUs per NVLink domain (900 GB/s bidirectional), one 400 Gb/s NIC per GPU beyond it.
+
+    400 Gb/s each way = 50 GB/s, 100 GB/s bidirectional. TP8 stays on NVLink; TP16 runs at the NIC's.
+    Llama 3.1 405B, batch 64, fp8 activations of 1 byte: one all-reduce of 64·16384 B = 1 MiB over 16 ranks
+    takes 2·15/16·1,048,576 / 50e9 + 8 µs = 47.3 µs; 2 per layer · 126 layers = 11.9 ms per step.
+    """
+    from flopbill.estimate.serving import device_arrays
+    from flopbill.estimate.serving_step import tp_comm_time_s
+
+    acc = accelerator("h100-sxm")
+    eff, _ = hardware_efficiency(acc.id)
+    dev = device_arrays(acc, Dtype.FP8, eff, 16)
+    assert float(dev.link_bidir_bytes_per_s(8)) == pytest.approx(900e9)
+    assert float(dev.link_bidir_bytes_per_s(16)) == pytest.approx(100e9)
+    t = model_terms(model("llama-3.1-405b"))
+    got = float(tp_comm_time_s(t, 64.0, 1.0, 16.0, dev.link_bidir_bytes_per_s(16), 8e-6))
+    assert got == pytest.approx(2 * 126 * (2 * 15 / 16 * 64 * 16384 / 50e9 + 8e-6))

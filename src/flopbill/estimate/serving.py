@@ -137,6 +137,13 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         _require(acc, "interconnect bandwidth (needed for --tp > 1)", link, "--tp")
     attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
     _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "--gpu")
+    domain, network = eff.topology(acc.id)
+    if tp > domain and network != network:  # NaN: the network beyond the domain is unknown
+        raise InputError(
+            "--tp",
+            tp,
+            f"at most {domain:.0f} (one {acc.id} scale-up domain): its network bandwidth per GPU is unknown",
+        )
     return DeviceArrays(
         peak_flops_per_s=peak,
         attention_peak_flops_per_s=attn_peak,
@@ -146,6 +153,8 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         eta_flops=eff.eta_flops.value,
         eta_bw=eff.eta_bw.value,
         allreduce_latency_s=eff.allreduce_latency_s.value,
+        scale_up_gpus=domain,
+        scale_out_bidir_bytes_per_s=network,
     )
 
 

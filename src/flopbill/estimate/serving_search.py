@@ -168,10 +168,11 @@ def _device_grid(
                         bytes_per_value(kept),
                         c.price_usd_per_gpu_hour,
                         bytes_per_value(kv),
+                        *e.topology(a.id),
                     )
                 )
     g = np.array(rows, dtype=np.float64).T[:, :, None, None]  # (field, D, 1, 1)
-    dev = DeviceArrays(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7])
+    dev = DeviceArrays(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[12], g[13])
     return dev, PrecisionArrays(g[8], g[9], g[11], 2.0), g[10]
 
 
@@ -257,7 +258,7 @@ def _search(
         min_replicas = np.ceil(rps * s_per_req / utilization)
         ttft_service = mt.ttft_s + mt.step_s
         ok_tp = _tp_allowed(m, grid.tps)
-        link_ok = (tp == 1.0) | np.isfinite(dev.interconnect_bidir_bytes_per_s)
+        link_ok = (tp == 1.0) | np.isfinite(dev.link_bidir_bytes_per_s(tp))
         fits = mt.fits & longest_ok & ok_tp & link_ok & np.isfinite(min_replicas * tp * price)
         meets_tpot = mt.tpot_loaded_s <= slo.tpot_s
         meets_ttft = ttft_service <= slo.ttft_s

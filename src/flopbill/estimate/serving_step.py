@@ -29,6 +29,8 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
 * MLA decode runs in the absorbed form (DeepSeek-V2 report §2.1.2; FlashMLA): queries are projected into
   the latent space, so each head scores ``d_c + d_r`` values and mixes ``d_c`` values per cached token,
   ``2·h·L·(2·d_c + d_r)`` FLOPs per layer (the projections stay in the matmuls).
+* Topology: a collective over more GPUs than one scale-up domain (8 NVLink GPUs in an HGX/DGX node, 72
+  in a GB200 NVL72) runs at the per-GPU network bandwidth (one NIC per GPU), not the interconnect's.
 * Latency floor: a step cannot be shorter than its kernels' minimum durations,
   ``n_layers · kernels_per_layer · kernel_floor_s`` (the roofline is raised to it); all-reduces are counted
   in the communication term.
@@ -327,6 +329,20 @@ class DeviceArrays:
     eta_flops: Any
     eta_bw: Any
     allreduce_latency_s: Any
+    scale_up_gpus: Any = np.inf  # GPUs one scale-up domain (NVLink / Infinity Fabric) joins; inf: unbounded
+    scale_out_bidir_bytes_per_s: Any = np.nan  # per-GPU network beyond the domain (InfiniBand/RoCE NIC)
+
+    def link_bidir_bytes_per_s(self, ranks: ArrayLike) -> ArrayLike:
+        """Return the bidirectional bandwidth a collective over ``ranks`` GPUs runs at (bytes/s).
+
+        Within one scale-up domain the interconnect's; beyond it a ring passes through every GPU's NIC,
+        so the slower of the two (NaN where the network bandwidth is unknown).
+        """
+        r = np.asarray(ranks, dtype=np.float64)
+        inside = np.asarray(self.interconnect_bidir_bytes_per_s, dtype=np.float64)
+        outside = np.fmin(inside, np.asarray(self.scale_out_bidir_bytes_per_s, dtype=np.float64))
+        outside = np.where(np.isnan(self.scale_out_bidir_bytes_per_s), np.nan, outside)
+        return cast(ArrayLike, np.where(r > np.asarray(self.scale_up_gpus), outside, inside))
 
 
 @dataclass(frozen=True)
@@ -381,7 +397,7 @@ def decode_step(
             tokens,
             prec.activation_bpv,
             tp_a,
-            dev.interconnect_bidir_bytes_per_s,
+            dev.link_bidir_bytes_per_s(tp_a),
             dev.allreduce_latency_s,
             attention_dp,
         ),
@@ -426,7 +442,7 @@ def prefill_time(
         new / n_chunks,
         prec.activation_bpv,
         tp_a,
-        dev.interconnect_bidir_bytes_per_s,
+        dev.link_bidir_bytes_per_s(tp_a),
         dev.allreduce_latency_s,
         attention_dp,
     )
