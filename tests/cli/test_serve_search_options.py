@@ -103,3 +103,18 @@ def test_attention_dp_option(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert json.loads(out)["max_batch"] > 2 * json.loads(out2)["max_batch"]
     code, _, err = run_cli(["serve", "--model", "llama-3.1-8b", "--attention-dp"])
     assert code == 2 and "mixture-of-experts" in err
+
+
+def test_disaggregated_pools(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(
+        [
+            *("serve", "--model", "llama-3.1-70b", "--gpu", "h100-sxm", "--tp", "4", "--weights", "fp8"),
+            *("--batch", "64", "--input-tokens", "2000", "--output-tokens", "250", "--rps", "20"),
+            *("--disaggregated", "--price-per-gpu-hour", "3", "--json"),
+        ]
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["prefill_replicas"] >= 1 and d["decode_replicas"] >= 1 and d["kv_transfer_s"] > 0
+    code, _, err = run_cli(["serve", "--model", "llama-3.1-8b", "--disaggregated"])
+    assert code == 2 and "--rps" in err

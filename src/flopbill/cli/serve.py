@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import typer
@@ -31,6 +32,7 @@ from flopbill.cli.serve_lengths import (
 from flopbill.dtypes import Dtype, parse_dtype
 from flopbill.errors import FlopbillError, InputError
 from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, parse_precision
+from flopbill.estimate.serving_disaggregated import disaggregated_fleet
 from flopbill.estimate.serving_search import (
     Candidate,
     SearchGrid,
@@ -253,6 +255,12 @@ def serve(
         "(queueing for the TTFT objective may add replicas below it)",
     ),
     search: bool = typer.Option(False, "--search", help="search accelerators × TP × precision × batch"),
+    disaggregated: bool = typer.Option(
+        False,
+        "--disaggregated",
+        help="with --rps: separate prefill and decode pools, KV sent over the network",
+    ),
+    prefill_tp: int | None = typer.Option(None, "--prefill-tp", help="TP of the prefill pool (default --tp)"),
     rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
     slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
     slo_tpot: float = typer.Option(math.inf, "--slo-tpot", help="TPOT objective under load, s"),
@@ -266,6 +274,9 @@ def serve(
     m = resolve_model(model_name)
     lengths = lengths_from_options(input_tokens, output_tokens, lengths_file)
     i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
+    if disaggregated:
+        _run_disaggregated(m, gpu or "h100-sxm", i_tok, o_tok, rps, locals(), json_out)
+        return
     if search or rps is not None:
         check_percentile(slo_percentile)
         check_window(m, lengths, lengths_file)
@@ -303,6 +314,65 @@ def serve(
     console.print(f"range: the accuracy band of the serving model — {band.ref}")
     if lengths.sample is not None:
         console.print(single_estimate_note(lengths))
+
+
+def _run_disaggregated(
+    m: ModelSpec, gpu: str, i_tok: float, o_tok: float, rps: str | None, kw: dict[str, Any], js: bool
+) -> None:
+    """Size separate prefill and decode pools for ``--rps`` (see ``serving_disaggregated``)."""
+    if rps is None:
+        raise InputError("--rps", None, "a request rate for --disaggregated, e.g. --rps 20")
+    rate = parse_count(rps, "--rps")
+    acc = accelerator(gpu)
+    price, note = _price(acc.id, kw["price_per_gpu_hour"], kw["pricing"])
+    if price is None:
+        raise InputError("--price-per-gpu-hour", None, f"a price for {acc.id} ({note})")
+    decode = _options(**kw)
+    _check_floor(decode, kw["min_precision"])
+    prefill = replace(decode, tp=kw["prefill_tp"] or decode.tp, batch=None, replicas=1)
+    util = parse_fraction(kw["utilization"], "--utilization")
+    f = disaggregated_fleet(
+        m,
+        acc,
+        hardware_efficiency(acc.id)[0],
+        engine_profile(kw["engine"]),
+        i_tok,
+        o_tok,
+        rate,
+        prefill,
+        decode,
+        price,
+        util,
+    )
+    if js:
+        print_json({k: getattr(f, k) for k in f.__dataclass_fields__} | {"price_usd_per_gpu_hour": price})
+        return
+    rows = [
+        (
+            "prefill pool",
+            f"{f.prefill_replicas} × TP{f.prefill_tp}",
+            f"{f.prefill_s_per_request * 1e3:.1f} ms/request",
+        ),
+        (
+            "decode pool",
+            f"{f.decode_replicas} × TP{f.decode_tp} at batch {f.decode_batch}",
+            f"{f.decode_s_per_request * 1e3:.1f} ms/request",
+        ),
+        ("GPUs", str(f.gpus), f"${f.cost_usd_per_request:.6f} per request at ${price}/GPU-hour"),
+        (
+            "TTFT (lone prefill + KV transfer, no queue)",
+            format_duration(f.ttft_s),
+            f"transfer {format_duration(f.kv_transfer_s)}",
+        ),
+        ("TPOT (decode pool, no prefill interference)", format_duration(f.tpot_s), ""),
+    ]
+    console.print(
+        make_table(
+            f"Disaggregated serving of {m.id} on {acc.id} at {rate:g} requests/s",
+            ["pool", "size", "note"],
+            rows,
+        )
+    )
 
 
 def _check_floor(opt: ServingOptions, floor_text: str | None) -> None:
