@@ -112,3 +112,16 @@ def test_collectives_beyond_the_nvlink_domain_run_at_nic_speed() -> None:
     t = model_terms(model("llama-3.1-405b"))
     got = float(tp_comm_time_s(t, 64.0, 1.0, 16.0, dev.link_bidir_bytes_per_s(16), 8e-6))
     assert got == pytest.approx(2 * 126 * (2 * 15 / 16 * 64 * 16384 / 50e9 + 8e-6))
+
+
+def test_prefill_chunks_pay_the_kernel_floor() -> None:
+    """Two chunks of Llama 3.1 8B with an (artificial) 1 ms kernel floor: at least 2 · 32 · 9 · 1 ms."""
+    from flopbill.estimate.serving import device_arrays, precision_arrays
+    from flopbill.estimate.serving_step import prefill_time
+
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.BF16, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.BF16, None, None)
+    t = model_terms(model("llama-3.1-8b"))
+    step = prefill_time(t, dev, prec, 1, 16, 0.0, 8, kernel_floor_s=1e-3)
+    assert float(step.roofline_s) == pytest.approx(2 * 32 * 9 * 1e-3)

@@ -329,6 +329,7 @@ def one_prompt_prefill(
         rt.prefill_chunk_tokens,
         rt.overhead_s_per_step,
         rt.attention_dp,
+        rt.kernel_floor_s,
     )
     return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=pre.compute_s + pre.comm_s)
 

@@ -415,6 +415,7 @@ def prefill_time(
     chunk_tokens: ArrayLike,
     overhead_s: ArrayLike = 0.0,
     attention_dp: ArrayLike = 0.0,
+    kernel_floor_s: ArrayLike = 0.0,
 ) -> StepTime:
     """Return the time to prefill one prompt on one replica (s), in chunks of ``chunk_tokens``.
 
@@ -449,7 +450,9 @@ def prefill_time(
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(mem),
-        roofline_s=np.maximum(lin_c, mem) + att_c,
+        roofline_s=np.maximum(
+            np.maximum(lin_c, mem) + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)
+        ),
         comm_s=n_chunks * comm_one,
         overhead_s=n_chunks * np.asarray(overhead_s, dtype=np.float64),
     )
