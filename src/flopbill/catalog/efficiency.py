@@ -24,6 +24,10 @@ class HardwareEfficiency(Strict):
     id: str
     accelerators: list[str] = Field(description="accelerator ids this profile applies to")
     eta_flops: Sourced = Field(description="fraction of dense peak FLOP/s reached by serving matmuls")
+    eta_flops_by_dtype: dict[str, Sourced] = Field(
+        default_factory=dict,
+        description="eta_flops for a compute format where it differs (bf16, fp8, ...); others use eta_flops",
+    )
     eta_bw: Sourced = Field(description="fraction of peak memory bandwidth reached by decode reads")
     allreduce_latency_s: Sourced = Field(description="fixed latency of one small all-reduce, s")
     device_memory_mib: dict[str, Sourced] = Field(
@@ -37,6 +41,11 @@ class HardwareEfficiency(Strict):
     scale_out_gbit_per_s: dict[str, Sourced] = Field(
         default_factory=dict, description="network bandwidth per GPU beyond the domain, Gb/s each way, per id"
     )
+
+    def eta_flops_for(self, compute_dtype: str) -> float:
+        """Return the serving matmul efficiency for a compute format (``eta_flops`` unless listed)."""
+        entry = self.eta_flops_by_dtype.get(compute_dtype)
+        return self.eta_flops.value if entry is None else entry.value
 
     def topology(self, accelerator_id: str) -> tuple[float, float]:
         """Return (scale-up domain GPUs, scale-out bidirectional bytes/s per GPU); inf / NaN when unknown."""

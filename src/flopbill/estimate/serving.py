@@ -150,9 +150,10 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
         interconnect_bidir_bytes_per_s=link or 1.0,
         memory_bytes=memory,
-        eta_flops=eff.eta_flops.value,
+        eta_flops=eff.eta_flops_for(compute.value),
         eta_bw=eff.eta_bw.value,
         allreduce_latency_s=eff.allreduce_latency_s.value,
+        attention_eta_flops=eff.eta_flops_for(Dtype.BF16.value),
         scale_up_gpus=domain,
         scale_out_bidir_bytes_per_s=network,
     )
@@ -366,8 +367,10 @@ def _assumptions(
     price_source: str,
 ) -> tuple[Assumption, ...]:
     extra = "" if measured else "extrapolation: no measured profile for this accelerator"
+    by_dtype = hw.eta_flops_by_dtype.get(comp.value)
+    eta = hw.eta_flops if by_dtype is None else by_dtype
     items = [
-        Assumption("eta_flops", hw.eta_flops.value, f"{hw.eta_flops.ref} ({hw.eta_flops.checked})", extra),
+        Assumption("eta_flops", eta.value, f"{comp.value}: {eta.ref} ({eta.checked})", extra),
         Assumption("eta_bw", hw.eta_bw.value, f"{hw.eta_bw.ref} ({hw.eta_bw.checked})", extra),
         Assumption("allreduce_latency_s", hw.allreduce_latency_s.value, hw.allreduce_latency_s.ref),
         Assumption("engine", engine.name, "given" if engine.id else "default"),

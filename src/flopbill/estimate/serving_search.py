@@ -161,7 +161,7 @@ def _device_grid(
                         _nan(a.memory_bandwidth_bytes_per_s),
                         _nan(a.interconnect_bidir_bytes_per_s),
                         _nan(e.memory_bytes(a.id, a.memory_bytes)),
-                        e.eta_flops.value,
+                        e.eta_flops_for(compute_dtype(w, None).value),
                         e.eta_bw.value,
                         e.allreduce_latency_s.value,
                         bytes_per_value(w),
@@ -169,10 +169,23 @@ def _device_grid(
                         c.price_usd_per_gpu_hour,
                         bytes_per_value(kv),
                         *e.topology(a.id),
+                        e.eta_flops_for(Dtype.BF16.value),
                     )
                 )
     g = np.array(rows, dtype=np.float64).T[:, :, None, None]  # (field, D, 1, 1)
-    dev = DeviceArrays(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[12], g[13])
+    dev = DeviceArrays(
+        g[0],
+        g[1],
+        g[2],
+        g[3],
+        g[4],
+        g[5],
+        g[6],
+        g[7],
+        attention_eta_flops=g[14],
+        scale_up_gpus=g[12],
+        scale_out_bidir_bytes_per_s=g[13],
+    )
     return dev, PrecisionArrays(g[8], g[9], g[11], 2.0), g[10]
 
 

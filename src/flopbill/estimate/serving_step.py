@@ -329,8 +329,14 @@ class DeviceArrays:
     eta_flops: Any
     eta_bw: Any
     allreduce_latency_s: Any
+    attention_eta_flops: Any = None  # efficiency of the bf16 attention math; None: eta_flops
     scale_up_gpus: Any = np.inf  # GPUs one scale-up domain (NVLink / Infinity Fabric) joins; inf: unbounded
     scale_out_bidir_bytes_per_s: Any = np.nan  # per-GPU network beyond the domain (InfiniBand/RoCE NIC)
+
+    @property
+    def attention_eta(self) -> Any:
+        """The efficiency the attention math runs at (``attention_eta_flops``, else ``eta_flops``)."""
+        return self.eta_flops if self.attention_eta_flops is None else self.attention_eta_flops
 
     def link_bidir_bytes_per_s(self, ranks: ArrayLike) -> ArrayLike:
         """Return the bidirectional bandwidth a collective over ``ranks`` GPUs runs at (bytes/s).
@@ -381,7 +387,7 @@ def decode_step(
     tp_a = np.asarray(tp, dtype=np.float64)
     lin_c = compute_time_s(tokens * t.linear_flops_per_token / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     attn = np.asarray(decode_attention_flops_per_token(t, context_tokens))
-    att_c = compute_time_s(tokens * attn / tp_a, dev.attention_peak_flops_per_s, dev.eta_flops)
+    att_c = compute_time_s(tokens * attn / tp_a, dev.attention_peak_flops_per_s, dev.attention_eta)
     w_read = weight_bytes_read(t, tokens, prec.weight_bpv, prec.kept_bpv)
     w_bytes = weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp)
     kv = b * kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, attention_dp)
@@ -436,7 +442,7 @@ def prefill_time(
     attn_flops = np.asarray(prefill_flops(t, prompt_tokens, cached_tokens)) - lin_flops
     lin_c = compute_time_s(lin_flops / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     attn_ranks = np.where(np.asarray(attention_dp) > 0, 1.0, tp_a)  # a prompt's attention: one DP rank
-    att_c = compute_time_s(attn_flops / attn_ranks, dev.attention_peak_flops_per_s, dev.eta_flops)
+    att_c = compute_time_s(attn_flops / attn_ranks, dev.attention_peak_flops_per_s, dev.attention_eta)
     mem = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
     comm_one = step_comm_time_s(  # mean chunk: a short last chunk carries only its own tokens
         t,
