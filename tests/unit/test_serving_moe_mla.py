@@ -125,3 +125,23 @@ def test_prefill_chunks_pay_the_kernel_floor() -> None:
     t = model_terms(model("llama-3.1-8b"))
     step = prefill_time(t, dev, prec, 1, 16, 0.0, 8, kernel_floor_s=1e-3)
     assert float(step.roofline_s) == pytest.approx(2 * 32 * 9 * 1e-3)
+
+
+def test_vllm_budget_is_a_fraction_of_the_whole_device() -> None:
+    """Llama 3.1 8B bf16 on one H100 under vLLM, 1000 + 1000 tokens, bf16 KV.
+
+    0.9 · 81,559 MiB = 76.97 GB; weights 16.06 GB; activations of the 8192-token budget
+    8192 · (4·4096 + 2·14336) · 2 B = 0.74 GB; 131,072 B of KV per token · 2000 = 0.262 GB per sequence:
+    (76.97 − 16.06 − 0.74) / 0.262 ≈ 229 sequences (under vLLM's 256 cap).
+    """
+    acc = accelerator("h100-sxm")
+    est = estimate_serving(
+        model("llama-3.1-8b"),
+        acc,
+        1000,
+        1000,
+        ServingOptions(),
+        hardware_efficiency(acc.id),
+        engine_profile("vllm"),
+    )
+    assert 222 <= est.max_batch <= 234
