@@ -478,6 +478,7 @@ def _run_search(
     cols = [
         "accelerator",
         "weights",
+        "kv",
         "tp",
         "batch",
         "replicas",
@@ -524,6 +525,7 @@ def _fmt(r: dict[str, Any]) -> list[Any]:
     return [
         r["accelerator"],
         r["weights"],
+        r["kv"],
         r["tp"],
         r["batch"],
         r["replicas"],
