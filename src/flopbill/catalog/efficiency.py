@@ -77,6 +77,9 @@ class EngineProfile(Strict):
     kernel_floor_s: Sourced | None = Field(
         default=None, description="shortest GPU time of one decode kernel replayed from a CUDA graph, s"
     )
+    eager_kernel_floor_s: Sourced | None = Field(
+        default=None, description="least time per decode kernel launched eagerly (no CUDA graph), s"
+    )
     max_batch_sequences: Sourced = Field(description="default cap on concurrent sequences")
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 

@@ -109,6 +109,7 @@ def _options(**kw: Any) -> ServingOptions:
         reasoning_multiplier=kw["reasoning_multiplier"],
         utilization=parse_fraction(kw["utilization"], "--utilization"),
         attention_dp=kw["attention_dp"],
+        cuda_graphs=not kw["eager"],
     )
 
 
@@ -229,6 +230,9 @@ def serve(
         None, "--activations", help="matmul format (default from weights)"
     ),
     engine: str = typer.Option("vllm", "--engine", help="vllm, trtllm, sglang, llama.cpp"),
+    eager: bool = typer.Option(
+        False, "--eager", help="no CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph)"
+    ),
     attention_dp: bool = typer.Option(
         False,
         "--attention-dp",

@@ -46,6 +46,9 @@ class ServingOptions:
     reasoning_multiplier: float = 1.0
     utilization: float = 1.0
     attention_dp: bool = False  # attention data parallel + expert parallel over the tp ranks (MoE)
+    cuda_graphs: bool = (
+        True  # False: eager kernel launches (vLLM --enforce-eager, SGLang --disable-cuda-graph)
+    )
 
 
 @dataclass(frozen=True)
@@ -171,15 +174,27 @@ def precision_arrays(weights: Dtype, kv: Dtype | None, activations: Dtype | None
     )
 
 
-def runtime_arrays(engine: EngineProfile, attention_dp: bool = False) -> RuntimeArrays:
-    """Return the engine figures as arrays (``attention_dp``: the deployment runs attention DP + EP)."""
+def runtime_arrays(
+    engine: EngineProfile, attention_dp: bool = False, cuda_graphs: bool = True
+) -> RuntimeArrays:
+    """Return the engine figures as arrays (``attention_dp``: the deployment runs attention DP + EP).
+
+    ``cuda_graphs=False`` uses the engine's eager kernel floor (raises if the engine has none).
+    """
+    floor = engine.kernel_floor_s
+    if not cuda_graphs:
+        if engine.eager_kernel_floor_s is None:
+            raise InputError(
+                "--eager", engine.id, "an engine with a measured eager-mode kernel cost (vllm, sglang)"
+            )
+        floor = engine.eager_kernel_floor_s
     return RuntimeArrays(
         overhead_s_per_step=engine.overhead_s_per_step.value,
         memory_reserve_fraction=engine.memory_reserve_fraction.value,
         prefill_chunk_tokens=engine.prefill_chunk_tokens.value,
         max_batch_sequences=engine.max_batch_sequences.value,
         kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
-        kernel_floor_s=0.0 if engine.kernel_floor_s is None else engine.kernel_floor_s.value,
+        kernel_floor_s=0.0 if floor is None else floor.value,
         attention_dp=1.0 if attention_dp else 0.0,
     )
 
@@ -251,7 +266,7 @@ def estimate_serving(
     comp = compute_dtype(opt.weights, opt.activations)
     dev = device_arrays(acc, comp, hw, opt.tp)
     prec = precision_arrays(opt.weights, opt.kv, opt.activations)
-    rt = runtime_arrays(engine, opt.attention_dp)
+    rt = runtime_arrays(engine, opt.attention_dp, opt.cuda_graphs)
     t = model_terms(m)
     spec = _spec(m, opt)
     wl = WorkloadArrays(
