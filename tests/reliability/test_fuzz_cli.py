@@ -153,6 +153,21 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy[str]]]] = {
             "--slo-tpot": numbers(),
         },
     ),
+    "serve-disaggregated": (
+        ["serve", "--model", "llama-3.1-8b", "--disaggregated", "--rps", "5"],
+        {
+            "--model": MODELS,
+            "--gpu": GPUS,
+            "--rps": numbers(),
+            "--tp": numbers(),
+            "--prefill-tp": numbers(),
+            "--input-tokens": numbers(),
+            "--output-tokens": numbers(),
+            "--utilization": numbers(),
+            "--min-precision": DTYPES,
+            "--weights": DTYPES,
+        },
+    ),
     "serve-search": (
         ["serve", "--model", "llama-3.1-8b", "--search", "--rps", "5", "--gpu", "h100-sxm"],
         {
@@ -244,6 +259,10 @@ def test_fuzz_train_optimal() -> None:
 
 def test_fuzz_serve() -> None:
     _fuzz("serve")
+
+
+def test_fuzz_serve_disaggregated() -> None:
+    _fuzz("serve-disaggregated")
 
 
 def test_fuzz_serve_search() -> None:

@@ -55,6 +55,11 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["serve", *M8B, "--samples", "1000000000"], "--samples"),
     (["serve", "--model", "llama-3.1-8b", "--search", "--input-tokens", "200k"], "--input-tokens"),
     (["serve", "--model", "llama-3.1-8b", "--search", "--top", "-5"], "--top"),
+    (["serve", "--model", "llama-3.1-8b", "--search", "--rps", "1e-320"], "--rps"),
+    (
+        ["serve", "--model", "llama-3.1-8b", "--search", "--rps", "5", "--utilization", "1e-300"],
+        "--utilization",
+    ),
     ([*API, "--days-per-month", "nan"], "--days-per-month"),
     ([*API, "--days-per-month", "0"], "--days-per-month"),
     ([*API, "--at", "0001-01-01"], "--at"),

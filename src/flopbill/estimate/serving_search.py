@@ -201,6 +201,13 @@ def _nan(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
+#: Request rates a search accepts (requests/s): about three a year up to a billion a second.
+MIN_RATE_PER_S = 1e-7
+MAX_RATE_PER_S = 1e9
+#: Lowest target utilization a search accepts (fleet sizes divide by it).
+MIN_UTILIZATION = 1e-3
+
+
 def search_serving(
     m: ModelSpec,
     cands: list[Candidate],
@@ -264,9 +271,10 @@ def _search(
     n_setups = len(cands) * len(grid.weights) * len(grid.kv_formats) * len(grid.tps) * len(grid.batches)
     points = 1 if lengths is None else max(1, int(np.size(lengths.input_tokens)))
     budget(n_setups * points, MAX_SEARCH_CANDIDATES, "search", n_setups, "setups × length points")
-    positive(rps, "rps")
-    if not 0.0 < number(utilization, "utilization") <= 1.0:
-        raise InputError("utilization", utilization, "a fraction in (0, 1]")
+    if not MIN_RATE_PER_S <= positive(rps, "rps") <= MAX_RATE_PER_S:
+        raise InputError("rps", rps, f"a request rate in [{MIN_RATE_PER_S:g}, {MAX_RATE_PER_S:g}] per second")
+    if not MIN_UTILIZATION <= number(utilization, "utilization") <= 1.0:
+        raise InputError("utilization", utilization, f"a fraction in [{MIN_UTILIZATION:g}, 1]")
     w = workload or WorkloadOptions()
     kvs = grid.kv_formats
     dev, prec, price = _device_grid(cands, grid.weights, kvs)
