@@ -243,3 +243,12 @@ def test_samples_budget_from_the_file_names_its_line(run_safe: RunSafe, tmp_path
     data["monte_carlo"] = {"samples": 2_000_000, "seed": 1}
     path = _write(tmp_path, yaml.safe_dump(data, sort_keys=False))
     _assert_one_line(run_safe(["plan", str(path), "--json"]), str(path), " line ", "monte_carlo.samples")
+
+
+def test_model_file_with_several_problems_is_still_one_line(run_safe: RunSafe, tmp_path: Path) -> None:
+    text = "id: x\nname: x\nn_layers: -1\nd_model: -4\nn_heads: 32\nd_ff: 1000\ngated_ffn: true\n"
+    text += "vocab_size: 10\ntied_embeddings: false\nmax_context_tokens: 100\n"
+    text += "sources: [{what: a, ref: b, checked: 2026-01-01}]\n"
+    got = run_safe(["model", str(_write(tmp_path, text, "m.yaml"))])
+    _assert_one_line(got, "n_layers", "d_model")
+    assert len(got.err.strip().splitlines()) == 1

@@ -144,7 +144,8 @@ def error_line(exc: FlopbillError) -> str:
     text = str(exc)
     if isinstance(exc, InputError) and text.startswith(f"{exc.field}: "):
         text = flag_for(exc.field) + text[len(exc.field) :]
-    return " ".join(text.split()) if len(text) > 2000 else text
+    text = "; ".join(part.strip() for part in text.splitlines() if part.strip())  # one line, always
+    return text if len(text) <= 2000 else text[:1990] + " [...]"
 
 
 #: Typer's usage error (unknown option, bad value for a typed option): printed as one line, exit 2.
