@@ -134,8 +134,8 @@ def serverless_day(
 
     Busy replica-seconds per slot are ``λ/(c·u)·slot`` (the provider adds replicas as load needs, so no
     whole-replica rounding per hour); the first replica also idles ``T`` (the provider's idle timeout)
-    after the last request: billed replica share ``max(λ/(c·u), 1 − e^(−λT)) + starts·max(t_min,
-    t_c + i/2)/slot``, as :func:`day_fleet` for scale to zero. ``instance_hours`` are replica-hours (the
+    after the last request and bills each cold start: billed replica share
+    ``max(λ/(c·u), min(1, 1 − e^(−λT) + starts·max(t_min, t_c + i/2)/slot))``, as :func:`day_fleet`. ``instance_hours`` are replica-hours (the
     caller multiplies by GPUs per replica and the price per GPU); calls above ``R_max·c·u`` are unserved.
     """
     lam = _f(calls_per_s)
@@ -148,7 +148,7 @@ def serverless_day(
     quiet = np.exp(-lam * t)
     starts = lam * quiet * slot_s
     per_start = np.maximum(_f(billing_minimum_s)[..., None], t_c + _f(billing_increment_s)[..., None] / 2)
-    billed = np.maximum(busy, 1.0 - quiet) + starts * per_start / slot_s
+    billed = np.maximum(busy, np.minimum(1.0, (1.0 - quiet) + starts * per_start / slot_s))
     return DayFleet(
         instance_hours=_f((billed * slot_s / 3600.0).sum(axis=-1)),
         peak_instances=_f(np.ceil(busy.max(axis=-1) - 1e-9)),

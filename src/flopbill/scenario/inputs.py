@@ -218,12 +218,27 @@ def _terms(opt: GpuBacked, key: str, ranges: dict[str, Range], notes: list[Assum
             )
             ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
             notes.extend(src)
-        t = estimators.instance_terms(opt.gpu, opt.pricing, opt.provider)
+            t = estimators.instance_terms(opt.gpu, opt.pricing, opt.provider)
+        else:
+            t = estimators.InstanceTerms(
+                1,
+                3600.0,
+                3600.0,
+                (
+                    Assumption(
+                        f"{key} instance",
+                        "1 GPU, billed per whole hour",
+                        "price given: assumed unless gpus_per_instance / billing_increment_s are given",
+                    ),
+                ),
+            )
         notes.extend(t.assumptions)
+        inc = opt.billing_increment_s or t.billing_increment_s
+        minimum = t.billing_minimum_s if opt.billing_increment_s is None else inc
         return FleetTerms(
             opt.gpus_per_instance or t.gpus_per_instance,
-            opt.billing_increment_s or t.billing_increment_s,
-            t.billing_minimum_s if opt.billing_minimum_s is None else opt.billing_minimum_s,
+            inc,
+            minimum if opt.billing_minimum_s is None else opt.billing_minimum_s,
             opt.scale_down_delay_s,
         )
     assert isinstance(opt, OwnedOption)
