@@ -314,6 +314,28 @@ class ScenarioResult:
     paybacks: tuple[Payback, ...] = ()
     prices_as_of: str = ""
 
+    def spike_months(self) -> tuple[int, ...]:
+        """Return the 1-based months with a traffic spike."""
+        return tuple(
+            m for m, x in zip(self.traffic.months, self.traffic.spike_multiplier, strict=True) if x > 1
+        )
+
+    def key_months(self) -> tuple[int, ...]:
+        """Return the months a reader must see: all of them when the horizon is ≤ 24 months, otherwise the
+        first 3, every spike month, every crossover and payback month, and the last."""
+        n = self.horizon_months
+        if n <= 24:
+            return tuple(range(1, n + 1))
+        marks = {1, 2, 3, n, *self.spike_months()}
+        marks |= {c.month for c in self.crossovers if c.month is not None}
+        marks |= {p.month for p in self.paybacks if p.month is not None}
+        return tuple(sorted(m for m in marks if 1 <= m <= n))
+
+    def cheapest_api(self) -> str | None:
+        """Return the API option with the lowest total cost, or None without API options."""
+        apis = [o for o in self.options if o.kind == "api"]
+        return min(apis, key=lambda o: o.total_cost_usd).name if apis else None
+
     def option(self, name: str) -> OptionProjection:
         """Return the option called ``name`` (KeyError if absent)."""
         for opt in self.options:
