@@ -7,6 +7,7 @@ Input names are paths: ``traffic.monthly_growth``, ``options.<name>.price_usd_pe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,13 +97,14 @@ def _given(ranges: dict[str, Range]) -> list[Assumption]:
 
 
 def _option_defaults(
-    scenario: Scenario, ranges: dict[str, Range], notes: list[Assumption]
+    scenario: Scenario, ranges: dict[str, Range], notes: list[Assumption], owners: dict[int, str]
 ) -> tuple[dict[str, estimators.TokenPrices], dict[str, float]]:
     api: dict[str, estimators.TokenPrices] = {}
     capacity: dict[str, float] = {}
     when = scenario.prices_as_of or DEFAULT_PRICES_AT
     for opt in scenario.options:
         key = f"options.{opt.name}"
+        mark = len(notes)
         if isinstance(opt, ApiOption) and opt.model is not None:
             api[opt.name] = estimators.api_token_prices(opt.model, opt.provider, when)
             notes.extend(api[opt.name].assumptions)
@@ -116,6 +118,7 @@ def _option_defaults(
             notes.append(
                 Assumption(f"{key}.power_w_per_gpu", tdp, f"{opt.gpu} TDP, hardware catalog", "upper bound")
             )
+        owners.update(dict.fromkeys(range(mark, len(notes)), opt.name))
     return api, capacity
 
 
@@ -133,6 +136,7 @@ def _fleet_defaults(
     ranges: dict[str, Range],
     notes: list[Assumption],
     capacity: dict[str, float],
+    owners: dict[int, str],
 ) -> tuple[dict[str, FleetTerms], dict[str, PricedLatency]]:
     """Fill GPU prices, instance terms, SLO throughput and utilization, and cold starts of GPU options."""
     from flopbill.estimate.fleet_day import DEFAULT_ENGINE_START_S, DEFAULT_LOAD_BYTES_PER_S, cold_start_s
@@ -146,6 +150,7 @@ def _fleet_defaults(
     req, slo = scenario.request, scenario.slo
     for opt in gpu_options:
         key = f"options.{opt.name}"
+        mark = len(notes)
         fleet[opt.name] = _terms(opt, key, ranges, notes)
         u = 1.0
         if opt.throughput_requests_per_s_per_replica is not None:
@@ -182,7 +187,29 @@ def _fleet_defaults(
                     f"(vLLM default loader, gp3 SSD) + {DEFAULT_ENGINE_START_S:g} s (vLLM start, warm cache)",
                 )
             )
+        owners.update(dict.fromkeys(range(mark, len(notes)), opt.name))
     return fleet, latency
+
+
+def once_each(notes: list[Assumption], owners: dict[int, str]) -> tuple[Assumption, ...]:
+    """Return the assumptions with duplicates merged (same name, value and source), each naming the
+    options that use it ("used by a, b") unless its name already says which option it belongs to."""
+    first: dict[tuple[str, str, str], Assumption] = {}
+    users: dict[tuple[str, str, str], list[str]] = {}
+    for i, a in enumerate(notes):
+        key = (a.name, repr(a.value), a.source)
+        first.setdefault(key, a)
+        who = users.setdefault(key, [])
+        if i in owners and owners[i] not in who:
+            who.append(owners[i])
+    out = []
+    for key, a in first.items():
+        who = users[key]
+        if who and not a.name.startswith("options."):
+            used = "used by " + ", ".join(who)
+            a = dataclasses.replace(a, note=f"{a.note}; {used}" if a.note else used)
+        out.append(a)
+    return tuple(out)
 
 
 def _terms(opt: GpuBacked, key: str, ranges: dict[str, Range], notes: list[Assumption]) -> FleetTerms:
@@ -300,7 +327,10 @@ def resolve(scenario: Scenario, today: dt.date | None = None) -> Resolved:
             else "default date (flopbill.estimate.api.DEFAULT_PRICES_AT)",
         )
     )
-    api, capacity = _option_defaults(scenario, ranges, notes)
-    fleet, latency = _fleet_defaults(scenario, ranges, notes, capacity)
+    owners: dict[int, str] = {}
+    api, capacity = _option_defaults(scenario, ranges, notes, owners)
+    fleet, latency = _fleet_defaults(scenario, ranges, notes, capacity, owners)
     cost, hours = _training_defaults(scenario, ranges, notes)
-    return Resolved(scenario, ranges, api, capacity, cost, hours, when, tuple(notes), fleet, latency)
+    return Resolved(
+        scenario, ranges, api, capacity, cost, hours, when, once_each(notes, owners), fleet, latency
+    )
