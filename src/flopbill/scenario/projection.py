@@ -63,6 +63,14 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
             f"({_fmt_count(float(unserved.sum()))} over the horizon, months {_month_list(months)}): "
             "the fleet is below the demand; $/served request leaves them out"
         )
+    lat = resolved.latency.get(name)
+    if lat is not None and lat.batch > 0:
+        used = resolved.ranges[f"options.{name}.target_utilization"].expected
+        if used > lat.utilization * (1 + 1e-6):
+            notes.append(
+                f"target_utilization {used:.2g} is above the {lat.utilization:.3g} at which the slo holds: "
+                "the busiest hours run slower than the slo"
+            )
     waits = det.cold_start_waits[0] if det.cold_start_waits is not None else None
     if waits is not None and float(waits.sum()) > 0:
         cold = resolved.ranges[f"options.{name}.cold_start_s"].expected
@@ -123,7 +131,7 @@ def _latency(resolved: Resolved, name: str) -> PricedLatency | None:
         lat.tpot_s,
         per_user,
         lat.batch,
-        lat.utilization,
+        resolved.ranges[f"options.{name}.target_utilization"].expected,
         slo.ttft_s,
         slo.tpot_s,
         slo.percentile,
