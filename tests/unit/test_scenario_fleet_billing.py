@@ -133,7 +133,7 @@ def test_l4_with_the_chat_slo_prices_a_batch_that_meets_it() -> None:
     assert lat.tpot_s <= 0.1 and lat.ttft_s <= 2.0
     assert lat.tokens_per_s_per_user >= 10.0
     assert lat.tpot_s >= 16.06e9 / 300e9
-    assert 1 <= lat.batch and 0 < lat.utilization <= 1
+    assert lat.batch >= 1 and 0 < lat.utilization <= 1
     with pytest.raises(InputError, match="slo"):
         _run([l4], slo={"tpot_s": 0.05})
 

@@ -135,8 +135,9 @@ def serverless_day(
     Busy replica-seconds per slot are ``λ/(c·u)·slot`` (the provider adds replicas as load needs, so no
     whole-replica rounding per hour); the first replica also idles ``T`` (the provider's idle timeout)
     after the last request and bills each cold start: billed replica share
-    ``max(λ/(c·u), min(1, 1 − e^(−λT) + starts·max(t_min, t_c + i/2)/slot))``, as :func:`day_fleet`. ``instance_hours`` are replica-hours (the
-    caller multiplies by GPUs per replica and the price per GPU); calls above ``R_max·c·u`` are unserved.
+    ``max(λ/(c·u), min(1, 1 − e^(−λT) + starts·max(t_min, t_c + i/2)/slot))``, as :func:`day_fleet`.
+    ``instance_hours`` are replica-hours (the caller multiplies by GPUs per replica and the price per
+    GPU); calls above ``R_max·c·u`` are unserved.
     """
     lam = _f(calls_per_s)
     cap, u = _f(capacity_calls_per_s)[..., None], _f(utilization)[..., None]
