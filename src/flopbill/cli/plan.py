@@ -13,7 +13,7 @@ from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_assump
 from flopbill.errors import InputError
 from flopbill.scenario.loader import load_scenario
 from flopbill.scenario.projection import project
-from flopbill.scenario.result import ScenarioResult
+from flopbill.scenario.result import OptionProjection, ScenarioResult
 from flopbill.units import format_usd
 
 
@@ -50,8 +50,14 @@ def _month_rows(result: ScenarioResult) -> list[list[str]]:
         row = [f"month {m}" + (f" ({', '.join(tags)})" if tags else "")]
         row += [f"{result.traffic.ai_requests[i] / days:,.0f}", f"{result.traffic.ai_requests[i]:,.0f}"]
         row += [_usd(o.recurring_cost_usd[i]) for o in result.options]
+        row += [f"{o.unserved_requests[i]:,.0f}" for o in _short(result) if o.unserved_requests is not None]
         rows.append(row)
     return rows
+
+
+def _short(result: ScenarioResult) -> list[OptionProjection]:
+    """Options that leave some demand unserved (dropped or beyond the slo)."""
+    return [o for o in result.options if o.unserved_share > 0]
 
 
 def _option_rows(result: ScenarioResult) -> list[list[str]]:
@@ -108,7 +114,9 @@ def print_result(result: ScenarioResult, show_assumptions: bool) -> None:
     console.print(
         make_table(
             "Recurring cost by month",
-            ["month", "AI req/day", "AI requests"] + [o.name for o in result.options],
+            ["month", "AI req/day", "AI requests"]
+            + [o.name for o in result.options]
+            + [f"unserved {o.name}" for o in _short(result)],
             _month_rows(result),
         )
     )
@@ -232,7 +240,12 @@ def _print_answers(result: ScenarioResult) -> None:
     console.print(
         f"[bold]Cheapest over {result.horizon_months} months: {best.label} "
         f"at {_usd(best.total_cost_usd)}[/bold] "
-        f"({_usd(best.lifetime_cost_per_request_usd)} per AI request, one-time costs included)."
+        f"({_usd(best.lifetime_cost_per_request_usd)} per AI request, one-time costs included)"
+        + (
+            f", leaving {100 * best.unserved_share:.3g}% of AI requests unserved."
+            if best.unserved_share
+            else "."
+        )
     )
     short = [o for o in result.options if o.unserved_share > 0]
     if short:

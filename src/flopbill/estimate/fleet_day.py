@@ -92,30 +92,60 @@ def day_fleet(
     cold_start_s: ArrayLike,
     scale_down_delay_s: ArrayLike,
     slot_s: float = SLOT_S,
+    unimodal: bool = False,
 ) -> DayFleet:
-    """Return one day of the fleet (see the module docstring for every formula); slots on the last axis."""
+    """Return one day of the fleet (see the module docstring for every formula); slots on the last axis.
+
+    ``unimodal=True`` says each day's load rises once and falls once (as the raised-cosine day does), so
+    the instances added over the day are ``max − min`` instead of a sum of positive steps.
+
+    The scale-to-zero terms are evaluated only where the floor is 0, and the served share only where a
+    ceiling can bind (this runs on samples × months × slots arrays in the Monte Carlo).
+    """
     lam = _f(calls_per_s)
     cap, u = _f(capacity_calls_per_s)[..., None], _f(utilization)[..., None]
-    r = replicas_running(lam, cap, u, min_replicas, _f(max_replicas)[..., None])
-    n = instances_for(r, _f(gpus_per_replica)[..., None], _f(gpus_per_instance)[..., None])
-    t_c, t = _f(cold_start_s)[..., None], _f(scale_down_delay_s)[..., None]
-    served = np.minimum(lam, r * cap * u)
-    to_zero = (_f(min_replicas) <= 0) & (n >= 1)  # scale-to-zero slots with traffic
-    quiet = np.exp(-lam * t)  # P(no arrival within the scale-down delay)
-    starts = np.where(to_zero, lam * quiet * slot_s, 0.0)
-    per_start = np.maximum(_f(billing_minimum_s)[..., None], t_c + _f(billing_increment_s)[..., None] / 2)
-    first = np.minimum(1.0, (1.0 - quiet) + starts * per_start / slot_s)
-    billed = np.where(to_zero, n - 1.0 + first, n)
-    waits = starts * (1.0 + lam * t_c)
-    added = np.maximum(n - np.roll(n, 1, axis=-1), 0.0)
-    billed_h = (billed * slot_s + added * t_c) / 3600.0
+    floor, ceiling = _f(min_replicas), _f(max_replicas)[..., None]
+    cu = cap * u
+    r = lam / cu
+    r -= 1e-9
+    np.ceil(r, out=r)
+    np.maximum(r, floor, out=r)
+    bounded = bool(np.any(np.isfinite(ceiling)))
+    if bounded:
+        r = np.minimum(r, ceiling)
+    g, gi = _f(gpus_per_replica), _f(gpus_per_instance)
+    n = r if np.all(g == gi) else instances_for(r, g[..., None], gi[..., None])
+    t_c = _f(cold_start_s)[..., None]
+    zeros = np.zeros(lam.shape[:-1])
+    if bounded:
+        served = np.minimum(lam, r * cu)
+        served_calls = served.sum(axis=-1) * slot_s
+        unserved_calls = np.maximum(lam - served, 0.0).sum(axis=-1) * slot_s
+    else:  # r·c·u ≥ λ in every slot: everything is served
+        served_calls, unserved_calls = lam.sum(axis=-1) * slot_s, zeros
+    billed_slots = n.sum(axis=-1)
+    waits = starts_day = zeros
+    if np.any(floor <= 0):
+        t = _f(scale_down_delay_s)[..., None]
+        to_zero = (floor <= 0) & (n >= 1)  # scale-to-zero slots with traffic
+        quiet = np.exp(-lam * t)  # P(no arrival within the scale-down delay)
+        starts = np.where(to_zero, lam * quiet * slot_s, 0.0)
+        per_start = np.maximum(_f(billing_minimum_s)[..., None], t_c + _f(billing_increment_s)[..., None] / 2)
+        first = np.minimum(1.0, (1.0 - quiet) + starts * per_start / slot_s)
+        billed_slots = np.where(to_zero, n - 1.0 + first, n).sum(axis=-1)
+        waits = (starts * (1.0 + lam * t_c)).sum(axis=-1)
+        starts_day = starts.sum(axis=-1)
+    # instances added over a (wrapping) day: a unimodal day rises once, from its least to its most
+    peak, least = n.max(axis=-1), n.min(axis=-1)
+    added = peak - least if unimodal else np.maximum(np.diff(n, axis=-1, prepend=n[..., -1:]), 0.0).sum(-1)
+    billed_h = (billed_slots * slot_s + added * t_c[..., 0]) / 3600.0
     return DayFleet(
-        instance_hours=_f(billed_h.sum(axis=-1)),
-        peak_instances=_f(n.max(axis=-1)),
-        served_calls=_f((served * slot_s).sum(axis=-1)),
-        unserved_calls=_f(((lam - served) * slot_s).sum(axis=-1)),
-        cold_start_waits=_f(waits.sum(axis=-1)),
-        cold_starts=_f(starts.sum(axis=-1)),
+        instance_hours=_f(billed_h),
+        peak_instances=_f(peak),
+        served_calls=_f(served_calls),
+        unserved_calls=_f(unserved_calls),
+        cold_start_waits=_f(waits),
+        cold_starts=_f(starts_day),
     )
 
 
@@ -154,7 +184,7 @@ def serverless_day(
         instance_hours=_f((billed * slot_s / 3600.0).sum(axis=-1)),
         peak_instances=_f(np.ceil(busy.max(axis=-1) - 1e-9)),
         served_calls=_f((served * slot_s).sum(axis=-1)),
-        unserved_calls=_f(((lam - served) * slot_s).sum(axis=-1)),
+        unserved_calls=_f((np.maximum(lam - served, 0.0) * slot_s).sum(axis=-1)),
         cold_start_waits=_f((starts * (1.0 + lam * t_c)).sum(axis=-1)),
         cold_starts=_f(starts.sum(axis=-1)),
     )

@@ -174,6 +174,7 @@ def _day(
         terms.billing_minimum_s,
         cold,
         terms.scale_down_delay_s,
+        unimodal=True,  # the hourly curves rise once and fall once (diurnal.hourly_curves)
     )
 
 

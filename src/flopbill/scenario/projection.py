@@ -55,12 +55,13 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
     unserved = _unserved_requests(ev, det)
     served = ai - unserved if unserved is not None else ai
     share = float(unserved.sum()) / total_ai if unserved is not None and total_ai > 0 else 0.0
+    share = share if share > 1e-9 else 0.0  # rounding noise of served = min(demand, capacity)
     notes = []
     if unserved is not None and share > 0:
         months = [i + 1 for i, x in enumerate(unserved) if x > 1e-6 * max(ai[i], 1.0)]
         notes.append(
             f"{100 * share:.3g}% of AI requests are dropped or queue beyond the slo "
-            f"({_fmt_count(float(unserved.sum()))} over the horizon, months {_month_list(months)}): "
+            f"({_fmt_count(float(unserved.sum()))} over the horizon, {_month_list(months)}): "
             "the fleet is below the demand; $/served request leaves them out"
         )
     lat = resolved.latency.get(name)
@@ -72,7 +73,7 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
                 "the busiest hours run slower than the slo"
             )
     waits = det.cold_start_waits[0] if det.cold_start_waits is not None else None
-    if waits is not None and float(waits.sum()) > 0:
+    if waits is not None and float(waits.sum()) >= 0.5:
         cold = resolved.ranges[f"options.{name}.cold_start_s"].expected
         notes.append(
             f"{_fmt_count(float(waits.sum()))} requests wait up to {cold:.0f} s for a cold start "
@@ -144,9 +145,11 @@ def _fmt_count(x: float) -> str:
 
 
 def _month_list(months: list[int]) -> str:
+    if len(months) == 1:
+        return f"month {months[0]}"
     if len(months) <= 6:
-        return ", ".join(map(str, months))
-    return f"{months[0]}–{months[-1]} ({len(months)} months)"
+        return "months " + ", ".join(map(str, months))
+    return f"months {months[0]}–{months[-1]} ({len(months)} months)"
 
 
 def _paybacks(options: tuple[OptionProjection, ...]) -> tuple[Payback, ...]:
