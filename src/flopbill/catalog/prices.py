@@ -54,6 +54,8 @@ class PriceOffer:
     gpus_per_instance: int = 1
     billing_increment_known_s: float | None = None
     billing_minimum_known_s: float | None = None
+    region: str = ""
+    price_usd_per_instance_hour: float | None = None
 
     @property
     def billing_increment_s(self) -> float:
@@ -115,6 +117,8 @@ def _parse_row(path: str, line: int, row: dict[str, str]) -> PriceOffer:
             gpus_per_instance=int(row["gpus_per_instance"]),
             billing_increment_known_s=_optional_seconds(row["billing_increment_s"]),
             billing_minimum_known_s=_optional_seconds(row["billing_minimum_s"]),
+            region=row["region"].strip(),
+            price_usd_per_instance_hour=float(row["price_usd_per_instance_hour"]),
         )
     except (KeyError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{path}: line {line}: bad price row ({exc})") from None
@@ -138,6 +142,33 @@ def load_price_file(path: Path | str) -> tuple[PriceOffer, ...]:
 def price_offers() -> tuple[PriceOffer, ...]:
     """Return the offers of the built-in snapshot ``catalog/data/gpu_prices.csv``."""
     return load_price_file(Path(str(resources.files(_DATA) / "gpu_prices.csv")))
+
+
+def select_offers(
+    accelerator_id: str | None = None,
+    provider: str | None = None,
+    pricing: str | None = None,
+    offers: tuple[PriceOffer, ...] | None = None,
+) -> tuple[PriceOffer, ...]:
+    """Return the offers matching every filter given (``None`` = any), in snapshot order.
+
+    Raises :class:`UnknownNameError` (with close matches) for an accelerator or provider the snapshot
+    does not price, and :class:`InputError` for an unknown pricing model.
+    """
+    rows = price_offers() if offers is None else offers
+    if pricing is not None and pricing not in PRICING_MODELS:
+        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
+    if accelerator_id is not None and accelerator_id not in {o.accelerator_id for o in rows}:
+        raise UnknownNameError("priced accelerator", accelerator_id, {o.accelerator_id for o in rows})
+    if provider is not None and provider not in {o.provider for o in rows}:
+        raise UnknownNameError("price provider", provider, {o.provider for o in rows})
+    return tuple(
+        o
+        for o in rows
+        if (accelerator_id is None or o.accelerator_id == accelerator_id)
+        and (provider is None or o.provider == provider)
+        and (pricing is None or o.pricing == pricing)
+    )
 
 
 def gpu_price(
