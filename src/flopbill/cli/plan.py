@@ -167,7 +167,12 @@ def _print_answers(result: ScenarioResult) -> None:
         [
             f"payback: {p.option} vs {p.api_option}",
             f"month {p.month}" if p.month else "never within the horizon",
-            "cumulative cost (one-time included) at or below the API's" + (f"; {p.note}" if p.note else ""),
+            (
+                "cumulative cost (one-time included) at or below the API's"
+                + (f"; {p.note}" if p.note else "")
+                if p.month
+                else "its cumulative cost stays above the API's"
+            ),
         ]
         for p in result.paybacks
     ]

@@ -180,8 +180,8 @@ class InstanceTerms:
 def instance_terms(gpu: str, pricing: str, provider: str | None) -> InstanceTerms:
     """Return the instance shape and billing of the catalog offer whose price is nearest the median.
 
-    Ties go to the offer with more GPUs per instance (the conservative reading). Without any offer:
-    1 GPU per instance billed in whole hours (stated).
+    Ties (to the micro-dollar) go to the offer with more GPUs per instance (the conservative reading).
+    Without any offer: 1 GPU per instance billed in whole hours (stated).
     """
     try:
         p = gpu_price(gpu, pricing, provider=provider)
@@ -194,7 +194,10 @@ def instance_terms(gpu: str, pricing: str, provider: str | None) -> InstanceTerm
         )
     offer = min(
         p.offers,
-        key=lambda o: (abs(o.price_usd_per_gpu_hour - p.price_usd_per_gpu_hour), -o.gpus_per_instance),
+        key=lambda o: (
+            round(abs(o.price_usd_per_gpu_hour - p.price_usd_per_gpu_hour), 6),
+            -o.gpus_per_instance,
+        ),
     )
     known = offer.billing_increment_known_s is not None
     note = (
