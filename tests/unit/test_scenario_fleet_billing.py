@@ -220,3 +220,29 @@ def test_edge_devices_are_capital_not_opex() -> None:
     opt = _run([edge], traffic, horizon_months=2).option("edge")
     assert opt.recurring_cost_usd == pytest.approx((0.0, 0.0))
     assert opt.monthly_cost_usd == pytest.approx((50_000.0, 5_000.0))
+
+
+def test_owned_gpus_come_as_servers_with_a_cash_view() -> None:
+    """1 request/s flat on owned H100s, 1 request/s per replica (utilization 1): one replica needs one GPU,
+    but servers come with 8: 8 GPUs × $30,000 + $15,060 of InfiniBand per server (the sourced default) =
+    $255,060 of capital, paid in month 1 in the cash view. Accrual: $255,060 / 36 months = $7,085 a month.
+    Energy: 8 × 0.7 kW × PUE 1 × $0.10 × 720 h = $403.20 a month (30-day months), both views."""
+    owned = {
+        "name": "own",
+        "kind": "owned",
+        "model": "llama-3.1-8b",
+        "gpu": "h100-sxm",
+        "replicas": 1,
+        "throughput_requests_per_s_per_replica": 1,
+        "target_utilization": 1.0,
+        "purchase_price_usd_per_gpu": 30_000,
+        "depreciation_years": 3,
+        "power_w_per_gpu": 700,
+        "electricity_usd_per_kwh": 0.1,
+    }
+    opt = _run([owned], {"requests_per_day": 86_400}, horizon_months=2).option("own")
+    assert opt.gpus == (8.0, 8.0)
+    parts = {c.name: c for c in opt.components}
+    assert parts["gpu_depreciation"].monthly_usd[0] == pytest.approx(255_060 / 36)
+    assert parts["power"].monthly_usd[0] == pytest.approx(403.20)
+    assert opt.cash_monthly_usd == pytest.approx((255_060 + 403.20, 403.20))

@@ -175,6 +175,7 @@ def test_owned_depreciation_and_power() -> None:
         "throughput_requests_per_s_per_replica": 10,
         "purchase_price_usd_per_gpu": 36_000,
         "gpus_per_server": 1,
+        "server_extras_usd_per_server": 0,
         "depreciation_years": 3,
         "power_w_per_gpu": 1000,
         "pue": 1.5,

@@ -28,6 +28,17 @@ from flopbill.scenario.schema import (
 )
 from flopbill.scenario.values import RangeValue
 
+#: Networking bought with each 8-GPU server: in a 64-node H100 cluster with one layer of 400 Gb/s InfiniBand
+#: switches, 8 switches at $36k ($288,000) plus $675,840 of connectors and cables, ÷ 64 nodes = $15,060 a node
+#: (E. Cheah, "H100 Freakonomics" cost spreadsheet, prices of Aug 2024; the node itself, InfiniBand cards
+#: included, at $310k: a Thinkmate quotation).
+SERVER_NETWORK_USD = (288_000 + 675_840) / 64
+SERVER_NETWORK_SOURCE = (
+    "E. Cheah, H100 cluster cost spreadsheet (Aug 2024), https://docs.google.com/spreadsheets/d/"
+    "1Ft3RbeZ-w43kYSiLfYc1vxO41mK5lmJpcPC9GOYHAWc, via https://substack.tech-talk-cto.com/p/h100-freakonomics-"
+    "the-economical (checked 2026-12-01)"
+)
+
 
 @dataclass(frozen=True)
 class FleetTerms:
@@ -117,6 +128,16 @@ def _option_defaults(
             ranges[f"{key}.power_w_per_gpu"] = Range.point(tdp)
             notes.append(
                 Assumption(f"{key}.power_w_per_gpu", tdp, f"{opt.gpu} TDP, hardware catalog", "upper bound")
+            )
+        if isinstance(opt, OwnedOption) and opt.server_extras_usd_per_server is None:
+            ranges[f"{key}.server_extras_usd_per_server"] = Range.point(SERVER_NETWORK_USD)
+            notes.append(
+                Assumption(
+                    f"{key}.server_extras_usd_per_server",
+                    SERVER_NETWORK_USD,
+                    SERVER_NETWORK_SOURCE,
+                    "InfiniBand switches + cables per node, 64-node cluster; storage, racking not included",
+                )
             )
         owners.update(dict.fromkeys(range(mark, len(notes)), opt.name))
     return api, capacity

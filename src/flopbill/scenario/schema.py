@@ -184,9 +184,10 @@ class OwnedOption(_GpuOption):
     kind: Literal["owned"]
     purchase_price_usd_per_gpu: NonNegative = Field(description="including its share of the server (ranged)")
     gpus_per_server: int = Field(default=8, ge=1, le=64, description="GPUs per server bought (whole servers)")
-    server_extras_usd_per_server: NonNegative = Field(
-        default=RangeValue.point(0.0),
-        description="networking, storage, racking per server bought, one-time (ranged)",
+    server_extras_usd_per_server: NonNegative | None = Field(
+        default=None,
+        description="networking per server bought, one-time (ranged); default: a one-layer InfiniBand "
+        "fabric's switches and cables per 8-GPU node, $15,060 (sourced)",
     )
     depreciation_years: Positive = Field(description="straight-line depreciation period (ranged)")
     power_w_per_gpu: NonNegative | None = Field(default=None, description="default: the accelerator's TDP")
