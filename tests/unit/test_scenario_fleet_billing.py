@@ -246,3 +246,38 @@ def test_owned_gpus_come_as_servers_with_a_cash_view() -> None:
     assert parts["gpu_depreciation"].monthly_usd[0] == pytest.approx(255_060 / 36)
     assert parts["power"].monthly_usd[0] == pytest.approx(403.20)
     assert opt.cash_monthly_usd == pytest.approx((255_060 + 403.20, 403.20))
+
+
+def test_a_date_before_the_first_price_is_known_only_from_dated_prices() -> None:
+    """genai-prices gives an undated first price for every bundled model (then dated changes), so no first
+    date is known for gpt-4o-mini and any prices_as_of is priced. A model whose prices all carry start dates
+    (2026-03-13 and 2026-06-01) has a first priced date, 2026-03-13, which the scenario's API pricing
+    checks prices_as_of against (an earlier date is an InputError naming it)."""
+    from decimal import Decimal
+
+    from genai_prices import types as gp
+
+    from flopbill.estimate.api import first_dated_price, first_price_date
+
+    assert first_price_date("gpt-4o-mini", "openai") is None
+    dated = gp.ModelInfo(
+        id="m",
+        match=gp.ClauseEquals(equals="m"),
+        prices=[
+            gp.ConditionalPrice(
+                constraint=gp.StartDateConstraint(start_date=dt.date(2026, 6, 1)),
+                prices=gp.ModelPrice(input_mtok=Decimal(2)),
+            ),
+            gp.ConditionalPrice(
+                constraint=gp.StartDateConstraint(start_date=dt.date(2026, 3, 13)),
+                prices=gp.ModelPrice(input_mtok=Decimal(1)),
+            ),
+        ],
+    )
+    assert first_dated_price(dated) == dt.date(2026, 3, 13)
+    undated = gp.ModelInfo(
+        id="m",
+        match=gp.ClauseEquals(equals="m"),
+        prices=[gp.ConditionalPrice(prices=gp.ModelPrice(input_mtok=Decimal(1)))],
+    )
+    assert first_dated_price(undated) is None

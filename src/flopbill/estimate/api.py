@@ -188,6 +188,11 @@ def first_price_date(model: str, provider: str | None = None) -> dt.date | None:
     before the model existed check against this.
     """
     _, model_info = _find_model(model, provider)
+    return first_dated_price(model_info)
+
+
+def first_dated_price(model_info: gp.ModelInfo) -> dt.date | None:
+    """Return the earliest start date of a genai-prices model's prices when all are dated, else None."""
     prices = model_info.prices
     if isinstance(prices, gp.ModelPrice) or not prices:
         return None
