@@ -305,10 +305,11 @@ class Slo(Strict):
     """Latency objectives every GPU-backed option is sized for (s), checked at ``percentile``.
 
     Default: a chat SLO — time to first token 2 s (the MLPerf Inference server-scenario TTFT limit for
-    Llama 2 70B, https://mlcommons.org/2024/03/mlperf-llama2-70b/, checked 2026-12-01) and 0.1 s per
-    output token (10 tokens/s, about twice the 238 words/min average silent reading rate of Brysbaert
+    Llama 2 70B, ``llama2-70b.Server.ttft_latency = 2000`` ms in mlcommons/inference ``loadgen/mlperf.conf``,
+    https://github.com/mlcommons/inference, checked 2026-12-01; its TPOT limit there is 200 ms) and 0.1 s
+    per output token (10 tokens/s, about twice the 238 words/min average silent reading rate of Brysbaert
     2019, "How many words do we read per minute?", J. Memory and Language 109, at ~0.75 words per token),
-    at the 90th percentile.
+    at the 90th percentile (the serving estimator's default SLO percentile).
     """
 
     ttft_s: float = Field(default=2.0, gt=0, description="time to first token, s")
