@@ -34,6 +34,10 @@ from flopbill.web.errors import ErrorBody, error_body, request_error_body
 ACCESS_LOG = logging.getLogger("flopbill.web.access")
 ERROR_LOG = logging.getLogger("flopbill.web.error")
 STATIC = Path(__file__).resolve().parent / "static"
+#: Most Monte Carlo samples one ``/api/plan`` request may ask for (the time limit also applies).
+MAX_SAMPLES = 100_000
+Samples = Annotated[int | None, Query(ge=0, le=MAX_SAMPLES, description="Monte Carlo samples (0 = off)")]
+Seed = Annotated[int | None, Query(ge=0, le=2**32 - 1, description="Monte Carlo seed")]
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "request body too large"},
     422: {"model": ErrorBody, "description": "invalid input: the field, the value and what is allowed"},
@@ -44,13 +48,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Limits:
-    """Request limits: body bytes, seconds per light and heavy request, worker threads, MC samples."""
+    """Request limits: body bytes, seconds per light and heavy request, worker threads."""
 
     max_body_bytes: int = 1_000_000
     timeout_s: float = 10.0
     heavy_timeout_s: float = 30.0
     workers: int = 4
-    max_samples: int = 100_000
 
 
 def _error(status: int, body: ErrorBody) -> JSONResponse:
@@ -259,11 +262,11 @@ def create_app(token: str | None = None, limits: Limits | None = None) -> FastAP
 
     app.middleware("http")(_access_middleware)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
-    _routes(app, run, limits)
+    _routes(app, run)
     return app
 
 
-def _routes(app: FastAPI, run: Runner, limits: Limits) -> None:
+def _routes(app: FastAPI, run: Runner) -> None:
     specs = _command_specs()
     table = [
         ("/api/catalog/gpus", "gpus", "Accelerators (dense peak FLOP/s, memory, bandwidth)", True, False),
@@ -284,8 +287,8 @@ def _routes(app: FastAPI, run: Runner, limits: Limits) -> None:
     )
     async def plan(
         request: Request,
-        samples: Annotated[int | None, Query(ge=0, le=limits.max_samples)] = None,
-        seed: Annotated[int | None, Query(ge=0, le=2**32 - 1)] = None,
+        samples: Samples = None,
+        seed: Seed = None,
     ) -> Response:
         """Project a scenario month by month (``flopbill plan --json``): YAML or JSON body."""
         raw = await request.body()
