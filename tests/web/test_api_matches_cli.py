@@ -16,6 +16,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "examples" / "chatbot.yaml"
 
+
+def _cli(text: str) -> list[str]:
+    """CLI arguments written as one line (no argument here contains a space)."""
+    return text.split()
+
+
 # (id, method, path, query or JSON body, CLI arguments)
 CASES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
     ("gpus", "GET", "/api/catalog/gpus", {}, ["catalog", "gpus"]),
@@ -46,24 +52,21 @@ CASES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
         "POST",
         "/api/serve",
         {"model": "llama-3.1-70b", "gpu": "h100-sxm", "tp": 2, "weights": "fp8", "batch": "32"},
-        ["serve", "--model", "llama-3.1-70b", "--gpu", "h100-sxm", "--tp", "2", "--weights", "fp8"]
-        + ["--batch", "32"],
+        _cli("serve --model llama-3.1-70b --gpu h100-sxm --tp 2 --weights fp8 --batch 32"),
     ),
     (
         "capacity",
         "POST",
         "/api/serve/capacity",
         {"model": "llama-3.1-8b", "gpu": "h100-sxm", "rps": "5", "slo_ttft": 2, "top": 3},
-        ["serve", "--model", "llama-3.1-8b", "--gpu", "h100-sxm", "--rps", "5", "--slo-ttft", "2"]
-        + ["--top", "3"],
+        _cli("serve --model llama-3.1-8b --gpu h100-sxm --rps 5 --slo-ttft 2 --top 3"),
     ),
     (
         "search",
         "POST",
         "/api/serve/search",
         {"model": "llama-3.1-8b", "rps": 20, "slo_ttft": 2, "slo_tpot": 0.05, "top": 3},
-        ["serve", "--model", "llama-3.1-8b", "--search", "--rps", "20", "--slo-ttft", "2"]
-        + ["--slo-tpot", "0.05", "--top", "3"],
+        _cli("serve --model llama-3.1-8b --search --rps 20 --slo-ttft 2 --slo-tpot 0.05 --top 3"),
     ),
     (
         "api-pricing",
@@ -75,8 +78,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
             "output_tokens": 200,
             "requests_per_day": "1M",
         },
-        ["api", "--compare", "gpt-4o,gpt-4o-mini", "--input-tokens", "800", "--output-tokens", "200"]
-        + ["--requests-per-day", "1M"],
+        _cli("api --compare gpt-4o,gpt-4o-mini --input-tokens 800 --output-tokens 200 --requests-per-day 1M"),
     ),
 ]
 
@@ -93,10 +95,7 @@ def _cli_json(run_cli: Any, args: list[str]) -> Any:
 def test_endpoint_equals_cli_json(
     client: httpx.Client, run_cli: Any, method: str, path: str, data: dict[str, Any], args: list[str]
 ) -> None:
-    if method == "GET":
-        response = client.get(path, params=data)
-    else:
-        response = client.post(path, json=data)
+    response = client.get(path, params=data) if method == "GET" else client.post(path, json=data)
     assert response.status_code == 200, response.text
     assert response.json() == _cli_json(run_cli, args)
 

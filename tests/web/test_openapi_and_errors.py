@@ -131,5 +131,5 @@ def test_non_loopback_needs_token_or_allow_open(
 
 
 def test_cli_refuses_open_host_without_token(run_cli: object) -> None:
-    code, out, err = run_cli(["web", "--host", "0.0.0.0"])  # type: ignore[operator]
+    code, _out, err = run_cli(["web", "--host", "0.0.0.0"])  # type: ignore[operator]
     assert code == 2 and "--host" in err and "Traceback" not in err
