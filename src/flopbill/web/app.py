@@ -24,6 +24,7 @@ import yaml
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flopbill.cli.app import to_jsonable
@@ -39,6 +40,7 @@ MAX_SAMPLES = 100_000
 Samples = Annotated[int | None, Query(ge=0, le=MAX_SAMPLES, description="Monte Carlo samples (0 = off)")]
 Seed = Annotated[int | None, Query(ge=0, le=2**32 - 1, description="Monte Carlo seed")]
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body could not be parsed"},
     413: {"model": ErrorBody, "description": "request body too large"},
     422: {"model": ErrorBody, "description": "invalid input: the field, the value and what is allowed"},
     500: {"model": ErrorBody, "description": "internal error (no details)"},
@@ -240,6 +242,10 @@ def create_app(token: str | None = None, limits: Limits | None = None) -> FastAP
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _error(422, request_error_body(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, ErrorBody(error="request", message=str(exc.detail)))
 
     @app.exception_handler(FlopbillError)
     async def _flopbill(request: Request, exc: FlopbillError) -> JSONResponse:

@@ -1,0 +1,40 @@
+"""Property-based fuzzing of the API from its own OpenAPI document (schemathesis), over loopback.
+
+Bounded: a few examples per operation, heavy operations (search, capacity, plan) fewer. Checks: no 5xx,
+responses (422 bodies included) match the declared schema, status codes and content types are declared.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from flopbill.web.openapi import openapi_document
+
+schema = schemathesis.openapi.from_dict(openapi_document())
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+HEAVY = ("/api/serve/search", "/api/serve/capacity", "/api/plan", "/api/train")
+
+
+@schema.include(path_regex="^/api/(?!serve/search|serve/capacity|plan|train)").parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_light_endpoints_never_fail_or_break_schema(case: schemathesis.Case, base_url: str) -> None:
+    case.call_and_validate(base_url=base_url, checks=CHECKS)
+
+
+@schema.include(path_regex="^/api/(serve/search|serve/capacity|plan|train)$").parametrize()
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_heavy_endpoints_never_fail_or_break_schema(case: schemathesis.Case, base_url: str) -> None:
+    case.call_and_validate(base_url=base_url, checks=CHECKS)
+
+
+def test_heavy_list_matches_the_schema() -> None:
+    """The filter above names real operations (a typo would silently fuzz nothing)."""
+    paths = set(openapi_document()["paths"])
+    assert set(HEAVY) <= paths
