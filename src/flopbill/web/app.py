@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flopbill.cli.app import to_jsonable
 from flopbill.errors import FlopbillError, InputError
 from flopbill.web.commands import CommandSpec, command_spec, reject_file_references
-from flopbill.web.errors import ErrorBody, error_body, request_error_body
+from flopbill.web.errors import ErrorBody, error_body, request_error_body, scenario_input_error
 
 ACCESS_LOG = logging.getLogger("flopbill.web.access")
 ERROR_LOG = logging.getLogger("flopbill.web.error")
@@ -193,7 +193,7 @@ def _add_command(
 
 
 def _plan_work(text: str, is_json: bool, samples: int | None, seed: int | None) -> Any:
-    from flopbill.scenario.loader import parse_scenario_text
+    from flopbill.scenario.loader import ScenarioError, parse_scenario_text
     from flopbill.scenario.projection import project
 
     if is_json:
@@ -208,7 +208,10 @@ def _plan_work(text: str, is_json: bool, samples: int | None, seed: int | None) 
         except yaml.YAMLError:
             data = None  # parse_scenario_text names the line
     reject_file_references(data)
-    scenario, _ = parse_scenario_text(text, "scenario")
+    try:
+        scenario, _ = parse_scenario_text(text, "scenario")
+    except ScenarioError as exc:
+        raise scenario_input_error(exc, data) from None
     return to_jsonable(project(scenario, samples=samples, seed=seed))
 
 
@@ -316,6 +319,10 @@ def _dashboard_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
         return RedirectResponse("/product")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)
 
     for page in ("product", "engineer"):
         app.get(f"/{page}", include_in_schema=False)(_static_page(page))

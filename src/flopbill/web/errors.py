@@ -9,6 +9,7 @@ unknown one), ``message`` (one line, the CLI's). Internal errors are 500 with no
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -101,3 +102,31 @@ def request_error_body(errors: list[Any]) -> ErrorBody:
         allowed=first.get("msg"),
         message=f"{field or 'request'}: {first.get('msg', 'invalid request')}",
     )
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_DID_YOU_MEAN = re.compile(r"did you mean (.+?)\?")
+
+
+def value_at(document: Any, path: str) -> Any:
+    """Return the value at a scenario field path such as ``options[2].gpu`` (``None`` if absent)."""
+    node = document
+    for key, index in _PATH_PART.findall(path):
+        try:
+            node = node[int(index)] if index else node[key]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+    return node if isinstance(node, str | int | float | bool) or node is None else json_safe(node)
+
+
+def scenario_input_error(exc: InputError, document: Any) -> InputError:
+    """Return a scenario error with the value at its path, the problem as ``allowed`` and close matches.
+
+    A scenario error carries the field path and the problem; the API also names the value given.
+    """
+    problem = str(exc.value)
+    out = InputError(exc.field, value_at(document, exc.field), problem)
+    match = _DID_YOU_MEAN.search(problem)
+    out.close_matches = [m.strip() for m in match.group(1).split(",")] if match else []  # type: ignore[attr-defined]
+    out.args = (str(exc),)
+    return out
