@@ -113,3 +113,14 @@ def test_plan_equals_cli_json(client: httpx.Client, run_cli: Any, as_json: bool)
         response = client.post("/api/plan?samples=200&seed=7", content=text, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json() == _cli_json(run_cli, ["plan", str(SCENARIO), "--samples", "200", "--seed", "7"])
+
+
+def test_plan_report_equals_cli_html(client: httpx.Client, run_cli: Any, tmp_path: Path) -> None:
+    """``/api/plan/report`` returns the very page ``flopbill plan --html`` writes."""
+    target = tmp_path / "report.html"
+    code, _out, err = run_cli(["plan", str(SCENARIO), "--samples", "200", "--html", str(target)])
+    assert code == 0, err
+    text = SCENARIO.read_text(encoding="utf-8")
+    response = client.post("/api/plan/report?samples=200", content=text)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert response.text == target.read_text(encoding="utf-8")

@@ -132,3 +132,20 @@ def test_engineer_page_equals_the_cli_and_names_bad_fields(
     page.goto(page.url)
     page.wait_for_selector("body[data-state=error]")
     assert page.input_value("#gpu") == "h100-sxn" and page.input_value("#tp") == "2"
+
+
+def test_engineer_search_pareto_equals_the_cli(page: Any, base_url: str, run_cli: Any) -> None:
+    page.goto(f"{base_url}/engineer?rps=10")
+    _ready(page)
+    page.evaluate("document.body.dataset.state = 'typing'")
+    page.click("#search")
+    page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+    args = "serve --model llama-3.1-8b --search --rps 10 --slo-ttft 2 --slo-tpot 0.05 --top 10"
+    code, out, err = run_cli([*args.split(), "--input-tokens", "1000", "--output-tokens", "250", "--json"])
+    assert code == 0, err
+    pareto = json.loads(out)["pareto"]
+    cells = page.locator("#pareto tr td:nth-child(5)")
+    assert cells.count() == len(pareto)
+    shown = [float(cells.nth(i).get_attribute("data-value")) for i in range(cells.count())]
+    assert shown == [c["cost_usd_per_request"] for c in pareto]
+    assert "rps=10" in page.url

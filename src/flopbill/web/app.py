@@ -23,7 +23,7 @@ from typing import Annotated, Any
 import yaml
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -136,7 +136,7 @@ class Runner:
         self.limits = limits
         self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="flopbill-web")
 
-    async def __call__(self, work: Callable[[], Any], heavy: bool = False) -> Response:
+    async def __call__(self, work: Callable[[], Any], heavy: bool = False, html: bool = False) -> Response:
         timeout = self.limits.heavy_timeout_s if heavy else self.limits.timeout_s
         loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()
@@ -150,7 +150,7 @@ class Runner:
         except Exception:
             ERROR_LOG.exception("internal error")
             return _internal()
-        return JSONResponse(payload)
+        return HTMLResponse(payload) if html else JSONResponse(payload)
 
 
 def _command_specs() -> dict[str, CommandSpec]:
@@ -193,6 +193,18 @@ def _add_command(
 
 
 def _plan_work(text: str, is_json: bool, samples: int | None, seed: int | None) -> Any:
+    """Return ``flopbill plan --json`` of the scenario in ``text`` (YAML, or JSON when ``is_json``)."""
+    return to_jsonable(_project(text, is_json, samples, seed))
+
+
+def _report_work(text: str, is_json: bool, samples: int | None, seed: int | None) -> str:
+    """Return the HTML report (``flopbill plan --html``) of the scenario in ``text``."""
+    from flopbill.report import render_html
+
+    return str(render_html(_project(text, is_json, samples, seed)))
+
+
+def _project(text: str, is_json: bool, samples: int | None, seed: int | None) -> Any:
     from flopbill.scenario.loader import ScenarioError, parse_scenario_text
     from flopbill.scenario.projection import project
 
@@ -212,7 +224,17 @@ def _plan_work(text: str, is_json: bool, samples: int | None, seed: int | None) 
         scenario, _ = parse_scenario_text(text, "scenario")
     except ScenarioError as exc:
         raise scenario_input_error(exc, data) from None
-    return to_jsonable(project(scenario, samples=samples, seed=seed))
+    return project(scenario, samples=samples, seed=seed)
+
+
+async def _scenario_body(request: Request) -> tuple[str, bool] | Response:
+    """Return the scenario text and whether it is JSON, or a 422 answer when it is not UTF-8."""
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        return _error(422, ErrorBody(error="request", message="scenario: the body is not UTF-8 text"))
+    is_json = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+    return text, is_json
 
 
 _PLAN_BODY = {
@@ -300,13 +322,26 @@ def _routes(app: FastAPI, run: Runner) -> None:
         seed: Seed = None,
     ) -> Response:
         """Project a scenario month by month (``flopbill plan --json``): YAML or JSON body."""
-        raw = await request.body()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return _error(422, ErrorBody(error="request", message="scenario: the body is not UTF-8 text"))
-        is_json = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+        body = await _scenario_body(request)
+        if isinstance(body, Response):
+            return body
+        text, is_json = body
         return await run(lambda: _plan_work(text, is_json, samples, seed), heavy=True)
+
+    @app.post(
+        "/api/plan/report",
+        summary="The HTML report of a scenario",
+        openapi_extra=_PLAN_BODY,
+        responses={**ERROR_RESPONSES, 200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+        response_class=HTMLResponse,
+    )
+    async def plan_report(request: Request, samples: Samples = None, seed: Seed = None) -> Response:
+        """The self-contained HTML report of a scenario (``flopbill plan --html``): YAML or JSON body."""
+        body = await _scenario_body(request)
+        if isinstance(body, Response):
+            return body
+        text, is_json = body
+        return await run(lambda: _report_work(text, is_json, samples, seed), heavy=True, html=True)
 
     @app.get("/api/health", summary="Liveness", responses=ERROR_RESPONSES)
     async def health() -> dict[str, str]:

@@ -1,7 +1,8 @@
 // The engineer's page: one serving configuration and a batch sweep, every number from /api/serve.
 "use strict";
 
-const IDS = ["model", "gpu", "weights", "tp", "batch", "input_tokens", "output_tokens"];
+const IDS = ["model", "gpu", "weights", "tp", "batch", "input_tokens", "output_tokens", "rps", "slo_ttft", "slo_tpot"];
+const SERVE_IDS = IDS.slice(0, 7);
 const SWEEP = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
 function body(batch) {
@@ -45,6 +46,10 @@ async function sweep(maxBatch) {
     { x, y: ok.map((e) => e.cost_usd_per_mtok_output), name: "$ per 1M output tokens", yaxis: "y2", type: "scatter" },
   ], { margin: { t: 10 }, xaxis: { type: "log", title: { text: "batch" } }, yaxis: { title: { text: "tokens/s/GPU" } },
     yaxis2: { overlaying: "y", side: "right", title: { text: "$ / 1M output" } }, legend: { orientation: "h" } }, { responsive: true });
+  Plotly.react("chart-step", ["step_compute_s", "step_memory_s", "step_comm_s", "step_overhead_s"].map((k) => ({
+    x, y: ok.map((e) => e.details[k] * 1e3), name: k.replace("step_", "").replace("_s", ""), type: "scatter" })),
+  { margin: { t: 10 }, xaxis: { type: "log", title: { text: "batch" } }, yaxis: { title: { text: "ms per decode step" } },
+    legend: { orientation: "h" } }, { responsive: true });
   FB.table("sweep", ["batch", "TTFT", "TPOT", "tokens/s/GPU", "$ / 1M output"], ok.map((e) => [
     FB.cell(e.batch, String(e.batch)), FB.cell(e.ttft_s, ms(e.ttft_s)), FB.cell(e.tpot_s, ms(e.tpot_s)),
     FB.cell(e.output_tokens_per_s_per_gpu, Math.round(e.output_tokens_per_s_per_gpu).toLocaleString("en")),
@@ -62,7 +67,7 @@ async function update() {
   if (mine !== latest) return;
   FB.clearErrors();
   if (!answer.ok) {
-    FB.showError(answer.data, IDS.includes(answer.data.field) ? answer.data.field : null);
+    FB.showError(answer.data, SERVE_IDS.includes(answer.data.field) ? answer.data.field : null);
     document.body.dataset.state = "error";
     return;
   }
@@ -71,7 +76,38 @@ async function update() {
   if (mine === latest) document.body.dataset.state = "ready";
 }
 
+async function search() {
+  const v = (id) => document.getElementById(id).value.trim();
+  const request = { model: v("model"), input_tokens: v("input_tokens"), output_tokens: v("output_tokens"),
+    rps: v("rps"), slo_ttft: v("slo_ttft"), slo_tpot: v("slo_tpot"), top: 10 };
+  FB.writeState(IDS);
+  FB.clearErrors();
+  document.body.dataset.state = "loading";
+  const answer = await FB.post("/api/serve/search", request);
+  if (!answer.ok) {
+    const id = { rps: "rps", slo_ttft: "slo_ttft", slo_tpot: "slo_tpot" }[answer.data.field] ||
+      (SERVE_IDS.includes(answer.data.field) ? answer.data.field : null);
+    FB.showError(answer.data, id);
+    document.body.dataset.state = "error";
+    return;
+  }
+  const r = answer.data;
+  document.getElementById("search-section").hidden = false;
+  document.getElementById("search-note").textContent =
+    `${r.n_evaluated.toLocaleString("en")} configurations evaluated; ${r.n_feasible.toLocaleString("en")} meet the objectives.`;
+  const label = (c) => `${c.accelerator} ${c.weights} TP${c.tp} b${c.batch} ×${c.replicas}`;
+  Plotly.react("chart-pareto", [{ x: r.pareto.map((c) => c.tpot_s * 1e3), y: r.pareto.map((c) => c.cost_usd_per_request),
+    text: r.pareto.map(label), mode: "markers+lines", type: "scatter", name: "Pareto front" }],
+  { margin: { t: 10 }, xaxis: { title: { text: "TPOT (ms)" } }, yaxis: { title: { text: "$ per request" } } }, { responsive: true });
+  FB.table("pareto", ["configuration", "GPUs", "TTFT", "TPOT", "$ / request"], r.pareto.map((c) => [
+    FB.textCell(label(c)), FB.cell(c.gpus, String(c.gpus)), FB.cell(c.ttft_s, ms(c.ttft_s)), FB.cell(c.tpot_s, ms(c.tpot_s)),
+    FB.cell(c.cost_usd_per_request, "$" + c.cost_usd_per_request.toPrecision(3))]));
+  document.body.dataset.state = "ready";
+}
+
+document.getElementById("search").addEventListener("click", search);
+["rps", "slo_ttft", "slo_tpot"].forEach((id) => document.getElementById(id).addEventListener("input", () => FB.writeState(IDS)));
 FB.readState(IDS);
 const later = FB.debounce(update, 300);
-IDS.forEach((id) => document.getElementById(id).addEventListener("input", later));
+SERVE_IDS.forEach((id) => document.getElementById(id).addEventListener("input", later));
 update();
