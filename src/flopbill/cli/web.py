@@ -61,4 +61,10 @@ def web(
         log = logging.getLogger(name)
         log.addHandler(handler)
         log.setLevel(logging.INFO)
+    shown = f"[{host}]" if ":" in host else host
+    err_console.print(
+        f"flopbill web on http://{shown}:{port}/ — dashboard /product and /engineer, API /api/ "
+        "(docs /api/docs, OpenAPI /openapi.json); access log: JSON lines on stderr",
+        markup=False,
+    )
     uvicorn.run(create_app(token=token), host=host, port=port, access_log=False, log_level="warning")
