@@ -1,4 +1,8 @@
-"""A real uvicorn server on 127.0.0.1 (ephemeral port) for the web tests, stopped at the end."""
+"""A real uvicorn server on 127.0.0.1 (ephemeral port) for the web tests, stopped at the end.
+
+flopbill is imported inside functions here and in these test modules, not at collection: the CLI's
+console reads the terminal width (COLUMNS) when first imported, and tests/conftest.py sets it per test.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ import httpx
 import pytest
 import uvicorn
 
-from flopbill.web import create_app
-
 
 class LiveServer:
     """A uvicorn server in a background thread; ``url`` is its base address on loopback."""
 
     def __init__(self, **app_kwargs: object) -> None:
+        from flopbill.web import create_app
+
         config = uvicorn.Config(
             create_app(**app_kwargs),  # type: ignore[arg-type]
             host="127.0.0.1",
@@ -46,6 +50,13 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[LiveServer]:
+    """The session's server. Session fixtures start before the per-test settings of tests/conftest.py,
+    so the CLI (imported here for the first time in a run that starts with these tests) gets the same
+    terminal width those settings give the CLI tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLUMNS", "200")
+        mp.setenv("NO_COLOR", "1")
+        import flopbill.cli.app  # noqa: F401
     with LiveServer() as server:
         yield server
 

@@ -9,14 +9,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from flopbill.web import Limits, create_app
-from flopbill.web.openapi import openapi_text
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_openapi_is_current(client: httpx.Client) -> None:
     """``schemas/openapi.json`` equals what the server serves (regenerate: see flopbill.web.openapi)."""
+    from flopbill.web.openapi import openapi_text
+
     shipped = (ROOT / "schemas" / "openapi.json").read_text(encoding="utf-8")
     assert shipped == openapi_text(), "run: python -m flopbill.web.openapi > schemas/openapi.json"
     assert json.loads(shipped) == client.get("/openapi.json").json()
@@ -65,19 +64,23 @@ def test_files_on_the_server_are_not_read(client: httpx.Client) -> None:
 
 
 def test_body_over_the_limit_is_413() -> None:
+    from flopbill.web import Limits, create_app
+
     with TestClient(create_app(limits=Limits(max_body_bytes=1000))) as c:
         r = c.post("/api/plan", content="x" * 2000, headers={"content-type": "application/yaml"})
     assert r.status_code == 413 and r.json()["error"] == "request"
 
 
 def test_heavy_request_past_its_time_limit_is_504() -> None:
+    from flopbill.web import Limits, create_app
+
     with TestClient(create_app(limits=Limits(heavy_timeout_s=0.001))) as c:
         r = c.post("/api/serve/search", json={"model": "llama-3.1-8b", "rps": 20})
     assert r.status_code == 504 and r.json()["error"] == "timeout"
 
 
 def test_internal_error_is_500_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flopbill.web import commands
+    from flopbill.web import commands, create_app
 
     def boom(self: object, values: object) -> object:
         raise RuntimeError("secret internals /some/path.py line 3")
@@ -91,6 +94,8 @@ def test_internal_error_is_500_without_traceback(monkeypatch: pytest.MonkeyPatch
 
 
 def test_token_guards_the_api_but_not_health() -> None:
+    from flopbill.web import create_app
+
     with TestClient(create_app(token="s3cret")) as c:
         assert c.get("/api/catalog/gpus").status_code == 401
         assert c.get("/api/health").status_code == 200
@@ -99,6 +104,8 @@ def test_token_guards_the_api_but_not_health() -> None:
 
 
 def test_access_log_is_one_json_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    from flopbill.web import create_app
+
     with caplog.at_level("INFO", logger="flopbill.web.access"), TestClient(create_app()) as c:
         c.get("/api/health")
     records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "flopbill.web.access"]
