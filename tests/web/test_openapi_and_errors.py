@@ -71,6 +71,17 @@ def test_body_over_the_limit_is_413() -> None:
     assert r.status_code == 413 and r.json()["error"] == "request"
 
 
+def test_streamed_body_over_the_limit_is_413(client: httpx.Client) -> None:
+    """A chunked body (no Content-Length) is counted as it arrives, over real HTTP."""
+
+    def chunks() -> object:
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    r = client.post("/api/plan", content=chunks(), headers={"content-type": "application/yaml"})  # type: ignore[arg-type]
+    assert r.status_code == 413 and r.json()["error"] == "request"
+
+
 def test_heavy_request_past_its_time_limit_is_504() -> None:
     from flopbill.web import Limits, create_app
 

@@ -96,7 +96,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge:
+        except* _TooLarge:  # middleware task groups may wrap it in an ExceptionGroup
             await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
