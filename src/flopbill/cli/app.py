@@ -10,7 +10,9 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -71,8 +73,30 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_JSON_SINK: ContextVar[list[Any] | None] = ContextVar("flopbill_json_sink", default=None)
+
+
+@contextmanager
+def capture_json() -> Iterator[list[Any]]:
+    """Collect what :func:`print_json` would print (as plain JSON values) instead of writing stdout.
+
+    The web server runs the CLI's own command functions inside this, so its answers are the CLI's
+    ``--json`` by construction. The sink is a context variable: each thread/request has its own.
+    """
+    sink: list[Any] = []
+    token = _JSON_SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _JSON_SINK.reset(token)
+
+
 def print_json(payload: Any) -> None:
-    """Write ``payload`` as indented JSON to stdout."""
+    """Write ``payload`` as indented JSON to stdout (or to the :func:`capture_json` sink)."""
+    sink = _JSON_SINK.get()
+    if sink is not None:
+        sink.append(to_jsonable(payload))
+        return
     sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, sort_keys=False) + "\n")
 
 
