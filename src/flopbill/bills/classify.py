@@ -43,7 +43,7 @@ def condition_expr(table: ir.Table, cond: Condition) -> ir.BooleanValue:
 
 
 def classify(table: ir.Table, rules: RuleSet) -> ir.Table:
-    """Return ``table`` with ``rule_id``, ``phase`` and ``confidence`` added (one output row per input row)."""
+    """Return ``table`` with ``rule_id``, ``phase`` and ``confidence`` added (one row per input row)."""
     branches: list[tuple[Any, str]] = []
     for rule in rules.rules:
         if not rule.when:
@@ -63,7 +63,7 @@ def classify(table: ir.Table, rules: RuleSet) -> ir.Table:
 
 @dataclass(frozen=True)
 class PhaseTotal:
-    """Spend of one phase: lines, BilledCost and EffectiveCost (never added together), in the bill currency."""
+    """Spend of one phase: lines, BilledCost and EffectiveCost (never added together), bill currency."""
 
     phase: str
     lines: int

@@ -67,7 +67,8 @@ def _load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Columns:
         raise BillFileError(path, None, None, "no such file")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __raw AS SELECT *, row_number() OVER () AS __row FROM {_reader(path)}"
+            "CREATE OR REPLACE TEMP TABLE __raw AS "
+            f"SELECT *, row_number() OVER () AS __row FROM {_reader(path)}"
         )
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
@@ -131,7 +132,8 @@ def _from_clause(con: duckdb.DuckDBPyConnection, fmt: BillFormat, cols: Columns)
         "(SELECT r.*, COALESCE(m1.cat, m2.cat) AS __category FROM __raw r "
         f"LEFT JOIN (SELECT svc, rt, any_value(cat) AS cat FROM __az_src GROUP BY ALL) m1 "
         f"ON m1.svc = {svc} AND m1.rt = {rt} "
-        "LEFT JOIN (SELECT svc, any_value(cat) AS cat FROM __az_src GROUP BY svc HAVING count(DISTINCT cat) = 1) m2 "
+        "LEFT JOIN (SELECT svc, any_value(cat) AS cat FROM __az_src "
+        "GROUP BY svc HAVING count(DISTINCT cat) = 1) m2 "
         f"ON m2.svc = {svc})"
     )
 

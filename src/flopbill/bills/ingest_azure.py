@@ -40,7 +40,10 @@ def _tags(cols: Columns) -> str:
 
 def _braced(cols: Columns) -> str:
     text = f"trim({cols.text('Tags')})"
-    return f"CASE WHEN {text} = '' THEN NULL WHEN left({text}, 1) = '{{' THEN {text} ELSE '{{' || {text} || '}}' END"
+    return (
+        f"CASE WHEN {text} = '' THEN NULL WHEN left({text}, 1) = '{{' THEN {text} "
+        f"ELSE '{{' || {text} || '}}' END"
+    )
 
 
 def expressions(cols: Columns) -> dict[str, str]:
