@@ -41,7 +41,7 @@ _IMPORTS_DDL = """CREATE TABLE IF NOT EXISTS imports (
   file_name VARCHAR,
   format VARCHAR,
   line_count BIGINT,
-  billed_cost DECIMAL(38, 10),
+  billed_cost DECIMAL(38, 18),
   currency VARCHAR,
   imported_at TIMESTAMP
 )"""

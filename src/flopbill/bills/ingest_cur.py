@@ -68,7 +68,7 @@ def _effective(cols: Columns) -> str:
     return (
         f"CASE {item} WHEN 'SavingsPlanCoveredUsage' THEN COALESCE({sp}, {unblended}) "
         f"WHEN 'DiscountedUsage' THEN COALESCE({ri}, {unblended}) "
-        f"WHEN 'SavingsPlanNegation' THEN CAST(0 AS DECIMAL(38, 10)) ELSE {unblended} END"
+        f"WHEN 'SavingsPlanNegation' THEN CAST(0 AS DECIMAL(38, 18)) ELSE {unblended} END"
     )
 
 

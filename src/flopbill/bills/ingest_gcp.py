@@ -41,7 +41,7 @@ def _labels(cols: Columns, name: str) -> str:
 
 def _credits(cols: Columns) -> str:
     if not cols.has("credits"):
-        return "CAST(0 AS DECIMAL(38, 10))"
+        return "CAST(0 AS DECIMAL(38, 18))"
     if "[]" in cols.type_of("credits"):
         amounts = f"list_transform({cols.ref('credits')}, c -> {money('c.amount')})"
     else:
@@ -50,7 +50,7 @@ def _credits(cols: Columns) -> str:
             f"list_transform(CASE WHEN trim({text}) IN ('', '[]') THEN NULL "
             f'ELSE json_transform({text}, \'[{{"amount": "VARCHAR"}}]\') END, c -> {money("c.amount")})'
         )
-    return f"COALESCE(list_sum({amounts}), CAST(0 AS DECIMAL(38, 10)))"
+    return f"COALESCE(list_sum({amounts}), CAST(0 AS DECIMAL(38, 18)))"
 
 
 def expressions(cols: Columns) -> dict[str, str]:
@@ -69,7 +69,7 @@ def expressions(cols: Columns) -> dict[str, str]:
             "WHEN 'rounding_error' THEN 'Adjustment' ELSE 'Usage' END"
         ),
         "BilledCost": cost,
-        "EffectiveCost": f"CAST({cost} + {_credits(cols)} AS DECIMAL(38, 10))",
+        "EffectiveCost": f"CAST({cost} + {_credits(cols)} AS DECIMAL(38, 18))",
         "BillingCurrency": cols.text("currency"),
         "ServiceCategory": f"CASE WHEN {service} IN ({ai}) THEN 'AI and Machine Learning' END",
         "ServiceName": service,

@@ -98,9 +98,9 @@ def _actual_by_month(t: ir.Table) -> dict[str, tuple[Decimal, Decimal]]:
     hours = ibis.cases(
         (
             joined.ConsumedUnit.re_search(_HOURS_UNIT),
-            joined.ConsumedQuantity * joined.g.cast("decimal(38, 10)"),
+            joined.ConsumedQuantity * joined.g,
         ),
-        else_=ibis.literal(0).cast("decimal(38, 10)"),
+        else_=ibis.literal(0),
     ).fill_null(0)
     rows = (
         joined.mutate(h=hours)

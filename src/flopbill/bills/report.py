@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from importlib.resources import files
 
 import ibis
@@ -103,11 +103,17 @@ def amortize(capital_by_month: list[Decimal], months: int) -> tuple[list[Decimal
     Returns the amortised charge for each bill month and what falls after the last bill month. The two
     add up to the capital spend exactly (the last share of each month takes the rounding remainder).
     """
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return _amortize(capital_by_month, months)
+
+
+def _amortize(capital_by_month: list[Decimal], months: int) -> tuple[list[Decimal], Decimal]:
     n = len(capital_by_month)
     out = [Decimal(0)] * n
     deferred = Decimal(0)
     for i, amount in enumerate(capital_by_month):
-        share = (amount / months).quantize(Decimal("0.0000000001"))
+        share = (amount / months).quantize(Decimal("1e-18"))
         for k in range(months):
             part = share if k < months - 1 else amount - share * (months - 1)
             if i + k < n:
@@ -125,7 +131,7 @@ def _unit_costs(t: ir.Table) -> list[UnitCost]:
         else_=1,
     )
     tok = (
-        tokens.mutate(n=tokens.ConsumedQuantity * scale.cast("decimal(38, 10)"))
+        tokens.mutate(n=tokens.ConsumedQuantity * scale)
         .group_by(["phase", "ServiceName"])
         .aggregate(q=lambda x: x.n.sum(), c=lambda x: x.BilledCost.sum())
         .to_pyarrow()
@@ -142,7 +148,7 @@ def _unit_costs(t: ir.Table) -> list[UnitCost]:
     hours = hours.mutate(it=hours.x_InstanceType.lower().re_replace("^ml\\.", ""))
     joined = hours.join(gpus, hours.it == gpus.it)
     gh = (
-        joined.mutate(n=joined.ConsumedQuantity * joined.g.cast("decimal(38, 10)"))
+        joined.mutate(n=joined.ConsumedQuantity * joined.g)
         .group_by(["phase", "ServiceName"])
         .aggregate(q=lambda x: x.n.sum(), c=lambda x: x.BilledCost.sum())
         .to_pyarrow()

@@ -1,6 +1,6 @@
 """The canonical bill line: FOCUS column names (FOCUS 1.0–1.2) plus a few ``x_`` columns.
 
-Every provider format is mapped onto these columns on import. Money columns are ``DECIMAL(38, 10)``
+Every provider format is mapped onto these columns on import. Money columns are ``DECIMAL(38, 18)``
 (never floating point): BilledCost is what the invoice charges, EffectiveCost the amortised cost after
 commitment discounts; the two are never added together. Column names follow the FOCUS specification
 (https://focus.finops.org/focus-specification/, checked 2026-12-01); ``x_`` columns are flopbill's
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-MONEY_SQL = "DECIMAL(38, 10)"
+MONEY_SQL = "DECIMAL(38, 18)"
 
 #: Canonical columns in table order: (name, DuckDB type).
 LINE_COLUMNS: tuple[tuple[str, str], ...] = (
