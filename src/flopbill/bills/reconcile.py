@@ -17,7 +17,7 @@ from decimal import Decimal
 import ibis
 import ibis.expr.types as ir
 
-from flopbill.bills.report import _HOURS_UNIT, _TOKEN_UNIT, gpu_table
+from flopbill.bills.report import _HOURS_UNIT, _TOKEN_UNIT, gpu_memtable
 from flopbill.bills.schema import Phase
 from flopbill.errors import InputError
 from flopbill.scenario.result import OptionProjection, ScenarioResult
@@ -84,12 +84,7 @@ def _month_add(start: str, k: int) -> str:
 
 
 def _actual_by_month(t: ir.Table) -> dict[str, tuple[Decimal, Decimal]]:
-    gpus = ibis.memtable(
-        {
-            "it": [r["instance_type"].lower() for r in gpu_table()],
-            "g": [int(r["gpus_per_instance"]) for r in gpu_table()],
-        }
-    )
+    gpus = gpu_memtable()
     t = t.mutate(
         month=t.ChargePeriodStart.truncate("M").strftime("%Y-%m"),
         it=t.x_InstanceType.lower().re_replace("^ml\\.", ""),

@@ -14,6 +14,7 @@ from decimal import Decimal, localcontext
 from importlib.resources import files
 
 import ibis
+import pyarrow as pa
 import ibis.expr.types as ir
 
 from flopbill.bills.schema import Phase
@@ -84,6 +85,15 @@ def gpu_table() -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
+def gpu_memtable() -> ir.Table:
+    """Return the accelerators-per-instance table as a small in-engine table (``it``, ``g``)."""
+    rows = gpu_table()
+    data = pa.table(
+        {"it": [r["instance_type"].lower() for r in rows], "g": [int(r["gpus_per_instance"]) for r in rows]}
+    )
+    return ibis.memtable(data)
+
+
 def _monthly(t: ir.Table) -> list[MonthPhase]:
     month = t.ChargePeriodStart.truncate("M").strftime("%Y-%m")
     rows = (
@@ -138,12 +148,7 @@ def _unit_costs(t: ir.Table) -> list[UnitCost]:
         .to_pylist()
     )
     out = [_unit(r, "1M tokens", Decimal(1_000_000)) for r in tok]
-    gpus = ibis.memtable(
-        {
-            "it": [r["instance_type"].lower() for r in gpu_table()],
-            "g": [int(r["gpus_per_instance"]) for r in gpu_table()],
-        }
-    )
+    gpus = gpu_memtable()
     hours = t.filter(t.ConsumedUnit.re_search(_HOURS_UNIT) & t.x_InstanceType.notnull())
     hours = hours.mutate(it=hours.x_InstanceType.lower().re_replace("^ml\\.", ""))
     joined = hours.join(gpus, hours.it == gpus.it)
