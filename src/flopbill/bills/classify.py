@@ -54,10 +54,10 @@ def classify(table: ir.Table, rules: RuleSet) -> ir.Table:
     rule_id = ibis.cases(*branches, else_=NO_RULE)
     with_rule = table.mutate(rule_id=rule_id)
     phases = {r.id: r.phase.value for r in rules.rules}
-    confidences = {r.id: r.confidence for r in rules.rules}
+    confidences = {r.id: f"{r.confidence:.3f}" for r in rules.rules}
     return with_rule.mutate(
         phase=with_rule.rule_id.substitute(phases, else_=Phase.UNCLASSIFIED.value),
-        confidence=with_rule.rule_id.substitute(confidences, else_=0.0).cast("float64"),
+        confidence=with_rule.rule_id.substitute(confidences, else_="0").cast("decimal(4, 3)"),
     )
 
 

@@ -177,13 +177,13 @@ def _drivers(classified: ir.Table, months: list[str]) -> tuple[Driver, ...]:
 
 def reconcile(plan: ScenarioResult, classified: ir.Table, start: str | None = None) -> Reconciliation:
     """Return plan vs actual per month and option, the one-time comparison and the biggest drivers."""
-    first = classified.ChargePeriodStart.min().execute()
+    first = classified.ChargePeriodStart.min().to_pyarrow().as_py()
     if first is None:
         raise InputError("--db", "empty", "a bill database with imported lines")
     if start is not None and (len(start) != 7 or start[4] != "-" or not start.replace("-", "").isdigit()):
         raise InputError("--start", start, "a month as YYYY-MM")
     begin = start or f"{first.year:04d}-{first.month:02d}"
-    last = classified.ChargePeriodStart.max().execute()
+    last = classified.ChargePeriodStart.max().to_pyarrow().as_py()
     span = (last.year - int(begin[:4])) * 12 + last.month - int(begin[5:7]) + 1
     months = [_month_add(begin, k) for k in range(max(0, min(plan.horizon_months, span)))]
     currencies = (
