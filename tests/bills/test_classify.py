@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from bills import fixtures
-from bills.conftest import FOCUS_SAMPLE, needs_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bills import fixtures
+from bills.conftest import FOCUS_SAMPLE, needs_shared
 from flopbill.bills import classify, engines, ingest, report, rules
 from flopbill.errors import CatalogError
 
@@ -138,10 +138,11 @@ def test_user_rules_replace_the_builtin_and_bad_rules_are_named(tmp_path: Path) 
     assert rules.load_rules(good).version == 7
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "version: 1\nchecked: x\nrules:\n  - id: r\n    phase: training\n    confidence: 1\n    rationale: t\n"
+        "version: 1\nchecked: x\nrules:\n  - id: r\n    phase: training\n    confidence: 1\n"
+        "    rationale: t\n"
         "    source: s\n    when:\n      - field: NoSuchColumn\n        matches: x\n"
     )
-    with pytest.raises(CatalogError, match="bad.yaml"):
+    with pytest.raises(CatalogError, match=r"bad\.yaml"):
         rules.load_rules(bad)
 
 

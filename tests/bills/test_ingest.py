@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from bills import fixtures
 from bills.conftest import AZURE_SAMPLE, FOCUS_SAMPLE, needs_shared
-
 from flopbill.bills import db, ingest
 from flopbill.bills.errors import BillFileError
 
@@ -77,7 +77,8 @@ def test_cur_parquet_with_map_columns(tmp_path: Path, con: duckdb.DuckDBPyConnec
     parquet = tmp_path / "cur.parquet"
     duckdb.execute(
         f"COPY (SELECT * REPLACE (CAST(json(resource_tags) AS MAP(VARCHAR, VARCHAR)) AS resource_tags, "
-        f"CAST(json(product) AS MAP(VARCHAR, VARCHAR)) AS product) FROM read_csv('{src}', all_varchar = true)) "
+        "CAST(json(product) AS MAP(VARCHAR, VARCHAR)) AS product) "
+        f"FROM read_csv('{src}', all_varchar = true)) "
         f"TO '{parquet}' (FORMAT parquet)"
     )
     (result,) = ingest.import_files(con, [parquet])

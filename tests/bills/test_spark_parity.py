@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from bills import fixtures
 from bills.conftest import AZURE_SAMPLE, FOCUS_SAMPLE
-
 from flopbill.bills import classify, db, engines, ingest, rules
 
 pytestmark = [

@@ -8,9 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from bills import fixtures
 from typer.testing import CliRunner
 
+from bills import fixtures
 from flopbill.bills import db
 from flopbill.cli import app, main, register_commands
 

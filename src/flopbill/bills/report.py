@@ -14,8 +14,8 @@ from decimal import Decimal, localcontext
 from importlib.resources import files
 
 import ibis
-import pyarrow as pa
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from flopbill.bills.schema import Phase
 
