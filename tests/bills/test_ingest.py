@@ -176,3 +176,32 @@ def test_default_db_path_respects_env(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.delenv(db.DB_ENV)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert db.default_db_path() == tmp_path / "flopbill" / "bills.duckdb"
+
+
+def test_focus_parquet_and_gcp_csv_read_like_their_other_forms(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    """FOCUS as Parquet gives the CSV's lines and total; a flattened GCP CSV (``service.description``
+    columns, labels as JSON text) gives the JSON export's."""
+    src = fixtures.write_focus_csv(tmp_path / "focus.csv")
+    parquet = tmp_path / "focus.parquet"
+    duckdb.execute(
+        f"COPY (SELECT * FROM read_csv('{src}', all_varchar = true, nullstr = 'NULL')) "
+        f"TO '{parquet}' (FORMAT parquet)"
+    )
+    (from_parquet,) = ingest.import_files(con, [parquet])
+    assert from_parquet.format == "focus" and from_parquet.lines == len(fixtures.FOCUS_LINES)
+    assert from_parquet.billed_cost == sum((Decimal(line[5]) for line in fixtures.FOCUS_LINES), Decimal(0))
+    gcp_json = fixtures.write_gcp_jsonl(tmp_path / "gcp.jsonl")
+    flat = tmp_path / "gcp.csv"
+    duckdb.execute(
+        'COPY (SELECT billing_account_id, service.description AS "service.description", '
+        'sku.description AS "sku.description", usage_start_time, usage_end_time, cost, currency, '
+        "to_json(labels) AS labels FROM read_json('" + str(gcp_json) + "', format = 'newline_delimited')) "
+        f"TO '{flat}' (HEADER, DELIMITER ',')"
+    )
+    (from_csv,) = ingest.import_files(con, [flat])
+    assert from_csv.format == "gcp" and from_csv.lines == len(fixtures.GCP_LINES)
+    assert from_csv.billed_cost == sum((Decimal(line[4]) for line in fixtures.GCP_LINES), Decimal(0))
+    tags = con.execute("SELECT Tags FROM lines WHERE x_SourceFile = 'gcp.csv' AND x_SourceRow = 6").fetchone()
+    assert tags == ({"phase": "inference"},)

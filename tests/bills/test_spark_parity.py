@@ -52,3 +52,19 @@ def test_duckdb_and_spark_classify_every_line_alike(tmp_path: Path, spark: Any) 
     spark_totals = classify.totals(on_spark, source, rule_set)
     assert spark_totals == duck_totals
     con.close()
+
+
+def test_cli_engine_spark_gives_the_duckdb_totals(tmp_path: Path, spark: Any, run_cli: Any) -> None:
+    """``bill classify --engine spark`` (reusing this module's session) prints the DuckDB totals."""
+    import json
+
+    dbfile = str(tmp_path / "cli.duckdb")
+    paths = [str(p) for p in fixtures.write_all(tmp_path)]
+    assert run_cli(["bill", "import", *paths, "--db", dbfile])[0] == 0
+    outs = []
+    for engine in ("duckdb", "spark"):
+        code, out, err = run_cli(["bill", "classify", "--db", dbfile, "--engine", engine, "--json"])
+        assert code == 0, err
+        payload = json.loads(out)
+        outs.append((payload["input"], payload["phases"]))
+    assert outs[0] == outs[1]

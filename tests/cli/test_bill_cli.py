@@ -4,41 +4,43 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from bills import fixtures
 from flopbill.bills import db
-from flopbill.cli import app, main, register_commands
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-runner = CliRunner()
+RunCli = Callable[[list[str]], tuple[int, str, str]]
 
 
 @pytest.fixture(autouse=True)
 def _db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(db.DB_ENV, str(tmp_path / "bills.duckdb"))
-    register_commands()
 
 
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
+@pytest.fixture
+def ok(run_cli: RunCli) -> Callable[..., str]:
+    def _ok(*args: str) -> str:
+        code, out, err = run_cli(list(args))
+        assert code == 0, err
+        return out
+
+    return _ok
 
 
-def test_import_classify_report_reconcile(tmp_path: Path) -> None:
+def test_import_classify_report_reconcile(tmp_path: Path, ok: Callable[..., str]) -> None:
     paths = [str(p) for p in fixtures.write_all(tmp_path)]
-    first = json.loads(_ok("bill", "import", *paths, "--json"))
+    first = json.loads(ok("bill", "import", *paths, "--json"))
     assert first["db"] == str(tmp_path / "bills.duckdb")
-    again = json.loads(_ok("bill", "import", *paths, "--json"))
+    again = json.loads(ok("bill", "import", *paths, "--json"))
     assert all(f["skipped"] for f in again["files"])
 
     out = tmp_path / "lines.csv"
-    totals = json.loads(_ok("bill", "classify", "--json", "--out", str(out)))
+    totals = json.loads(ok("bill", "classify", "--json", "--out", str(out)))
     phases = sum(Decimal(p["billed_cost"]) for p in totals["phases"])
     assert phases == Decimal(totals["input"]["billed_cost"])
     assert totals["input"]["lines"] == len(fixtures.expected_phases())
@@ -51,14 +53,14 @@ def test_import_classify_report_reconcile(tmp_path: Path) -> None:
     } == fixtures.expected_phases()
 
     rep = json.loads(
-        _ok("bill", "report", "--json", "--html", str(tmp_path / "html"), "--amortize-months", "12")
+        ok("bill", "report", "--json", "--html", str(tmp_path / "html"), "--amortize-months", "12")
     )
     assert rep["amortization_months"] == 12 and rep["months"] == ["2026-01", "2026-02", "2026-03"]
     assert rep["unclassified"] and "amortised straight-line over 12 months" in rep["policy"]
     page = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
     assert "bill-phases" in page and "Unclassified spend to review" in page
 
-    rec = json.loads(_ok("bill", "reconcile", str(FIXTURES / "minimal-scenario.yaml"), "--json"))
+    rec = json.loads(ok("bill", "reconcile", str(FIXTURES / "minimal-scenario.yaml"), "--json"))
     assert rec["start_month"] == "2026-01"
     api = next(o for o in rec["options"] if o["kind"] == "api")
     assert len(api["months"]) == 3
@@ -67,9 +69,9 @@ def test_import_classify_report_reconcile(tmp_path: Path) -> None:
     assert rec["drivers"]
 
 
-def test_classify_a_file_without_importing_it(tmp_path: Path) -> None:
+def test_classify_a_file_without_importing_it(tmp_path: Path, ok: Callable[..., str]) -> None:
     path = fixtures.write_focus_csv(tmp_path / "focus.csv")
-    totals = json.loads(_ok("bill", "classify", str(path), "--json"))
+    totals = json.loads(ok("bill", "classify", str(path), "--json"))
     assert totals["input"]["lines"] == len(fixtures.FOCUS_LINES)
     assert not (tmp_path / "bills.duckdb").exists()
 
@@ -77,6 +79,8 @@ def test_classify_a_file_without_importing_it(tmp_path: Path) -> None:
 def test_bad_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
+    from flopbill.cli import main  # imported late: the console reads COLUMNS when first imported
+
     with pytest.raises(SystemExit) as info:
         main(["bill", "import", str(bad)])
     assert info.value.code == 2
@@ -87,6 +91,8 @@ def test_bad_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_unknown_engine_and_missing_db_are_input_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from flopbill.cli import main
+
     with pytest.raises(SystemExit) as info:
         main(["bill", "classify", "--db", str(tmp_path / "none.duckdb")])
     assert info.value.code == 2

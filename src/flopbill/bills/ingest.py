@@ -149,41 +149,49 @@ def _insert(con: duckdb.DuckDBPyConnection, path: Path, fmt: BillFormat, cols: C
     con.execute(f"INSERT INTO lines ({columns}) SELECT {select} FROM {_from_clause(con, fmt, cols)}")
 
 
+_REQUIRED_VALUES = ("BilledCost", "EffectiveCost", "ChargePeriodStart", "BillingCurrency")
+
+
 def _check_inserted(
     con: duckdb.DuckDBPyConnection, path: Path, prefix: str
 ) -> tuple[int, Decimal, str | None]:
-    """Check the new lines: costs, start and currency present; one currency, the database's. Return totals."""
-    where = f"x_LineId LIKE {literal(prefix + ':%')}"
-    for column in ("BilledCost", "EffectiveCost", "ChargePeriodStart", "BillingCurrency"):
-        row = con.execute(
-            f'SELECT min(x_SourceRow) FROM lines WHERE {where} AND "{column}" IS NULL'
+    """Check the new lines in one scan: costs, start and currency present; one currency, the database's.
+
+    Returns (lines, BilledCost total, currency).
+    """
+    where = f"starts_with(x_LineId, {literal(prefix + ':')})"
+    probes = ", ".join(f'min(CASE WHEN "{c}" IS NULL THEN x_SourceRow END)' for c in _REQUIRED_VALUES)
+    row = con.execute(
+        f"SELECT {probes}, count(*), COALESCE(sum(BilledCost), 0), count(DISTINCT BillingCurrency), "
+        f"arg_min(BillingCurrency, x_SourceRow) FROM lines WHERE {where}"
+    ).fetchone()
+    if row is None:  # an aggregate always returns one row
+        raise RuntimeError("aggregate returned no row")
+    for column, bad in zip(_REQUIRED_VALUES, row[:4], strict=True):
+        if bad is not None:
+            raise BillFileError(path, column, int(bad), "missing value")
+    count, total, n_currencies, currency = int(row[4]), Decimal(row[5]), int(row[6]), row[7]
+    if n_currencies > 1:
+        other = con.execute(
+            f"SELECT BillingCurrency, min(x_SourceRow) AS r FROM lines WHERE {where} "
+            f"AND BillingCurrency <> {literal(str(currency))} GROUP BY 1 ORDER BY r LIMIT 1"
         ).fetchone()
-        if row and row[0] is not None:
-            raise BillFileError(path, column, int(row[0]), "missing value")
-    currencies = con.execute(
-        f"SELECT BillingCurrency, min(x_SourceRow) AS r FROM lines WHERE {where} GROUP BY 1 ORDER BY r"
-    ).fetchall()
-    if len(currencies) > 1:
         raise BillFileError(
             path,
             "BillingCurrency",
-            int(currencies[1][1]),
-            f"currency {currencies[1][0]!r} differs from {currencies[0][0]!r} on row {currencies[0][1]} "
+            int(other[1]) if other else None,
+            f"currency {other[0] if other else '?'!r} differs from {currency!r} on row 1 "
             "(one currency per bill database; split the file by currency)",
         )
     existing = con.execute("SELECT DISTINCT currency FROM imports").fetchall()
-    currency = str(currencies[0][0]) if currencies else None
     if currency is not None and existing and existing[0][0] != currency:
         raise BillFileError(
             path,
             "BillingCurrency",
-            int(currencies[0][1]),
+            1,
             f"currency {currency!r} differs from the database's {existing[0][0]!r} (use another --db)",
         )
-    count, total = con.execute(
-        f"SELECT count(*), COALESCE(sum(BilledCost), 0) FROM lines WHERE {where}"
-    ).fetchone() or (0, 0)
-    return int(count), Decimal(total), currency
+    return count, total, None if currency is None else str(currency)
 
 
 def _import_one(con: duckdb.DuckDBPyConnection, path: Path, fmt: BillFormat | None) -> FileImport:
