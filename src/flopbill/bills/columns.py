@@ -60,6 +60,12 @@ class Columns:
             return "NULL"
         return refs[0] if len(refs) == 1 else f"COALESCE({', '.join(refs)})"
 
+    def ts(self, name: str) -> str:
+        """Return column ``name`` as a UTC TIMESTAMP; a column already typed TIMESTAMP is used as is."""
+        if self.type_of(name).upper() == "TIMESTAMP":
+            return self.ref(name)
+        return timestamp(self.ref(name))
+
     def text(self, name: str) -> str:
         """Return column ``name`` as VARCHAR (NULL if absent)."""
         ref = self.ref(name)

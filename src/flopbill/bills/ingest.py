@@ -66,10 +66,17 @@ def _load_raw(con: duckdb.DuckDBPyConnection, path: Path) -> Columns:
     if not path.is_file():
         raise BillFileError(path, None, None, "no such file")
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __raw AS "
-            f"SELECT *, row_number() OVER () AS __row FROM {_reader(path)}"
-        )
+        if path.name.lower().endswith(".parquet"):  # Parquet numbers its rows: no copy needed
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW __raw AS SELECT * EXCLUDE (file_row_number), "
+                f"file_row_number + 1 AS __row "
+                f"FROM read_parquet({literal(str(path))}, file_row_number = true)"
+            )
+        else:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE __raw AS "
+                f"SELECT *, row_number() OVER () AS __row FROM {_reader(path)}"
+            )
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
         raise BillFileError(path, None, None, f"cannot be read ({first})") from None
@@ -219,7 +226,8 @@ def _import_one(con: duckdb.DuckDBPyConnection, path: Path, fmt: BillFormat | No
         "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
         [sha, path.name, found.value, count, total, currency],
     )
-    con.execute("DROP TABLE IF EXISTS __raw")
+    kind = "VIEW" if path.name.lower().endswith(".parquet") else "TABLE"
+    con.execute(f"DROP {kind} IF EXISTS __raw")
     return FileImport(str(path), found.value, sha, count, total, currency, skipped=False)
 
 

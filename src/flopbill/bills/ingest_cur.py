@@ -19,7 +19,6 @@ from flopbill.bills.columns import (
     literal,
     money,
     normalized_tags,
-    timestamp,
 )
 
 SIGNATURE = ("line_item_usage_type", "line_item_unblended_cost")
@@ -82,8 +81,8 @@ def expressions(cols: Columns) -> dict[str, str]:
         "ProviderName": "'AWS'",
         "BillingAccountId": cols.text("bill_payer_account_id"),
         "SubAccountId": cols.text("line_item_usage_account_id"),
-        "ChargePeriodStart": timestamp(cols.ref("line_item_usage_start_date")),
-        "ChargePeriodEnd": timestamp(cols.ref("line_item_usage_end_date")),
+        "ChargePeriodStart": cols.ts("line_item_usage_start_date"),
+        "ChargePeriodEnd": cols.ts("line_item_usage_end_date"),
         "ChargeCategory": _category(cols.text("line_item_line_item_type")),
         "BilledCost": money(cols.ref("line_item_unblended_cost")),
         "EffectiveCost": _effective(cols),
@@ -114,7 +113,7 @@ def checks(cols: Columns) -> list[Check]:
         if cols.has(name):
             out.append(Check(name, cols.ref(name), money(cols.ref(name)), "a decimal number"))
     for name in ("line_item_usage_start_date", "line_item_usage_end_date"):
-        out.append(Check(name, cols.ref(name), timestamp(cols.ref(name)), "an ISO 8601 date-time"))
+        out.append(Check(name, cols.ref(name), cols.ts(name), "an ISO 8601 date-time"))
     for name in ("product", "resource_tags"):
         if cols.has(name) and not cols.type_of(name).upper().startswith("MAP"):
             out.append(json_valid_check(name, cols.text(name)))

@@ -8,7 +8,7 @@ ChargeDescription. Spec: https://focus.finops.org/focus-specification/ (checked 
 
 from __future__ import annotations
 
-from flopbill.bills.columns import Check, Columns, json_object_tags, json_valid_check, money, timestamp
+from flopbill.bills.columns import Check, Columns, json_object_tags, json_valid_check, money
 
 SIGNATURE = ("BilledCost", "ChargePeriodStart")
 REQUIRED: tuple[tuple[str, ...], ...] = (
@@ -30,8 +30,8 @@ def expressions(cols: Columns) -> dict[str, str]:
         "ProviderName": cols.first("ServiceProviderName", "ProviderName"),
         "BillingAccountId": cols.text("BillingAccountId"),
         "SubAccountId": cols.text("SubAccountId"),
-        "ChargePeriodStart": timestamp(cols.ref("ChargePeriodStart")),
-        "ChargePeriodEnd": timestamp(cols.ref("ChargePeriodEnd")),
+        "ChargePeriodStart": cols.ts("ChargePeriodStart"),
+        "ChargePeriodEnd": cols.ts("ChargePeriodEnd"),
         "ChargeCategory": cols.text("ChargeCategory"),
         "BilledCost": money(cols.ref("BilledCost")),
         "EffectiveCost": money(cols.ref("EffectiveCost")),
@@ -66,13 +66,13 @@ def checks(cols: Columns) -> list[Check]:
         Check(
             "ChargePeriodStart",
             cols.ref("ChargePeriodStart"),
-            timestamp(cols.ref("ChargePeriodStart")),
+            cols.ts("ChargePeriodStart"),
             "an ISO 8601 date-time",
         ),
         Check(
             "ChargePeriodEnd",
             cols.ref("ChargePeriodEnd"),
-            timestamp(cols.ref("ChargePeriodEnd")),
+            cols.ts("ChargePeriodEnd"),
             "an ISO 8601 date-time",
         ),
     ]

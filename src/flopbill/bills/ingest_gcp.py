@@ -11,7 +11,7 @@ plus the (negative) credits, so committed-use and sustained-use credits lower th
 
 from __future__ import annotations
 
-from flopbill.bills.columns import Check, Columns, json_valid_check, money, normalized_tags, timestamp
+from flopbill.bills.columns import Check, Columns, json_valid_check, money, normalized_tags
 
 SIGNATURE = ("cost", "usage_start_time")
 REQUIRED: tuple[tuple[str, ...], ...] = (
@@ -62,8 +62,8 @@ def expressions(cols: Columns) -> dict[str, str]:
         "ProviderName": "'Google Cloud'",
         "BillingAccountId": cols.text("billing_account_id"),
         "SubAccountId": cols.text("project.id"),
-        "ChargePeriodStart": timestamp(cols.ref("usage_start_time")),
-        "ChargePeriodEnd": timestamp(cols.ref("usage_end_time")),
+        "ChargePeriodStart": cols.ts("usage_start_time"),
+        "ChargePeriodEnd": cols.ts("usage_end_time"),
         "ChargeCategory": (
             f"CASE {cols.text('cost_type')} WHEN 'tax' THEN 'Tax' WHEN 'adjustment' THEN 'Adjustment' "
             "WHEN 'rounding_error' THEN 'Adjustment' ELSE 'Usage' END"
@@ -91,7 +91,7 @@ def checks(cols: Columns) -> list[Check]:
     """Return the typed columns to validate row by row."""
     out = [Check("cost", cols.ref("cost"), money(cols.ref("cost")), "a decimal number")]
     for name in ("usage_start_time", "usage_end_time"):
-        out.append(Check(name, cols.ref(name), timestamp(cols.ref(name)), "an ISO 8601 date-time"))
+        out.append(Check(name, cols.ref(name), cols.ts(name), "an ISO 8601 date-time"))
     for name in ("labels", "credits"):
         if cols.has(name) and "[]" not in cols.type_of(name):
             out.append(json_valid_check(name, cols.text(name)))
