@@ -67,6 +67,10 @@ def test_import_classify_report_reconcile(tmp_path: Path, ok: Callable[..., str]
     month = api["months"][0]
     assert Decimal(month["variance"]) == Decimal(month["actual"]) - Decimal(str(round(month["plan_usd"], 10)))
     assert rec["drivers"]
+    # plan tokens, month 1 = 1M requests/day × 365.25/12 days × (1000 + 200) tokens (minimal-scenario.yaml);
+    # actual tokens in January: the CUR fixture's Bedrock cache-read line, 10,000 × 1K tokens
+    assert month["plan_tokens"] == pytest.approx(1e6 * 365.25 / 12 * 1200)
+    assert Decimal(month["actual_tokens"]) == Decimal(10_000_000)
 
 
 def test_classify_a_file_without_importing_it(tmp_path: Path, ok: Callable[..., str]) -> None:

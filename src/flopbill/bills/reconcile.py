@@ -5,8 +5,9 @@ option is compared with inference lines billed in tokens; a GPU-backed option (`
 ``owned``) with inference lines not billed in tokens; any other kind with all inference lines. One-time
 plan costs (training, fine-tuning) are compared with training + fine-tuning lines. Plan GPU-hours are the
 option's GPUs × 24 h × days per month; actual GPU-hours are instance-hours × GPUs per instance of the
-matched lines. Variance = actual − plan, only when the bill is in USD (the plan is in USD; no currency is
-converted).
+matched lines. Plan tokens (``api`` options) are model calls × expected input + output tokens per call;
+actual tokens are the matched lines' token quantities (scaled by ``1K``/``1M`` units). Variance =
+actual − plan, only when the bill is in USD (the plan is in USD; no currency is converted).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class MonthVariance:
     variance: Decimal | None
     plan_gpu_hours: float | None
     actual_gpu_hours: Decimal
+    plan_tokens: float | None = None
+    actual_tokens: Decimal = Decimal(0)
 
     @property
     def plan_gpu_hours_text(self) -> str:
@@ -83,7 +86,25 @@ def _month_add(start: str, k: int) -> str:
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
-def _actual_by_month(t: ir.Table) -> dict[str, tuple[Decimal, Decimal]]:
+Actual = dict[str, tuple[Decimal, Decimal, Decimal]]
+
+
+def _token_count(t: ir.Table) -> ir.NumericValue:
+    """Tokens on a line: ConsumedQuantity scaled by its unit (``1K tokens`` × 1,000, ``1M`` × 10⁶), else 0."""
+    scale = ibis.cases(
+        (t.ConsumedUnit.re_search("(?i)1M|million"), 1_000_000),
+        (t.ConsumedUnit.re_search("(?i)1K|thousand"), 1_000),
+        else_=1,
+    )
+    return ibis.cases((_is_tokens(t), t.ConsumedQuantity * scale), else_=ibis.literal(0)).fill_null(0)
+
+
+def _is_tokens(t: ir.Table) -> ir.BooleanValue:
+    """True for lines billed in tokens (the unit or the usage type / meter / SKU says so)."""
+    return (t.ConsumedUnit.re_search(_TOKEN_UNIT) | t.x_UsageType.re_search("(?i)tokens?")).fill_null(False)
+
+
+def _actual_by_month(t: ir.Table) -> Actual:
     gpus = gpu_memtable()
     t = t.mutate(
         month=t.ChargePeriodStart.truncate("M").strftime("%Y-%m"),
@@ -98,19 +119,19 @@ def _actual_by_month(t: ir.Table) -> dict[str, tuple[Decimal, Decimal]]:
         else_=ibis.literal(0),
     ).fill_null(0)
     rows = (
-        joined.mutate(h=hours)
+        joined.mutate(h=hours, n=_token_count(joined))
         .group_by("month")
-        .aggregate(c=lambda x: x.BilledCost.sum(), h=lambda x: x.h.sum())
+        .aggregate(c=lambda x: x.BilledCost.sum(), h=lambda x: x.h.sum(), n=lambda x: x.n.sum())
     )
     return {
-        str(r["month"]): (Decimal(str(r["c"] or 0)), Decimal(str(r["h"] or 0)))
+        str(r["month"]): (Decimal(str(r["c"] or 0)), Decimal(str(r["h"] or 0)), Decimal(str(r["n"] or 0)))
         for r in rows.to_pyarrow().to_pylist()
     }
 
 
 def _matched(classified: ir.Table, kind: str) -> tuple[ir.Table, str]:
     infer = classified.filter(classified.phase == Phase.INFERENCE.value)
-    tokens = infer.ConsumedUnit.re_search(_TOKEN_UNIT).fill_null(False)
+    tokens = _is_tokens(infer)
     if kind == "api":
         return infer.filter(tokens), "inference lines billed in tokens"
     if kind in GPU_KINDS:
@@ -124,13 +145,14 @@ def _compare(
     what: str,
     plan: list[float],
     gpu_plan: list[float] | None,
-    actual: dict[str, tuple[Decimal, Decimal]],
+    actual: Actual,
     months: list[str],
     usd: bool,
+    token_plan: list[float] | None = None,
 ) -> OptionVariance:
     rows = []
     for i, month in enumerate(months):
-        a_cost, a_hours = actual.get(month, (Decimal(0), Decimal(0)))
+        a_cost, a_hours, a_tokens = actual.get(month, (Decimal(0), Decimal(0), Decimal(0)))
         p = plan[i]
         rows.append(
             MonthVariance(
@@ -141,12 +163,24 @@ def _compare(
                 (a_cost - Decimal(str(round(p, 10)))) if usd else None,
                 None if gpu_plan is None else gpu_plan[i],
                 a_hours,
+                None if token_plan is None else token_plan[i],
+                a_tokens,
             )
         )
     plan_total = float(sum(plan[: len(months)]))
     actual_total = sum((r.actual for r in rows), Decimal(0))
     var = actual_total - Decimal(str(round(plan_total, 10))) if usd else None
     return OptionVariance(name, kind, what, tuple(rows), plan_total, actual_total, var)
+
+
+def _plan_tokens(plan: ScenarioResult, opt: OptionProjection) -> list[float] | None:
+    """Plan tokens of an ``api`` option: model calls × (expected input + output tokens per call)."""
+    request = plan.resolved_scenario.get("request", {})
+    try:
+        per_call = float(request["input_tokens"]["expected"]) + float(request["output_tokens"]["expected"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return [calls * per_call for calls in plan.traffic.model_calls] if opt.kind == "api" else None
 
 
 def _plan_gpu_hours(plan: ScenarioResult, opt: OptionProjection) -> list[float] | None:
@@ -210,6 +244,7 @@ def reconcile(plan: ScenarioResult, classified: ir.Table, start: str | None = No
                 _actual_by_month(table),
                 months,
                 usd,
+                _plan_tokens(plan, opt),
             )
         )
     one_time_plan = [0.0] * plan.horizon_months

@@ -218,17 +218,28 @@ def reconcile_cmd(
             [
                 m.month,
                 f"{m.plan_usd:,.2f}",
-                f"{m.actual:.2f}",
-                f"{m.variance:.2f}",
+                f"{m.actual:,.2f}",
+                "—" if m.variance is None else f"{m.variance:,.2f}",
                 m.plan_gpu_hours_text,
-                f"{m.actual_gpu_hours:.1f}",
+                f"{m.actual_gpu_hours:,.1f}",
+                "—" if m.plan_tokens is None else f"{m.plan_tokens:,.0f}",
+                f"{m.actual_tokens:,.0f}",
             ]
             for m in opt.months
         ]
         console.print(
             make_table(
-                f"{opt.option} ({opt.kind}): plan vs actual ({result.currency})",
-                ["month", "plan $", "actual", "variance", "plan GPU-h", "actual GPU-h"],
+                f"{opt.option} ({opt.kind}): plan vs actual ({result.currency}; {opt.matched_lines})",
+                [
+                    "month",
+                    "plan $",
+                    "actual",
+                    "variance",
+                    "plan GPU-h",
+                    "actual GPU-h",
+                    "plan tokens",
+                    "actual tokens",
+                ],
                 rows,
             )
         )
