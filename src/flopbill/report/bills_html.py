@@ -31,7 +31,10 @@ def _phase_chart(rep: BillReport) -> str:
         ]
         fig.add_bar(name=phase.value, x=list(rep.months), y=ys, marker_color=_COLORS[phase.value])
     fig.update_layout(
-        barmode="relative", title="BilledCost by phase and month", yaxis_title=rep.currency or ""
+        barmode="relative",
+        title="BilledCost by phase and month",
+        yaxis_title=rep.currency or "",
+        xaxis_type="category",
     )
     return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id="bill-phases"))
 
@@ -43,7 +46,10 @@ def _capital_chart(rep: BillReport) -> str:
     )
     fig.add_bar(name="operating", x=list(rep.months), y=[float(v) for v in rep.operating_by_month])
     fig.update_layout(
-        barmode="stack", title="Training as capital vs operating cost", yaxis_title=rep.currency or ""
+        barmode="stack",
+        title="Training as capital vs operating cost",
+        yaxis_title=rep.currency or "",
+        xaxis_type="category",
     )
     return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id="bill-capital"))
 
