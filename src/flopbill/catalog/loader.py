@@ -206,6 +206,8 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
             k: cfg.get(k)
             for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
         }
+    if cfg.get("num_nextn_predict_layers"):
+        fields["mtp_layers"] = int(cfg["num_nextn_predict_layers"])
     fields |= _sliding_window_fields(cfg, model_type, n_layers)
     if model_type in ("gemma2", "gemma3"):
         fields["norms_per_layer"] = 4  # pre- and post-norm around attention and MLP

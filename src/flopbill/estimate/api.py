@@ -181,6 +181,30 @@ def _timestamp(at: dt.date) -> dt.datetime:
     return dt.datetime(at.year, at.month, at.day, tzinfo=dt.UTC)
 
 
+def first_price_date(model: str, provider: str | None = None) -> dt.date | None:
+    """Return the date from which genai-prices has a price for ``model``, or None when its price is undated.
+
+    genai-prices falls back to the first price for dates before it; callers that must not price a date
+    before the model existed check against this.
+    """
+    _, model_info = _find_model(model, provider)
+    return first_dated_price(model_info)
+
+
+def first_dated_price(model_info: gp.ModelInfo) -> dt.date | None:
+    """Return the earliest start date of a genai-prices model's prices when all are dated, else None."""
+    prices = model_info.prices
+    if isinstance(prices, gp.ModelPrice) or not prices:
+        return None
+    starts = [
+        c.constraint.start_date
+        for c in prices
+        if c.constraint is not None and isinstance(c.constraint, gp.StartDateConstraint)
+    ]
+    undated = any(c.constraint is None for c in prices)
+    return None if undated or not starts else min(starts)
+
+
 def api_price(
     model: str,
     provider: str | None = None,
