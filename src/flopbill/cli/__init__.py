@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "flopbill.cli.api",
     "flopbill.cli.plan",
     "flopbill.cli.web",
+    "flopbill.cli.bill",
 )
 
 
