@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "flopbill.cli.serve",
     "flopbill.cli.api",
     "flopbill.cli.plan",
+    "flopbill.cli.simulate",
 )
 
 

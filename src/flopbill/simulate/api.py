@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -153,6 +154,12 @@ def simulate(spec: SimulationSpec) -> SimulationResult:
     wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
     max_ctx = int((wl.prompt_tokens + wl.output_tokens).max())
     tb = tables_for(spec, max_ctx)
+    limit = spec.deployment.kv_tokens_limit
+    if limit is not None:
+        blocks = min(tb.kv_blocks, limit // tb.block_tokens)
+        if blocks < 1:
+            raise InputError("deployment.kv_tokens_limit", limit, f"≥ one block of {tb.block_tokens} tokens")
+        tb = dataclasses.replace(tb, kv_blocks=blocks)
     _check_fits(wl, tb)
     cfg = _config(spec, tb, wl)
     st = run_kernel(wl, cfg, tb)

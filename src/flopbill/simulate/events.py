@@ -71,8 +71,8 @@ def _kick(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) 
     """Start a step on ``r`` if it is idle (pulling from the central queue first); cut a decode run on
     a busy replica that now has work waiting for it."""
     if st.r_step_end[r] != np.inf:
-        waiting = st.r_q_len[r] > 0 or (
-            cfg.router == 4 and st.ints[I_G_LEN] > 0 and st.r_n_run[r] < cfg.max_seqs
+        waiting = st.r_n_run[r] < cfg.max_seqs and (
+            st.r_q_len[r] > 0 or (cfg.router == 4 and st.ints[I_G_LEN] > 0)
         )
         if waiting and st.r_macro_steps[r] > 0:
             cut_run(st, cfg, tb, r, now)

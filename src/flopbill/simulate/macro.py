@@ -1,6 +1,7 @@
 """Decode runs: many decode-only steps of one replica handled as one event (exact, not an approximation).
 
-When a replica has nothing waiting and every running request is decoding, its next steps are known in
+When a replica can admit nobody (nothing waiting, or every seat taken) and every running request is
+decoding, its next steps are known in
 advance: the batch stays the same until the first request finishes, and step ``k`` takes
 ``linear_s[B] + Σ_i decode_attention_s[c_i + 1 + k]``. So ``K = min remaining output tokens`` steps
 (also stopping at the next autoscaler evaluation) are one event of length
@@ -12,6 +13,8 @@ step-by-step loop gives, at a cost per run of ``O(B·log K)`` instead of ``O(B·
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from flopbill.simulate._jit import jit
 from flopbill.simulate.entities import (
@@ -70,8 +73,12 @@ def _extra_blocks(st: State, cfg: Config, r: int, k: int) -> int:
 def try_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) -> bool:
     """Start a decode run on ``r`` if nothing waits and all running requests decode; True if started."""
     n = st.r_n_run[r]
-    if n == 0 or st.r_q_len[r] > 0 or (cfg.router == 4 and st.ints[I_G_LEN] > 0):
+    if n == 0:
         return False
+    if n < cfg.max_seqs and (st.r_q_len[r] > 0 or (cfg.router == 4 and st.ints[I_G_LEN] > 0)):
+        return False  # someone could be admitted at the next step
+    if st.r_q_len[r] > 0 and cfg.queue_timeout_s != np.inf:
+        return False  # the head may time out at the next step
     k = 1 << 62
     for j in range(n):
         x = st.r_run[r, j]

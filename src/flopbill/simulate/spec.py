@@ -33,6 +33,9 @@ class Deployment(Strict):
     max_seqs: int | None = Field(None, ge=1, description="max_num_seqs; default the engine's")
     token_budget: int | None = Field(None, ge=1, description="max_num_batched_tokens; default the engine's")
     block_tokens: int = Field(16, ge=1, description="KV block size (vLLM default 16)")
+    kv_tokens_limit: int | None = Field(
+        None, ge=1, description="cap on KV-cache tokens per replica (what-if); default: what memory holds"
+    )
     price_usd_per_gpu_hour: float | None = Field(None, ge=0, description="default: price snapshot median")
     pricing: str = Field("on_demand", description="snapshot pricing model")
     gpus_per_instance: int | None = Field(None, ge=1, description="GPUs per billed instance; default tp")
