@@ -82,8 +82,8 @@ def try_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float
     k = 1 << 62
     for j in range(n):
         x = st.r_run[r, j]
-        if rq.prompt_tokens[x] + st.generated[x] - st.computed[x] != 1:
-            return False
+        if st.generated[x] == 0 or rq.prompt_tokens[x] + st.generated[x] - st.computed[x] != 1:
+            return False  # not decoding (a prompt's last token samples the first token: a normal step)
         k = min(k, rq.output_tokens[x] - st.generated[x])
     if k < 2:
         return False
