@@ -83,7 +83,7 @@ def _print(r: SimulationResult) -> None:
     console.print(make_table(title + " — latency", ["metric", "p50", "p90", "p95", "p99"], lat))
     rows = [
         ("requests arrived / finished", f"{r.arrived:,} / {r.finished:,}"),
-        ("dropped (too long / timed out)", f"{r.dropped:,} ({r.dropped_too_long:,} / {r.dropped_timed_out:,})"),
+        ("dropped (too long / timed out)", f"{r.dropped:,} ({r.dropped_too_long:,}/{r.dropped_timed_out:,})"),
         ("unfinished at the end", f"{r.unfinished:,}"),
         ("preemptions", f"{r.preemptions:,}"),
         ("goodput (meets TTFT and TPOT)", f"{r.goodput_rps:,.2f} req/s ({r.goodput_fraction:.1%})"),
