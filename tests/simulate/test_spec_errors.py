@@ -119,3 +119,12 @@ def test_spec_file_paths_are_relative_to_it(tmp_path: Path) -> None:
         "deployment: {model: llama-3.1-8b}\ntraffic: {arrivals: trace, trace: t.csv}\n", encoding="utf-8"
     )
     assert simulate(load_spec(tmp_path / "s.yaml")).finished == 1
+
+
+def test_example_spec_runs(run_cli: RunCli) -> None:
+    root = Path(__file__).resolve().parents[2]
+    code, out, err = run_cli(
+        ["simulate", str(root / "examples/simulate/chat.yaml"), "--max-requests", "3000"]
+    )
+    assert code == 0, err
+    assert "TTFT" in out and "GPU-hours billed" in out

@@ -21,7 +21,7 @@ Examples:
 
   flopbill simulate --model llama-3.1-8b --replicas 2 --rps 10 --duration-s 600 --router round_robin --json
 
-  flopbill simulate examples/simulate-chat.yaml --max-requests 50000
+  flopbill simulate examples/simulate/chat.yaml --max-requests 50000
 """
 
 
