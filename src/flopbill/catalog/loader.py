@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from flopbill.catalog.aliases import resolve_model_id
 from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
 from flopbill.errors import CatalogError, InputError, UnknownNameError
 
@@ -111,12 +112,13 @@ def models() -> list[ModelSpec]:
 
 
 def model(name: str) -> ModelSpec:
-    """Return the catalog model with id ``name`` (case-insensitive), or raise with close matches."""
-    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    """Return the catalog model that ``name`` means: its id, a Hugging Face id or an alias.
+
+    Resolution rules: :mod:`flopbill.catalog.aliases` (``model_aliases.yaml``). Raises
+    :class:`UnknownNameError` with close matches, or :class:`InputError` when the name fits several.
+    """
     table = {m.id: m for m in _builtin_models()}
-    if key not in table:
-        raise UnknownNameError("model", name, table)
-    return table[key]
+    return table[resolve_model_id(name, table)]
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:
@@ -204,6 +206,8 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
             k: cfg.get(k)
             for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
         }
+    if cfg.get("num_nextn_predict_layers"):
+        fields["mtp_layers"] = int(cfg["num_nextn_predict_layers"])
     fields |= _sliding_window_fields(cfg, model_type, n_layers)
     if model_type in ("gemma2", "gemma3"):
         fields["norms_per_layer"] = 4  # pre- and post-norm around attention and MLP

@@ -143,6 +143,10 @@ class ModelSpec(Strict):
     qk_nope_head_dim: int | None = Field(default=None, gt=0)
     qk_rope_head_dim: int | None = Field(default=None, gt=0)
     v_head_dim: int | None = Field(default=None, gt=0)
+    # multi-token prediction heads (a built-in speculative draft)
+    mtp_layers: int = Field(
+        default=0, ge=0, description="multi-token-prediction layers (config.json num_nextn_predict_layers)"
+    )
     # provenance
     published_params_total: float | None = Field(
         default=None, gt=0, description="total parameters as published; None for user models"

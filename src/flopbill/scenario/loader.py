@@ -95,6 +95,7 @@ def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
         "api": schema.ApiOption,
         "self_hosted": schema.SelfHostedOption,
         "owned": schema.OwnedOption,
+        "serverless": schema.ServerlessOption,
         "router": schema.RouterOption,
         "edge": schema.EdgeOption,
         "custom": schema.CustomOption,
@@ -107,6 +108,7 @@ def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
         "one_time": schema.OneTime,
         "spikes": schema.Spike,
         "training": schema.TrainingStage,
+        "slo": schema.Slo,
     }
     for part in loc[:-1]:
         if isinstance(part, int):
