@@ -1,7 +1,7 @@
 """Measure the fleet simulation: requests and engine steps simulated per second (a table, then one JSON line).
 
 Chat traffic: Llama 3.1 8B on H100 SXM, 8 replicas, least-outstanding routing, Poisson arrivals at
-100 requests/s (about 70 % of the fleet's saturated throughput), 1000 → 300 tokens, 1,000,000 requests.
+100 requests/s (about 60 % of the fleet's saturated throughput), 1000 → 300 tokens, 1,000,000 requests.
 A warm-up run loads the compiled kernel first (numba caches it on disk; the first run on a machine also
 compiles it, ~30-60 s). Wall time covers the whole ``simulate`` call: traffic generation, step tables,
 the event loop and the summary; CPU time (this process, one thread) is reported too, as it is less
