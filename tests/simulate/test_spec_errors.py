@@ -128,3 +128,13 @@ def test_example_spec_runs(run_cli: RunCli) -> None:
     )
     assert code == 0, err
     assert "TTFT" in out and "GPU-hours billed" in out
+
+
+def test_cli_html_report_has_the_timeline(run_cli: RunCli, tmp_path: Path) -> None:
+    out_file = tmp_path / "sim.html"
+    code, _, err = run_cli([*QUICK, "--duration-s", "300", "--html", str(out_file)])
+    assert code == 0, err
+    page = out_file.read_text(encoding="utf-8")
+    assert 'id="timeline"' in page and "replicas ready" in page
+    code, _, err = run_cli([*QUICK, "--requests", "10", "--html", str(tmp_path / "missing" / "x.html")])
+    assert code == 2 and "--html" in err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -64,6 +67,27 @@ def _bounded(spec: SimulationSpec, kw: dict[str, Any]) -> SimulationSpec:
     return spec_from_dict(data)
 
 
+def _write_html(result: SimulationResult, path: Path) -> None:
+    """Write the report atomically (temp file + rename): nothing half-written on error."""
+    from flopbill.report.simulation import render_simulation_html
+
+    target = path.resolve()
+    if not target.parent.is_dir():
+        raise InputError("--html", str(path), "a path in an existing folder")
+    page = render_simulation_html(result)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _dist(name: str, d: Distribution) -> tuple[str, str, str, str, str]:
     def f(v: float | None) -> str:
         return "—" if v is None else format_duration(v)
@@ -117,11 +141,14 @@ def simulate_cmd(
     max_requests: int | None = typer.Option(None, "--max-requests", help="stop after this many arrivals"),
     max_sim_seconds: float | None = typer.Option(None, "--max-sim-seconds", help="stop the clock here"),
     timeline: bool = typer.Option(False, "--timeline", help="include the timeline in --json"),
+    html: str | None = typer.Option(None, "--html", help="write an HTML report with the timeline chart"),
     json_out: bool = JSON_OPTION,
 ) -> None:
     kw = dict(locals())
     spec = load_spec(spec_file) if spec_file is not None else spec_from_dict(_quick_spec(kw), "flags")
     result = simulate(_bounded(spec, kw))
+    if html is not None:
+        _write_html(result, Path(html))
     if json_out:
         print_json(result.to_dict(timeline=timeline))
         return
