@@ -220,7 +220,7 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
         e2e_s=distribution(e2e),
         queue_wait_s=distribution((st.admit_s - wl.arrival_s)[admitted]),
         goodput_rps=float(ok.sum()) / end if end > 0 else 0.0,
-        goodput_fraction=float(ok.sum()) / max(wl.arrival_s.size, 1),
+        goodput_fraction=float(ok.sum()) / max(int(np.sum(wl.arrival_s <= end)), 1),
         input_tokens=int(wl.prompt_tokens[fin].sum()),
         output_tokens=out_tokens,
         output_tokens_per_s=out_tokens / end if end > 0 else 0.0,
