@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flopbill.errors import InputError
+from flopbill.errors import FlopbillError, InputError
 from flopbill.simulate import load_spec, simulate, spec_from_dict
 
 RunCli = Callable[[list[str]], tuple[int, str, str]]
@@ -138,3 +138,16 @@ def test_cli_html_report_has_the_timeline(run_cli: RunCli, tmp_path: Path) -> No
     assert 'id="timeline"' in page and "replicas ready" in page
     code, _, err = run_cli([*QUICK, "--requests", "10", "--html", str(tmp_path / "missing" / "x.html")])
     assert code == 2 and "--html" in err
+
+
+def test_instance_billing_from_the_price_snapshot() -> None:
+    """AWS p5.48xlarge: 8 H100 per instance at $55.04/h, billed per second with a 60 s minimum (snapshot).
+    One TP1 replica for ~10 s occupies a whole instance: billed ≥ 60 s · 8 GPUs = 0.1333 GPU-hours."""
+    data = _base(requests=5, rate_rps=1.0)
+    data["deployment"] = {"model": "llama-3.1-8b", "gpu": "h100-sxm", "instance": "p5.48xlarge"}
+    r = simulate(spec_from_dict(data))
+    assert r.price_usd_per_gpu_hour == pytest.approx(55.04 / 8)
+    assert r.gpu_hours_billed == pytest.approx(60 * 8 / 3600)
+    data["deployment"] = {"model": "llama-3.1-8b", "gpu": "h100-sxm", "instance": "p5.48xlargee"}
+    with pytest.raises(FlopbillError, match=r"p5\.48xlarge"):
+        simulate(spec_from_dict(data))

@@ -10,8 +10,9 @@ import numpy as np
 
 from flopbill.catalog import accelerator, resolve_model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
+from flopbill.catalog.prices import PriceOffer, gpu_price, select_offers
 from flopbill.dtypes import Dtype, parse_dtype
-from flopbill.errors import FlopbillError, InputError
+from flopbill.errors import FlopbillError, InputError, UnknownNameError
 from flopbill.estimate.assumptions import Assumption
 from flopbill.simulate import events
 from flopbill.simulate.autoscaler import autoscaler_code
@@ -38,6 +39,8 @@ from flopbill.simulate.spec import SimulationSpec
 from flopbill.simulate.traffic import Workload, workload
 
 _DAY_S = 86400.0
+_PER_SECOND_S = 1.0  # per-second billing (AWS EC2 Linux on-demand, GCP, Azure)
+_MINIMUM_S = 60.0  # AWS EC2 Linux: per-second billing with a 60-second minimum
 _MAX_TIMELINE = 100_000
 _MAX_INTERVALS = 1_000_000
 
@@ -46,19 +49,42 @@ _MAX_INTERVALS = 1_000_000
 class _Price:
     usd_per_gpu_hour: float | None
     source: str
+    gpus_per_instance: int
+    increment_s: float
+    minimum_s: float
+
+
+def _offer(spec: SimulationSpec) -> PriceOffer | None:
+    """Return the snapshot offer named by ``deployment.instance`` (None when not given)."""
+    d = spec.deployment
+    if d.instance is None:
+        return None
+    offers = [o for o in select_offers(d.gpu, pricing=d.pricing) if o.instance == d.instance]
+    if not offers:
+        known = {o.instance for o in select_offers(d.gpu, pricing=d.pricing)}
+        raise UnknownNameError(f"{d.pricing} instance with {d.gpu}", d.instance, known)
+    return offers[0]
 
 
 def _price(spec: SimulationSpec) -> _Price:
-    d = spec.deployment
+    """Return the price and billing terms: given fields first, then the named instance, then defaults."""
+    d, fl = spec.deployment, spec.fleet
+    offer = _offer(spec)
+    gpi = d.gpus_per_instance or (offer.gpus_per_instance if offer is not None else d.tp)
+    inc = fl.billing_increment_s or (offer.billing_increment_s if offer is not None else _PER_SECOND_S)
+    low = fl.minimum_billed_s
+    minimum = low if low is not None else (offer.billing_minimum_s if offer is not None else _MINIMUM_S)
     if d.price_usd_per_gpu_hour is not None:
-        return _Price(d.price_usd_per_gpu_hour, "given")
-    from flopbill.catalog.prices import gpu_price
-
+        return _Price(d.price_usd_per_gpu_hour, "given", gpi, inc, minimum)
+    if offer is not None:
+        src = f"{offer.provider} {offer.instance} {offer.pricing} (checked {offer.date_checked}): "
+        src += offer.source_url
+        return _Price(offer.price_usd_per_gpu_hour, src, gpi, inc, minimum)
     try:
         p = gpu_price(d.gpu, d.pricing)
     except FlopbillError:
-        return _Price(None, f"no {d.pricing} price for {d.gpu} in the snapshot")
-    return _Price(p.price_usd_per_gpu_hour, p.source)
+        return _Price(None, f"no {d.pricing} price for {d.gpu} in the snapshot", gpi, inc, minimum)
+    return _Price(p.price_usd_per_gpu_hour, p.source, gpi, inc, minimum)
 
 
 def tables_for(spec: SimulationSpec, max_context_tokens: int) -> StepTables:
@@ -168,7 +194,7 @@ def simulate(spec: SimulationSpec) -> SimulationResult:
 
 def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, st: State) -> SimulationResult:
     """Return the :class:`SimulationResult` of a finished kernel run."""
-    d, fl = spec.deployment, spec.fleet
+    d = spec.deployment
     end = float(st.floats[F_END])
     fin = ~np.isnan(st.finish_s)
     ttft = (st.first_token_s - wl.arrival_s)[fin]
@@ -181,15 +207,13 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
     )
     ok &= tpot_all <= spec.slo.tpot_s
     admitted = ~np.isnan(st.admit_s)
-    gpi = d.gpus_per_instance if d.gpus_per_instance is not None else d.tp
+    price = _price(spec)
+    gpi = price.gpus_per_instance
     if gpi < d.tp or gpi % d.tp:
         raise InputError("deployment.gpus_per_instance", gpi, f"a multiple of tp {d.tp}")
     k = int(st.ints[I_N_INTERVALS])
-    billed_s = billed_gpu_s(
-        st.iv_start_s[:k], st.iv_end_s[:k], d.tp, gpi, fl.billing_increment_s, fl.minimum_billed_s
-    )
+    billed_s = billed_gpu_s(st.iv_start_s[:k], st.iv_end_s[:k], d.tp, gpi, price.increment_s, price.minimum_s)
     busy_s = float(st.r_busy_s.sum()) * d.tp
-    price = _price(spec)
     out_tokens = int(st.generated[fin].sum())
     total_tokens = out_tokens + int(wl.prompt_tokens[fin].sum())
     cost = None if price.usd_per_gpu_hour is None else billed_s / 3600.0 * price.usd_per_gpu_hour
@@ -268,6 +292,14 @@ def _resolved(spec: SimulationSpec, cfg: Config, tb: StepTables, price: _Price) 
     return out
 
 
+def _billing_source(spec: SimulationSpec) -> str:
+    if spec.deployment.instance is not None:
+        return f"instance {spec.deployment.instance} in the price snapshot"
+    return (
+        "default: per-second billing with a 60 s minimum (AWS EC2 Linux on-demand), one replica per instance"
+    )
+
+
 def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price) -> tuple[Assumption, ...]:
     a = spec.fleet.autoscaler
     items = [
@@ -284,8 +316,9 @@ def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price) -> tuple[Assu
         Assumption("prefix_cache_ttl_s", spec.prefix_cache_ttl_s, "assumed; shared blocks not de-duplicated"),
         Assumption(
             "billing",
-            f"{spec.fleet.billing_increment_s:g} s increments, {spec.fleet.minimum_billed_s:g} s minimum",
-            "per-second billing with a 60 s minimum (AWS EC2 Linux on-demand)",
+            f"{price.gpus_per_instance}-GPU instances, {price.increment_s:g} s increments, "
+            f"{price.minimum_s:g} s minimum",
+            "given" if spec.fleet.billing_increment_s is not None else _billing_source(spec),
         ),
     ]
     if price.usd_per_gpu_hour is not None:

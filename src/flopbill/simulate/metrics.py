@@ -49,7 +49,8 @@ def billed_gpu_s(
 
     One replica per instance (``gpus_per_instance = tp``, the default): ``Σ max(minimum, ⌈d/inc⌉·inc) · gpi``.
     Several replicas per instance: ``∫ ⌈n(t)/rpi⌉ dt · gpi`` with ``rpi = gpi / tp`` replicas per instance,
-    the integral rounded up to the increment once (packing replicas into the fewest running instances).
+    the integral rounded up to the increment once and at least one minimum charge per instance of the peak
+    (packing replicas into the fewest running instances).
     """
     durations = np.maximum(end_s - start_s, 0.0)
     rpi = max(gpus_per_instance // tp, 1)
@@ -60,8 +61,10 @@ def billed_gpu_s(
     steps = np.concatenate([np.ones(start_s.size), -np.ones(end_s.size)])
     order = np.lexsort((steps, times))
     t, n = times[order], np.cumsum(steps[order])
-    instance_s = float(np.sum(np.ceil(n[:-1] / rpi) * np.diff(t)))
-    return math.ceil(instance_s / increment_s - 1e-9) * increment_s * gpus_per_instance
+    instances = np.ceil(n / rpi)
+    instance_s = float(np.sum(instances[:-1] * np.diff(t)))
+    rounded = math.ceil(instance_s / increment_s - 1e-9) * increment_s
+    return max(rounded, minimum_s * float(instances.max(initial=0.0))) * gpus_per_instance
 
 
 def percentile_dict(d: Distribution) -> dict[str, Any]:

@@ -39,6 +39,11 @@ class Deployment(Strict):
     price_usd_per_gpu_hour: float | None = Field(None, ge=0, description="default: price snapshot median")
     pricing: str = Field("on_demand", description="snapshot pricing model")
     gpus_per_instance: int | None = Field(None, ge=1, description="GPUs per billed instance; default tp")
+    instance: str | None = Field(
+        None,
+        description="a priced instance (e.g. p5.48xlarge): its price, GPUs per instance and billing "
+        "increment and minimum from the price snapshot, unless given here",
+    )
 
 
 class Autoscaler(Strict):
@@ -61,8 +66,8 @@ class Fleet(Strict):
     replicas: int = Field(1, ge=0, description="replicas at t = 0")
     router: str = "least_outstanding"
     autoscaler: Autoscaler = Autoscaler()
-    billing_increment_s: float = Field(1.0, gt=0, description="per-second billing (AWS, GCP, Azure)")
-    minimum_billed_s: float = Field(60.0, ge=0, description="minimum charge per instance start")
+    billing_increment_s: float | None = Field(None, gt=0, description="default: the instance's, else 1 s")
+    minimum_billed_s: float | None = Field(None, ge=0, description="default: the instance's, else 60 s")
 
 
 class Lengths(Strict):
