@@ -96,3 +96,13 @@ def test_autoscaler_scales_up_after_the_cold_start_and_down_to_zero() -> None:
     fixed = simulate(spec_from_dict({**spec, "fleet": {"replicas": 6}}))
     assert r.gpu_hours_billed < fixed.gpu_hours_billed
     assert r.gpu_hours_billed >= r.gpu_hours_busy
+
+
+def test_progress_reports_without_changing_the_result() -> None:
+    spec = spec_from_dict(_fleet("least_outstanding", True))
+    seen: list[float] = []
+    with_progress = simulate(spec, seen.append)
+    plain = simulate(spec)
+    assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == 1.0
+    assert with_progress.steps == plain.steps
+    assert np.array_equal(with_progress.outcomes.finish_s, plain.outcomes.finish_s)

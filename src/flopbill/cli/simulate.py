@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.progress import Progress
 
-from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_assumptions, print_json
+from flopbill.cli.app import (
+    JSON_OPTION,
+    app,
+    console,
+    err_console,
+    make_table,
+    print_assumptions,
+    print_json,
+)
 from flopbill.errors import InputError
 from flopbill.simulate import SimulationResult, load_spec, simulate, spec_from_dict
 from flopbill.simulate.metrics import Distribution
@@ -65,6 +75,15 @@ def _bounded(spec: SimulationSpec, kw: dict[str, Any]) -> SimulationSpec:
     if kw["seed"] is not None:
         data["seed"] = kw["seed"]
     return spec_from_dict(data)
+
+
+def _run(spec: SimulationSpec, show_progress: bool) -> SimulationResult:
+    """Run the spec, with a progress bar on stderr when it is a terminal."""
+    if not show_progress:
+        return simulate(spec)
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("simulating", total=1.0)
+        return simulate(spec, lambda done: bar.update(task, completed=done))
 
 
 def _write_html(result: SimulationResult, path: Path) -> None:
@@ -146,7 +165,7 @@ def simulate_cmd(
 ) -> None:
     kw = dict(locals())
     spec = load_spec(spec_file) if spec_file is not None else spec_from_dict(_quick_spec(kw), "flags")
-    result = simulate(_bounded(spec, kw))
+    result = _run(_bounded(spec, kw), show_progress=not json_out and sys.stderr.isatty())
     if html is not None:
         _write_html(result, Path(html))
     if json_out:

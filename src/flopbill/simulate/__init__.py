@@ -20,8 +20,8 @@ load_simulation_spec = load_spec
 class _CallablePackage(types.ModuleType):
     """This package, callable as its entry point :func:`simulate`."""
 
-    def __call__(self, spec: SimulationSpec) -> Any:
-        return simulate(spec)
+    def __call__(self, spec: SimulationSpec, progress: Any = None) -> Any:
+        return simulate(spec, progress)
 
 
 sys.modules[__name__].__class__ = _CallablePackage

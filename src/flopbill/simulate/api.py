@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,8 @@ from flopbill.simulate import events
 from flopbill.simulate.autoscaler import autoscaler_code
 from flopbill.simulate.entities import (
     F_END,
+    I_DROPPED,
+    I_FINISHED,
     I_N_INTERVALS,
     I_N_TIMELINE,
     I_PREEMPTIONS,
@@ -164,19 +167,37 @@ def _check_fits(wl: Workload, tb: StepTables) -> None:
         )
 
 
-def run_kernel(wl: Workload, cfg: Config, tb: StepTables) -> State:
-    """Run the compiled event loop on ``wl`` and return its final state."""
+def run_kernel(
+    wl: Workload, cfg: Config, tb: StepTables, progress: Callable[[float], None] | None = None
+) -> State:
+    """Run the compiled event loop on ``wl`` and return its final state.
+
+    ``progress`` (optional) is called with the fraction of requests done (0..1) every 2 % of simulated
+    time up to the last arrival (the result does not depend on it).
+    """
     n_groups = int(wl.group.max()) + 1 if wl.group.size else 1
     st = new_state(wl.arrival_s.size, cfg, n_groups, _MAX_INTERVALS, _MAX_TIMELINE)
     rq = Requests(wl.arrival_s, wl.prompt_tokens, wl.output_tokens, wl.group, wl.prefix_tokens)
     cum = np.concatenate([[0.0], np.cumsum(tb.decode_attention_s)])
     tables = Tables(tb.linear_s, tb.decode_attention_s, tb.prefill_attention_s, cum)
-    events.run(st, rq, cfg, tables)
+    events.start(st, cfg)
+    if progress is None:
+        events.run(st, rq, cfg, tables, math.inf)
+        return st
+    horizon = max(float(wl.arrival_s[-1]), 1e-9)
+    chunk = 0
+    while not events.run(st, rq, cfg, tables, horizon * (chunk + 1) / 50.0 if chunk < 49 else math.inf):
+        chunk += 1
+        progress(float(st.ints[I_FINISHED] + st.ints[I_DROPPED]) / wl.arrival_s.size)
+    progress(1.0)
     return st
 
 
-def simulate(spec: SimulationSpec) -> SimulationResult:
-    """Return what the spec's fleet does under its traffic (seeded: the same spec gives the same result)."""
+def simulate(spec: SimulationSpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
+    """Return what the spec's fleet does under its traffic (seeded: the same spec gives the same result).
+
+    ``progress``, if given, is called with the fraction of requests done as the run advances.
+    """
     wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
     max_ctx = int((wl.prompt_tokens + wl.output_tokens).max())
     tb = tables_for(spec, max_ctx)
@@ -188,7 +209,7 @@ def simulate(spec: SimulationSpec) -> SimulationResult:
         tb = dataclasses.replace(tb, kv_blocks=blocks)
     _check_fits(wl, tb)
     cfg = _config(spec, tb, wl)
-    st = run_kernel(wl, cfg, tb)
+    st = run_kernel(wl, cfg, tb, progress)
     return summarise(spec, wl, cfg, tb, st)
 
 

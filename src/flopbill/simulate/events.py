@@ -19,6 +19,7 @@ from flopbill.simulate.entities import (
     F_END,
     F_LAST_SCALE,
     F_NEXT_TICK,
+    F_NOW,
     I_DROPPED,
     I_FINISHED,
     I_G_HEAD,
@@ -211,13 +212,24 @@ def _next_ready(st: State, cfg: Config) -> tuple[int, float]:
 
 
 @jit
-def run(st: State, rq: Requests, cfg: Config, tb: Tables) -> None:
-    """Run the simulation to completion (or ``cfg.max_sim_s``), updating ``st`` in place."""
-    n = rq.arrival_s.shape[0]
+def start(st: State, cfg: Config) -> None:
+    """Put the initial replicas up (ready, no cold start) and schedule the first evaluation at t = 0."""
     _start_replicas(st, cfg, cfg.initial_replicas, 0.0, 0.0)
     st.floats[F_NEXT_TICK] = 0.0
     st.floats[F_LAST_SCALE] = -np.inf
-    now = 0.0
+    st.floats[F_NOW] = 0.0
+
+
+@jit
+def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> bool:
+    """Handle every event up to ``until_s``, updating ``st`` in place; return True when the run is over.
+
+    The run is over when every request has finished or been dropped, or at ``cfg.max_sim_s``; then the
+    billed intervals of replicas still up are closed. Calling again continues where it stopped, so a
+    caller can report progress between calls without changing the result.
+    """
+    n = rq.arrival_s.shape[0]
+    now = st.floats[F_NOW]
     while st.ints[I_FINISHED] + st.ints[I_DROPPED] < n:
         i = st.ints[I_NEXT_ARRIVAL]
         t_arr = rq.arrival_s[i] if i < n else np.inf
@@ -229,6 +241,9 @@ def run(st: State, rq: Requests, cfg: Config, tb: Tables) -> None:
             now = cfg.max_sim_s
             st.ints[I_STOPPED] = 1
             break
+        if t > until_s:
+            st.floats[F_NOW] = now
+            return False
         now = t
         if t_step == t:
             finish_step(st, rq, r_step, now)
@@ -246,4 +261,6 @@ def run(st: State, rq: Requests, cfg: Config, tb: Tables) -> None:
     for r in range(cfg.max_replicas):
         if st.r_state[r] != OFF:
             _close_interval(st, r, now)
+    st.floats[F_NOW] = now
     st.floats[F_END] = now
+    return True
