@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "flopbill.cli.plan",
     "flopbill.cli.web",
     "flopbill.cli.bill",
+    "flopbill.cli.simulate",
 )
 
 
