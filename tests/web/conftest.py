@@ -1,5 +1,8 @@
 """A real uvicorn server on 127.0.0.1 (ephemeral port) for the web tests, stopped at the end.
 
+The session's server reads a bill database made here from the bill fixtures (tests/bills/fixtures.py,
+imported with ``flopbill bill import``'s own function), so ``/api/bills/`` and ``/bills`` have lines.
+
 flopbill is imported inside functions here and in these test modules, not at collection: the CLI's
 console reads the terminal width (COLUMNS) when first imported, and tests/conftest.py sets it per test.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -49,7 +53,23 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
+def bills_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bill database holding the four provider fixtures (CUR, GCP, Azure, FOCUS)."""
+    from bills import fixtures
+    from flopbill.bills import db, ingest
+
+    folder = tmp_path_factory.mktemp("bills")
+    path = folder / "bills.duckdb"
+    con = db.connect(path)
+    try:
+        ingest.import_files(con, fixtures.write_all(folder))
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_server(bills_db: Path) -> Iterator[LiveServer]:
     """The session's server. Session fixtures start before the per-test settings of tests/conftest.py,
     so the CLI (imported here for the first time in a run that starts with these tests) gets the same
     terminal width those settings give the CLI tests."""
@@ -57,7 +77,7 @@ def live_server() -> Iterator[LiveServer]:
         mp.setenv("COLUMNS", "200")
         mp.setenv("NO_COLOR", "1")
         import flopbill.cli.app  # noqa: F401
-    with LiveServer() as server:
+    with LiveServer(bills_db=bills_db) as server:
         yield server
 
 

@@ -124,3 +124,63 @@ def test_plan_report_equals_cli_html(client: httpx.Client, run_cli: Any, tmp_pat
     response = client.post("/api/plan/report?samples=200", content=text)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert response.text == target.read_text(encoding="utf-8")
+
+
+def test_simulate_equals_cli_json(client: httpx.Client, run_cli: Any) -> None:
+    """``/api/simulate`` is ``flopbill simulate --json`` with the server's caps as explicit bounds.
+
+    The CLI runs first: on a fresh checkout it compiles the simulator's numba kernel (tens of seconds on
+    a busy machine, past the server's heavy time limit), and the server in this process then reuses it.
+    """
+    from flopbill.web.sim_bills import MAX_SIM_REQUESTS, MAX_SIM_SECONDS
+
+    args = _cli("simulate --model llama-3.1-8b --replicas 2 --rps 8 --requests 400 --seed 3 --timeline")
+    caps = ["--max-requests", str(MAX_SIM_REQUESTS), "--max-sim-seconds", str(MAX_SIM_SECONDS)]
+    cli = _cli_json(run_cli, [*args, *caps])
+    body = {"model": "llama-3.1-8b", "replicas": 2, "rps": 8, "requests": 400, "seed": 3, "timeline": True}
+    response = client.post("/api/simulate", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == cli
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("requests", 10**7), ("max_requests", 10**6), ("duration_s", 1e6), ("max_sim_seconds", 1e7)],
+)
+def test_simulate_past_its_caps_is_422_naming_the_field(
+    client: httpx.Client, field: str, value: float
+) -> None:
+    body = {"model": "llama-3.1-8b", "rps": 5, field: value}
+    response = client.post("/api/simulate", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field and response.json()["value"] == value
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "args"),
+    [
+        ("/api/bills/report", {}, ["bill", "report"]),
+        ("/api/bills/report", {"amortize_months": 12}, ["bill", "report", "--amortize-months", "12"]),
+        ("/api/bills/classify", {}, ["bill", "classify"]),
+    ],
+    ids=["report", "report-12-months", "classify"],
+)
+def test_bills_equal_cli_json(
+    client: httpx.Client, run_cli: Any, bills_db: Path, path: str, query: dict[str, Any], args: list[str]
+) -> None:
+    """The server reads the database it was started with; the CLI reads the same file with ``--db``."""
+    response = client.get(path, params=query)
+    assert response.status_code == 200, response.text
+    assert response.json() == _cli_json(run_cli, [*args, "--db", str(bills_db)])
+
+
+def test_bills_without_a_database_is_503_and_the_body_cannot_name_one() -> None:
+    from fastapi.testclient import TestClient
+
+    from flopbill.web import create_app
+
+    with TestClient(create_app()) as c:
+        r = c.get("/api/bills/report")
+        assert (r.status_code, r.json()["error"]) == (503, "unavailable")
+        r = c.get("/api/bills/classify", params={"db": "/tmp/other.duckdb"})
+        assert (r.status_code, r.json()["field"]) == (422, "db")

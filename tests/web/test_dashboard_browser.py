@@ -149,3 +149,35 @@ def test_engineer_search_pareto_equals_the_cli(page: Any, base_url: str, run_cli
     shown = [float(cells.nth(i).get_attribute("data-value")) for i in range(cells.count())]
     assert shown == [c["cost_usd_per_request"] for c in pareto]
     assert "rps=10" in page.url
+
+
+def test_bills_page_numbers_and_chart_equal_the_cli(
+    page: Any, base_url: str, run_cli: Any, bills_db: Path, tmp_path: Path
+) -> None:
+    """Spend by phase and month (table and chart) and the review list equal ``flopbill bill report --json``
+    over the fixture bills the session's server was started with; the URL keeps the amortisation."""
+    page.goto(f"{base_url}/bills")
+    _ready(page)
+    _set(page, "#amortize_months", "12")
+    code, out, err = run_cli(["bill", "report", "--db", str(bills_db), "--amortize-months", "12", "--json"])
+    assert code == 0, err
+    cli = json.loads(out)
+    rows = page.locator("#by-month tr")
+    assert rows.count() == len(cli["by_month"]) + 1
+    for i, line in enumerate(cli["by_month"], start=1):
+        cells = rows.nth(i).locator("td")
+        assert [cells.nth(0).inner_text(), cells.nth(1).inner_text()] == [line["month"], line["phase"]]
+        assert cells.nth(2).get_attribute("data-value") == line["billed_cost"]
+    chart = page.evaluate("document.getElementById('chart-phase-month').data.map(t => [t.name, t.x, t.y])")
+    for name, months, ys in chart:
+        expected = {m["month"]: float(m["billed_cost"]) for m in cli["by_month"] if m["phase"] == name}
+        assert months == cli["months"] and ys == [expected.get(m, 0.0) for m in months]
+    assert {t[0] for t in chart} == {m["phase"] for m in cli["by_month"]}
+    review = page.locator("#unclassified tr td:nth-child(4)")
+    assert [review.nth(i).get_attribute("data-value") for i in range(review.count())] == [
+        t["billed_cost"] for t in cli["unclassified"]
+    ]
+    assert "12 months" in page.inner_text("#policy") and "amortize_months=12" in page.url
+    _set(page, "#amortize_months", "0", state="error")
+    assert page.inner_text("#amortize_months-error").startswith("Months to amortise training over:")
+    _screenshot(page, tmp_path, "web-bills.png")

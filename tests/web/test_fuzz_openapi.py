@@ -1,7 +1,8 @@
 """Property-based fuzzing of the API from its own OpenAPI document (schemathesis), over loopback.
 
-Bounded: a few examples per operation, heavy operations (search, capacity, plan) fewer. Checks: no 5xx,
-responses (422 bodies included) match the declared schema, status codes and content types are declared.
+Bounded: a few examples per operation, heavy operations (search, capacity, plan, simulate, bills) fewer.
+Checks: no 5xx, responses (422 bodies included) match the declared schema, status codes and content
+types are declared.
 """
 
 from __future__ import annotations
@@ -22,17 +23,26 @@ from schemathesis.specs.openapi.checks import (
 SPEC = Path(__file__).resolve().parents[2] / "schemas" / "openapi.json"
 schema = schemathesis.openapi.from_path(str(SPEC))
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
-HEAVY = ("/api/serve/search", "/api/serve/capacity", "/api/plan", "/api/train")
+HEAVY = (
+    "/api/serve/search",
+    "/api/serve/capacity",
+    "/api/plan",
+    "/api/train",
+    "/api/simulate",
+    "/api/bills/report",
+)
 
 
-@schema.include(path_regex="^/api/(?!serve/search|serve/capacity|plan|train)").parametrize()
+@schema.include(path_regex="^/api/(?!serve/search|serve/capacity|plan|train|simulate|bills)").parametrize()
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_light_endpoints_never_fail_or_break_schema(case: schemathesis.Case, base_url: str) -> None:
     response = case.call_and_validate(base_url=base_url, checks=CHECKS)
     assert "Traceback" not in response.text
 
 
-@schema.include(path_regex="^/api/(serve/search|serve/capacity|plan|train)$").parametrize()
+@schema.include(
+    path_regex="^/api/(serve/search|serve/capacity|plan|train|simulate|bills/report|bills/classify)$"
+).parametrize()
 @settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_heavy_endpoints_never_fail_or_break_schema(case: schemathesis.Case, base_url: str) -> None:
     response = case.call_and_validate(base_url=base_url, checks=CHECKS)

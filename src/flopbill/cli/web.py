@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
+from pathlib import Path
 
 import typer
 
@@ -45,14 +46,23 @@ def web(
     allow_open: bool = typer.Option(
         False, "--allow-open", help="allow a non-loopback host without --token (loud warning)"
     ),
+    bills_db: Path | None = typer.Option(
+        None,
+        "--bills-db",
+        help="bill database (DuckDB, from `flopbill bill import`) for /api/bills/ and /bills",
+    ),
 ) -> None:
-    """Serve the dashboard (/product, /engineer) and the JSON API (/api/, OpenAPI at /openapi.json)."""
+    """Serve the dashboard (/product, /engineer, /bills) and the JSON API (/api/, OpenAPI /openapi.json)."""
     import uvicorn
 
     from flopbill.web import create_app
 
     if not 0 <= port <= 65535:
         raise InputError("--port", port, "a TCP port 0..65535")
+    if bills_db is not None and not bills_db.is_file():
+        raise InputError(
+            "--bills-db", str(bills_db), "an existing bill database (run `flopbill bill import`)"
+        )
     warning = check_exposure(host, token, allow_open)
     if warning:
         err_console.print(warning, markup=False, style="bold red")
@@ -63,8 +73,9 @@ def web(
         log.setLevel(logging.INFO)
     shown = f"[{host}]" if ":" in host else host
     err_console.print(
-        f"flopbill web on http://{shown}:{port}/ — dashboard /product and /engineer, API /api/ "
+        f"flopbill web on http://{shown}:{port}/ — dashboard /product, /engineer and /bills, API /api/ "
         "(docs /api/docs, OpenAPI /openapi.json); access log: JSON lines on stderr",
         markup=False,
     )
-    uvicorn.run(create_app(token=token), host=host, port=port, access_log=False, log_level="warning")
+    app = create_app(token=token, bills_db=bills_db)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

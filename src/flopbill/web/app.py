@@ -31,6 +31,7 @@ from flopbill.cli.app import to_jsonable
 from flopbill.errors import FlopbillError, InputError
 from flopbill.web.commands import CommandSpec, command_spec, reject_file_references
 from flopbill.web.errors import ErrorBody, error_body, request_error_body, scenario_input_error
+from flopbill.web.sim_bills import SIMULATE_LIMITS, bill_specs, bounded_simulation, simulate_spec
 
 ACCESS_LOG = logging.getLogger("flopbill.web.access")
 ERROR_LOG = logging.getLogger("flopbill.web.error")
@@ -249,8 +250,13 @@ _PLAN_BODY = {
 }
 
 
-def create_app(token: str | None = None, limits: Limits | None = None) -> FastAPI:
-    """Return the web application; with ``token``, ``/api/`` requires ``Authorization: Bearer <token>``."""
+def create_app(
+    token: str | None = None, limits: Limits | None = None, bills_db: Path | None = None
+) -> FastAPI:
+    """Return the web application; with ``token``, ``/api/`` requires ``Authorization: Bearer <token>``.
+
+    ``bills_db`` is the DuckDB bill database ``/api/bills/`` reads (none: those endpoints answer 503).
+    """
     from flopbill import __version__
 
     limits = limits or Limits()
@@ -294,6 +300,8 @@ def create_app(token: str | None = None, limits: Limits | None = None) -> FastAP
     app.middleware("http")(_access_middleware)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     _routes(app, run)
+    _simulate_and_bill_routes(app, run, bills_db)
+    _dashboard_routes(app)
     return app
 
 
@@ -347,7 +355,50 @@ def _routes(app: FastAPI, run: Runner) -> None:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    _dashboard_routes(app)
+
+def _simulate_and_bill_routes(app: FastAPI, run: Runner, bills_db: Path | None) -> None:
+    sim = simulate_spec()
+
+    async def simulate_endpoint(body: Any) -> Response:
+        values = body.model_dump(exclude_unset=True)
+        reject_file_references(values)
+        return await run(lambda: sim.run(bounded_simulation(values)), heavy=True)
+
+    simulate_endpoint.__annotations__ = {"body": sim.request_model(), "return": Response}
+    simulate_endpoint.__name__ = "simulate"
+    app.post(
+        "/api/simulate",
+        summary="Simulate a serving fleet under traffic (discrete events)",
+        description=f"{sim.function.__doc__ or ''}Same JSON as `flopbill simulate --json`. {SIMULATE_LIMITS}",
+        responses=ERROR_RESPONSES,
+    )(simulate_endpoint)
+
+    specs = bill_specs(bills_db)
+    bills = [
+        ("/api/bills/report", "bills_report", "Bill spend by phase and month, unclassified spend to review"),
+        ("/api/bills/classify", "bills_classify", "Bill lines sorted by phase: totals per phase"),
+    ]
+    for path, key, summary in bills:
+        _add_bill_command(app, run, path, specs[key], summary, configured=bills_db is not None)
+
+
+def _add_bill_command(
+    app: FastAPI, run: Runner, path: str, spec: CommandSpec, summary: str, *, configured: bool
+) -> None:
+    model = spec.request_model()
+
+    async def endpoint(body: Any) -> Response:
+        if not configured:
+            message = "no bill database: start the server with flopbill web --bills-db PATH"
+            return _error(503, ErrorBody(error="unavailable", message=message))
+        values = body.model_dump(exclude_unset=True)
+        return await run(lambda: spec.run(values), heavy=True)
+
+    endpoint.__annotations__ = {"body": Annotated[model, Query()], "return": Response}
+    endpoint.__name__ = spec.name
+    doc = f"{spec.function.__doc__ or summary} Reads the database given to `flopbill web --bills-db`."
+    responses = {**ERROR_RESPONSES, 503: {"model": ErrorBody, "description": "no --bills-db configured"}}
+    app.get(path, summary=summary, description=doc, responses=responses)(endpoint)
 
 
 def _dashboard_routes(app: FastAPI) -> None:
@@ -359,7 +410,7 @@ def _dashboard_routes(app: FastAPI) -> None:
     async def favicon() -> Response:
         return Response(status_code=204)
 
-    for page in ("product", "engineer"):
+    for page in ("product", "engineer", "bills"):
         app.get(f"/{page}", include_in_schema=False)(_static_page(page))
 
     @app.get("/static/plotly.min.js", include_in_schema=False)

@@ -45,6 +45,8 @@ class Param:
     default: Any
     annotation: Any
     help: str
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class CommandSpec:
         for p in self.params:
             required = p.default is ... or p.default is Ellipsis
             default = ... if required else _schema_default(p.default)
-            fields[p.api_name] = (_field_type(p.annotation, p.default), Field(default, description=p.help))
+            spec = Field(default, description=p.help, ge=p.minimum, le=p.maximum)
+            fields[p.api_name] = (_field_type(p.annotation, p.default), spec)
         model = create_model(
             f"{self.name.title().replace('_', '')}Request",
             __config__=ConfigDict(extra="forbid"),
@@ -141,7 +144,8 @@ def command_spec(
         if api_name in _NOT_OFFERED or api_name in drop:
             fixed_py[py_name] = info.default
             continue
-        params.append(Param(api_name, py_name, info.default, hints[py_name], info.help or ""))
+        bounds = (getattr(info, "min", None), getattr(info, "max", None))  # the CLI's min=/max=
+        params.append(Param(api_name, py_name, info.default, hints[py_name], info.help or "", *bounds))
     if fixed or not json_param:
         raise TypeError(f"{name}: unknown fixed parameters {sorted(fixed)} or no --json")
     return CommandSpec(name, function, tuple(params), json_param, fixed_py)

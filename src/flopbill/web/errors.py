@@ -23,7 +23,10 @@ _KIND_FIELDS = {"accelerator": "gpu", "model": "model"}
 class ErrorBody(BaseModel):
     """The body of every 4xx/5xx answer of the API."""
 
-    error: str = Field(description="input, unknown_name, does_not_fit, catalog, request, timeout, internal")
+    error: str = Field(
+        description="input, unknown_name, does_not_fit, catalog, request, auth, timeout, unavailable, "
+        "internal",
+    )
     field: str | None = Field(None, description="request field path, e.g. options[2].gpu")
     value: Any = Field(None, description="the value given (JSON-safe copy)")
     allowed: str | None = Field(None, description="what the field accepts")

@@ -13,6 +13,14 @@ FB.post = async function (path, body) {
   return { ok: response.ok, status: response.status, data };
 };
 
+FB.get = async function (path, query) {
+  const headers = {};
+  if (FB.token) headers.authorization = "Bearer " + FB.token;
+  const response = await fetch(path + "?" + new URLSearchParams(query).toString(), { headers });
+  const data = await response.json();
+  return { ok: response.ok, status: response.status, data };
+};
+
 // Inputs whose id is in `ids` are read from / written to the page's query string.
 FB.readState = function (ids) {
   const params = new URLSearchParams(location.search);
