@@ -155,10 +155,10 @@ def test_bills_page_numbers_and_chart_equal_the_cli(
     page: Any, base_url: str, run_cli: Any, bills_db: Path, tmp_path: Path
 ) -> None:
     """Spend by phase and month (table and chart) and the review list equal ``flopbill bill report --json``
-    over the fixture bills the session's server was started with; the URL keeps the amortisation."""
-    page.goto(f"{base_url}/bills")
+    over the fixture bills the session's server was started with; the URL sets the amortisation."""
+    page.goto(f"{base_url}/bills?amortize_months=12")
     _ready(page)
-    _set(page, "#amortize_months", "12")
+    assert page.input_value("#amortize_months") == "12"
     code, out, err = run_cli(["bill", "report", "--db", str(bills_db), "--amortize-months", "12", "--json"])
     assert code == 0, err
     cli = json.loads(out)
@@ -177,7 +177,43 @@ def test_bills_page_numbers_and_chart_equal_the_cli(
     assert [review.nth(i).get_attribute("data-value") for i in range(review.count())] == [
         t["billed_cost"] for t in cli["unclassified"]
     ]
-    assert "12 months" in page.inner_text("#policy") and "amortize_months=12" in page.url
+    assert "12 months" in page.inner_text("#policy")
+    _screenshot(page, tmp_path, "web-bills.png")
     _set(page, "#amortize_months", "0", state="error")
     assert page.inner_text("#amortize_months-error").startswith("Months to amortise training over:")
-    _screenshot(page, tmp_path, "web-bills.png")
+
+
+def test_product_page_revenue_router_and_yaml_download_equal_the_cli(
+    page: Any, base_url: str, run_cli: Any, tmp_path: Path
+) -> None:
+    """Revenue per request and a router share go into the scenario; the margins and the router's totals
+    equal ``plan --json`` of the downloaded YAML, which is the scenario the page sent."""
+    page.goto(f"{base_url}/product")
+    _ready(page)
+    _set(page, "#revenue_per_request", "0.002")
+    _set(page, "#router_share", "60%")
+    sent = json.loads(page.inner_text("#scenario"))
+    assert sent["revenue"] == {"price_usd_per_request": "0.002"}
+    assert sent["options"][-1] == {
+        "name": "router",
+        "kind": "router",
+        "small": "self-hosted",
+        "large": "gpt-4o",
+        "small_share": "60%",
+    }
+    with page.expect_download() as info:
+        page.click("#download-yaml")
+    path = tmp_path / "downloaded.yaml"
+    info.value.save_as(str(path))
+    assert yaml.safe_load(path.read_text(encoding="utf-8")) == sent
+    code, out, err = run_cli(["plan", str(path), "--samples", "0", "--json"])
+    assert code == 0, err
+    cli = json.loads(out)
+    for option in cli["options"]:
+        cells = page.locator(f"#totals tr[data-option='{option['name']}'] td")
+        assert float(cells.nth(2).get_attribute("data-value")) == option["total_cost_usd"]
+        assert float(cells.nth(5).get_attribute("data-value")) == option["gross_margin"][0]
+    chart = page.evaluate("document.getElementById('chart-margin').data.map(t => t.y)")
+    assert chart == [[m * 100 for m in o["gross_margin"]] for o in cli["options"]]
+    _set(page, "#router_share", "160%", state="error")
+    assert page.inner_text("#router_share-error").startswith("Router:")

@@ -16,7 +16,7 @@ function show(r) {
   };
   Plotly.react("chart-phase-month", phases.map((phase) => ({
     x: r.months, y: r.months.map((m) => Number(cost(m, phase) || 0)), name: phase, type: "bar" })),
-  { barmode: "stack", margin: { t: 10 }, yaxis: { title: { text: "BilledCost" } }, legend: { orientation: "h" } },
+  { barmode: "stack", margin: { t: 10 }, xaxis: { type: "category" }, yaxis: { title: { text: "BilledCost" } }, legend: { orientation: "h" } },
   { responsive: true });
   FB.table("by-month", ["month", "phase", "BilledCost"], r.by_month.map((m) => [
     FB.textCell(m.month), FB.textCell(m.phase), FB.cell(m.billed_cost, money(m.billed_cost))]));

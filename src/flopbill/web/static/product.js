@@ -2,7 +2,7 @@
 "use strict";
 
 const IDS = ["requests_per_day", "monthly_growth", "horizon_months", "spike_month", "spike_multiplier",
-  "spike_days", "input_tokens", "output_tokens", "api_models", "sh_model", "sh_gpu", "one_time_usd", "mc_samples"];
+  "spike_days", "input_tokens", "output_tokens", "api_models", "sh_model", "sh_gpu", "one_time_usd", "router_share", "revenue_per_request", "mc_samples"];
 
 function value(id) {
   return document.getElementById(id).value.trim();
@@ -12,11 +12,19 @@ function asNumber(text) {
   return /^[-+]?[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$/i.test(text) ? Number(text) : text;
 }
 
+function isZero(text) {
+  return Number(text.replace(/[$%,]/g, "")) === 0; // "" too; anything else goes to the server to judge
+}
+
 function scenario() {
   const apis = value("api_models").split(",").map((s) => s.trim()).filter((s) => s);
   const options = apis.map((m) => ({ name: m, kind: "api", model: m }));
   options.push({ name: "self-hosted", kind: "self_hosted", model: value("sh_model"), gpu: value("sh_gpu"),
     fleet: "autoscale", min_replicas: 1 });
+  if (!isZero(value("router_share")) && apis.length) {
+    options.push({ name: "router", kind: "router", small: "self-hosted", large: apis[apis.length - 1],
+      small_share: value("router_share") });
+  }
   const traffic = { requests_per_day: value("requests_per_day"), monthly_growth: value("monthly_growth") };
   if (value("spike_month") !== "0") {
     traffic.spikes = [{ name: "spike", month: asNumber(value("spike_month")),
@@ -27,6 +35,7 @@ function scenario() {
   if (value("one_time_usd") !== "0" && value("one_time_usd") !== "") {
     s.one_time = [{ name: "self-hosting set-up", cost_usd: value("one_time_usd"), options: ["self-hosted"] }];
   }
+  if (!isZero(value("revenue_per_request"))) s.revenue = { price_usd_per_request: value("revenue_per_request") };
   return { scenario: s, apiCount: apis.length };
 }
 
@@ -38,13 +47,14 @@ function inputFor(field, apiCount) {
     "horizon_months": "horizon_months", "request.input_tokens": "input_tokens",
     "request.output_tokens": "output_tokens", "traffic.spikes[0].month": "spike_month",
     "traffic.spikes[0].multiplier": "spike_multiplier", "traffic.spikes[0].duration_days": "spike_days",
-    "one_time[0].cost_usd": "one_time_usd", "samples": "mc_samples",
+    "one_time[0].cost_usd": "one_time_usd", "samples": "mc_samples", "revenue": "revenue_per_request",
   };
   for (const [path, id] of Object.entries(direct)) if (field === path || field.startsWith(path + ".")) return id;
   const m = /^options\[(\d+)\]\.?(\w*)/.exec(field);
   if (m) {
     const i = Number(m[1]);
     if (i < apiCount) return "api_models";
+    if (i > apiCount) return "router_share";
     return m[2] === "gpu" ? "sh_gpu" : "sh_model";
   }
   return null;
@@ -107,11 +117,19 @@ function draw(result) {
     yaxis: { title: { text: y } }, legend: { orientation: "h" } });
   Plotly.react("chart-monthly", lines(result, "monthly_cost_usd"), layout("USD per month"), { responsive: true });
   Plotly.react("chart-cumulative", lines(result, "cumulative_cost_usd"), layout("cumulative USD"), { responsive: true });
-  FB.table("totals", ["option", "kind", "total", "month 1", "per request (lifetime)"], result.options.map((o) => [
-    FB.textCell(o.label), FB.textCell(o.kind), FB.cell(o.total_cost_usd, FB.usd(o.total_cost_usd)),
-    FB.cell(o.monthly_cost_usd[0], FB.usd(o.monthly_cost_usd[0])),
-    FB.cell(o.lifetime_cost_per_request_usd, FB.usd(o.lifetime_cost_per_request_usd)),
-  ]));
+  const margin = (o) => o.gross_margin === null ? "—" : (o.gross_margin[0] * 100).toFixed(1) + "%";
+  FB.table("totals", ["option", "kind", "total", "month 1", "per request (lifetime)", "gross margin (month 1)"],
+    result.options.map((o) => [
+      FB.textCell(o.label), FB.textCell(o.kind), FB.cell(o.total_cost_usd, FB.usd(o.total_cost_usd)),
+      FB.cell(o.monthly_cost_usd[0], FB.usd(o.monthly_cost_usd[0])),
+      FB.cell(o.lifetime_cost_per_request_usd, FB.usd(o.lifetime_cost_per_request_usd)),
+      FB.cell(o.gross_margin === null ? null : o.gross_margin[0], margin(o)),
+    ]));
+  document.getElementById("margin-section").hidden = result.revenue_usd === null;
+  if (result.revenue_usd !== null) {
+    Plotly.react("chart-margin", result.options.map((o) => ({ x: result.traffic.months, y: o.gross_margin.map((m) => m * 100),
+      name: o.label, type: "scatter", mode: "lines" })), layout("gross margin, %"), { responsive: true });
+  }
   document.getElementById("totals").querySelectorAll("tr").forEach((tr, i) => {
     if (i > 0) tr.dataset.option = result.options[i - 1].name;
   });
@@ -139,6 +157,22 @@ function download(name, blob) {
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
+
+// The scenario as YAML: JSON strings are valid YAML double-quoted scalars, numbers stay plain.
+function toYaml(value, indent) {
+  const pad = "  ".repeat(indent);
+  const scalar = (v) => (typeof v === "string" ? JSON.stringify(v) : String(v));
+  const nested = (v) => v !== null && typeof v === "object" && Object.keys(v).length > 0;
+  if (Array.isArray(value)) {
+    return value.map((v) => nested(v) ? `${pad}-\n${toYaml(v, indent + 1)}` : `${pad}- ${scalar(v)}\n`).join("");
+  }
+  return Object.entries(value).map(([k, v]) => nested(v) ? `${pad}${k}:\n${toYaml(v, indent + 1)}`
+    : `${pad}${k}: ${Array.isArray(v) ? "[]" : typeof v === "object" && v !== null ? "{}" : scalar(v)}\n`).join("");
+}
+
+document.getElementById("download-yaml").addEventListener("click", () => {
+  download("scenario.yaml", new Blob([toYaml(scenario().scenario, 0)], { type: "application/yaml" }));
+});
 
 document.getElementById("download-scenario").addEventListener("click", () => {
   const text = JSON.stringify(scenario().scenario, null, 2);
