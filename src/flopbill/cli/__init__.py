@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "flopbill.cli.serve",
     "flopbill.cli.api",
     "flopbill.cli.plan",
+    "flopbill.cli.measure",
+    "flopbill.cli.serve_local",
+    "flopbill.cli.calibrate",
 )
 
 
