@@ -9,8 +9,13 @@ import typer
 from flopbill.catalog.profile import load_profile, write_profile
 from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_json
 from flopbill.errors import InputError
+from flopbill.measure.calibrate import NAMES
 from flopbill.measure.calibrate import calibrate as fit_profile
 from flopbill.measure.documents import document_profile, observations, read_document
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
 
 
 @app.command("calibrate")
@@ -38,8 +43,8 @@ def calibrate(
         return
     e0, e1 = base.efficiency, res.efficiencies
     rows = [
-        [n, f"{getattr(e0, n):.4g}", f"{getattr(e1, n):.4g}", "fitted" if n in res.fitted else "kept"]
-        for n in ("eta_flops", "eta_attention", "eta_bw", "overhead_s_per_step", "overhead_s_per_layer")
+        [n, _num(getattr(e0, n)), _num(getattr(e1, n)), "fitted" if n in res.fitted else "kept"]
+        for n in NAMES
     ]
     console.print(make_table("Calibration", ["factor", "before", "after", ""], rows))
 

@@ -3,9 +3,9 @@
 Each measurement row carries its work (FLOPs and bytes by kind, steps, layers; :class:`Work`). With the
 profile's measured peak ``P`` and bandwidth ``BW`` the prediction of :mod:`flopbill.measure.predict` is,
 on a profile whose compute and memory do not overlap (CPUs), linear in
-``θ = (1/η_flops, 1/η_attention, 1/η_bw, o_step, o_layer)``::
+``θ = (1/η_flops, 1/η_attention, 1/η_bw, 1/η_bw_batched, 1/η_stream, o_step, o_layer)``::
 
-    t ≈ θ₀·F_gemm/P + θ₁·F_attn/P + θ₂·(B_w + B_kv + B_stream)/BW + θ₃·steps + θ₄·steps·L
+    t ≈ θ₀·F_gemm/P + θ₁·F_attn/P + (θ₂ or θ₃)·B_w/BW + θ₄·(B_kv + B_stream)/BW + θ₅·steps + θ₆·steps·L
 
 and the fit minimises the squared *relative* error ``Σ ((x_i·θ − t_i)/t_i)²`` (weighted least squares,
 so short decode steps count as much as long training steps). On an overlapping profile (GPUs) the ``max``
@@ -29,7 +29,16 @@ from flopbill.catalog.profile import Efficiencies, HardwareProfile
 from flopbill.errors import InputError
 from flopbill.measure.predict import Work, predict_work
 
-NAMES = ("eta_flops", "eta_attention", "eta_bw", "overhead_s_per_step", "overhead_s_per_layer")
+NAMES = (
+    "eta_flops",
+    "eta_attention",
+    "eta_bw",
+    "eta_bw_batched",
+    "eta_stream",
+    "overhead_s_per_step",
+    "overhead_s_per_layer",
+)
+N_ETA = 5
 
 
 @dataclass(frozen=True)
@@ -58,28 +67,32 @@ class CalibrationResult:
 
 
 def _features(o: Observation, theta: np.ndarray, overlap: bool) -> np.ndarray:
+    """Return the row's regressors for θ = (1/η_flops, 1/η_attn, 1/η_bw, 1/η_bw_batched, 1/η_stream,
+    o_step, o_layer)."""
     w = o.work
-    gemm, attn = w.gemm_flops / o.peak_flops_per_s, w.attention_flops / o.peak_flops_per_s
-    wb, kv, st = (
-        w.weight_bytes / o.bandwidth_bytes_per_s,
-        w.kv_bytes / o.bandwidth_bytes_per_s,
-        w.stream_bytes / o.bandwidth_bytes_per_s,
-    )
-    mem = wb + kv
+    p, bw = o.peak_flops_per_s, o.bandwidth_bytes_per_s
+    gemm, attn = w.gemm_flops / p, w.attention_flops / p
+    batched = w.tokens_per_step > 1.0
+    wb1, wbn = (0.0, w.weight_bytes / bw) if batched else (w.weight_bytes / bw, 0.0)
+    kv, st = w.kv_bytes / bw, w.stream_bytes / bw
     if overlap:  # keep only the bound term of each roofline under the current θ
-        gemm_on = gemm * theta[0] >= wb * theta[2]
-        attn_on = attn * theta[1] >= kv * theta[2]
-        mem = (0.0 if gemm_on else wb) + (0.0 if attn_on else kv)
+        gemm_on = gemm * theta[0] >= wb1 * theta[2] + wbn * theta[3]
+        attn_on = attn * theta[1] >= kv * theta[4]
+        wb1, wbn = (0.0, 0.0) if gemm_on else (wb1, wbn)
+        kv = 0.0 if attn_on else kv
         gemm, attn = (gemm if gemm_on else 0.0), (attn if attn_on else 0.0)
-    return np.array([gemm, attn, mem + st, w.steps, w.steps * w.layers])
+    return np.array([gemm, attn, wb1, wbn, kv + st, w.steps, w.steps * w.layers])
 
 
 def _theta(eff: Efficiencies) -> np.ndarray:
+    batched = eff.eta_bw_batched or eff.eta_bw
     return np.array(
         [
             1 / eff.eta_flops,
             1 / eff.eta_attention,
             1 / eff.eta_bw,
+            1 / batched,
+            1 / eff.eta_stream,
             eff.overhead_s_per_step,
             eff.overhead_s_per_layer,
         ]
@@ -94,8 +107,10 @@ def _efficiencies(theta: np.ndarray, base: Efficiencies, method: str) -> Efficie
         eta_flops=eta(theta[0]),
         eta_attention=eta(theta[1]),
         eta_bw=eta(theta[2]),
-        overhead_s_per_step=float(max(theta[3], 0.0)),
-        overhead_s_per_layer=float(max(theta[4], 0.0)),
+        eta_bw_batched=eta(theta[3]),
+        eta_stream=eta(theta[4]),
+        overhead_s_per_step=float(max(theta[5], 0.0)),
+        overhead_s_per_layer=float(max(theta[6], 0.0)),
         overlap=base.overlap,
         method=method,
         calibrated=True,
@@ -124,22 +139,23 @@ def _solve(x: np.ndarray, y: np.ndarray, theta0: np.ndarray, free: list[int]) ->
             return theta
         worst = free[int(np.argmin(sol))]
         free.remove(worst)
-        theta[worst] = 0.0 if worst >= 3 else theta0[worst]
+        theta[worst] = 0.0 if worst >= N_ETA else theta0[worst]
     return theta
 
 
 def _separable(x: np.ndarray, y: np.ndarray) -> list[int]:
-    """Return the columns whose contribution is ≥ 2 % of some row and not a constant multiple of an
-    earlier kept column (those cannot be told apart)."""
+    """Return the columns, in order, that contribute ≥ 2 % of some row and are not a linear combination
+    of the columns kept before them (numerical rank of the relative design; those cannot be told apart:
+    with one model, the weight bytes of every step and the step count are proportional)."""
     rel = x / y[:, None]
     keep: list[int] = []
     for j in range(x.shape[1]):
-        col = rel[:, j]
-        if col.max() < 0.02:
+        if rel[:, j].max() < 0.02:
             continue
-        if any(np.allclose(col * (rel[:, k].sum() / col.sum()), rel[:, k], rtol=1e-6) for k in keep):
-            continue
-        keep.append(j)
+        cols = rel[:, [*keep, j]]
+        sv = np.linalg.svd(cols / np.linalg.norm(cols, axis=0), compute_uv=False)
+        if sv.min() > 1e-6 * sv.max():
+            keep.append(j)
     return keep
 
 

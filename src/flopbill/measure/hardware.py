@@ -41,6 +41,7 @@ class HardwareResult:
     memory_bandwidth_bytes_per_s: float  # torch triad
     attention_flops_per_s: float  # fp32 causal SDPA
     weight_read_bytes_per_s: float  # one-row linear over a large matrix
+    batched_weight_read_bytes_per_s: float  # four-row linear over the same matrix
     bandwidth_by_kernel: dict[str, float]
     dispatch_overhead_s: float
     machine: dict[str, str]
@@ -114,15 +115,23 @@ def torch_bandwidth(device: str, n_bytes: int) -> dict[str, float]:
     return {"torch_copy": 2.0 * n * 4 / copy, "torch_triad": 3.0 * n * 4 / triad}
 
 
-def gemv_bandwidth(device: str, n_bytes: int) -> float:
-    """Return bytes/s of streaming a weight matrix through a one-row linear layer ``y = x·Wᵀ`` (what a
-    decode step of batch 1 does): ``W`` of ``n_bytes`` fp32, far larger than the caches; bytes = ``W``."""
+def gemv_bandwidth(device: str, n_bytes: int, rows: int = 1) -> float:
+    """Return bytes/s of streaming weights through a chain of linear layers ``y = x·Wᵀ`` with ``rows``
+    input rows (one row: what a decode step of batch 1 does): fp32 matrices of 4096×512 (8 MiB each, the
+    shape of a small transformer's FFN projection) totalling ``n_bytes``, far more than the caches;
+    bytes = all of ``W``."""
     torch = require("torch")
-    cols = 4096
-    w = torch.randn(max(1, n_bytes // 4 // cols), cols, device=device)
-    x = torch.randn(1, cols, device=device)
-    t = best_time_s(lambda: torch.nn.functional.linear(x, w), repeats=6, sync=_sync(torch, device))
-    return float(w.numel()) * 4.0 / t
+    shape = (4096, 512)
+    mats = [torch.randn(*shape, device=device) for _ in range(max(1, n_bytes // 4 // (shape[0] * shape[1])))]
+    x = torch.randn(rows, shape[1], device=device)
+    linear = torch.nn.functional.linear
+
+    def chain() -> None:
+        for w in mats:
+            linear(x, w)
+
+    t = best_time_s(chain, repeats=6, sync=_sync(torch, device))
+    return float(sum(w.numel() for w in mats)) * 4.0 / t
 
 
 def numpy_bandwidth(n_bytes: int) -> dict[str, float]:
@@ -220,6 +229,7 @@ def run_hardware(
         bandwidth_by_kernel=bw,
         attention_flops_per_s=attention_flops_per_s(dev),
         weight_read_bytes_per_s=gemv_bandwidth(dev, stream_bytes),
+        batched_weight_read_bytes_per_s=gemv_bandwidth(dev, stream_bytes, rows=4),
         dispatch_overhead_s=dispatch_overhead_s(dev),
         machine=info,
         memory_bytes=memory,
@@ -254,12 +264,17 @@ def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -
         ),
         weight_read_bytes_per_s=Measured(
             value=res.weight_read_bytes_per_s,
-            method="one-row fp32 linear y = x·Wᵀ over a matrix of 128 MiB, bytes of W, best of 6",
+            method="one-row fp32 linear y = x·Wᵀ through 16 matrices of 4096×512 (128 MiB), bytes of W, best of 6",
+        ),
+        batched_weight_read_bytes_per_s=Measured(
+            value=res.batched_weight_read_bytes_per_s,
+            method="four-row fp32 linear y = X·Wᵀ through 16 matrices of 4096×512 (128 MiB), bytes of W, best of 6",
         ),
         efficiency=default_efficiencies(
             res.dispatch_overhead_s,
             attention_ratio=res.attention_flops_per_s / res.matmul_flops_per_s["fp32"],
             bandwidth_ratio=res.weight_read_bytes_per_s / res.memory_bandwidth_bytes_per_s,
+            batched_bandwidth_ratio=res.batched_weight_read_bytes_per_s / res.memory_bandwidth_bytes_per_s,
             overlap=res.device == "cuda",
         ),
     )

@@ -19,45 +19,9 @@ from torch import Tensor, nn
 
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import InputError
+from flopbill.measure.predict import scaled_spec
 
-
-def scaled_spec(
-    m: ModelSpec, layers: int | None = None, hidden: int | None = None, vocab: int | None = None
-) -> ModelSpec:
-    """Return ``m`` scaled down: fewer layers, a smaller hidden size (heads and FFN scaled with it, head
-    size kept), a smaller vocabulary. The result is the architecture that is built and predicted."""
-    if m.is_moe or m.is_mla or m.n_decoder_layers:
-        raise InputError(
-            "model", m.id, "a dense decoder-only model (MoE, MLA and encoder-decoder are not built)"
-        )
-    upd: dict[str, object] = {}
-    if layers is not None:
-        if layers < 1:
-            raise InputError("--layers", layers, "a positive integer")
-        upd |= {"n_layers": layers, "sliding_window_layers": min(m.sliding_window_layers, layers)}
-    if hidden is not None:
-        hs = m.head_size
-        if hidden < hs or hidden % hs:
-            raise InputError("--hidden", hidden, f"a multiple of the head size {hs}")
-        heads = hidden // hs
-        group = max(1, m.n_heads // m.kv_heads)
-        kv = max(1, heads // group)
-        while heads % kv:
-            kv -= 1
-        upd |= {
-            "d_model": hidden,
-            "n_heads": heads,
-            "n_kv_heads": kv,
-            "head_dim": hs,
-            "d_ff": max(1, round(m.d_ff * hidden / m.d_model)),
-        }
-    if vocab is not None:
-        if vocab < 2:
-            raise InputError("--vocab", vocab, "at least 2")
-        upd["vocab_size"] = vocab
-    if not upd:
-        return m
-    return m.model_copy(update={**upd, "id": f"{m.id}-scaled", "published_params_total": None})
+__all__ = ["KVCache", "TorchTransformer", "build_model", "n_params", "scaled_spec"]
 
 
 class Norm(nn.Module):
