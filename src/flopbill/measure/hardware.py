@@ -264,11 +264,11 @@ def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -
         ),
         weight_read_bytes_per_s=Measured(
             value=res.weight_read_bytes_per_s,
-            method="one-row fp32 linear y = x·Wᵀ through 16 matrices of 4096×512 (128 MiB), bytes of W, best of 6",
+            method="1-row fp32 linear x·Wᵀ through 16 matrices 4096×512 (128 MiB), bytes of W, best of 6",
         ),
         batched_weight_read_bytes_per_s=Measured(
             value=res.batched_weight_read_bytes_per_s,
-            method="four-row fp32 linear y = X·Wᵀ through 16 matrices of 4096×512 (128 MiB), bytes of W, best of 6",
+            method="4-row fp32 linear X·Wᵀ through 16 matrices 4096×512 (128 MiB), bytes of W, best of 6",
         ),
         efficiency=default_efficiencies(
             res.dispatch_overhead_s,
