@@ -202,30 +202,24 @@ def load_profile(path: Path | str) -> HardwareProfile:
 
 
 def is_profile_reference(name: str) -> bool:
-    """True when ``name`` names a profile file (``*.yaml``/``*.yml``) or ``this-machine``."""
-    return name.strip().lower() == THIS_MACHINE or name.endswith((".yaml", ".yml"))
+    """True when ``name`` names a profile file (``*.yaml``/``*.yml``), or is ``this-machine`` and its
+    profile file exists (else ``this-machine`` is the catalog's placeholder, every figure unknown)."""
+    if name.strip().lower() == THIS_MACHINE:
+        return this_machine_path().is_file()
+    return name.endswith((".yaml", ".yml"))
 
 
 def this_machine_path() -> Path:
     """Return the profile file ``this-machine`` means: ``$FLOPBILL_PROFILE``, else
     ``~/.config/flopbill/this-machine.yaml``."""
     env = os.environ.get(PROFILE_ENV)
-    return Path(env) if env else Path.home() / ".config" / "flopbill" / "this-machine.yaml"
+    return Path(env).expanduser() if env else Path.home() / ".config" / "flopbill" / "this-machine.yaml"
 
 
 def profile_accelerator(name: str) -> Accelerator:
-    """Return the accelerator of a profile file, or of ``this-machine``."""
-    if name.strip().lower() == THIS_MACHINE:
-        path = this_machine_path()
-        if not path.is_file():
-            raise InputError(
-                "--gpu",
-                name,
-                f"a measured profile at {path}: run `flopbill measure hardware --out {path}` "
-                f"(or set {PROFILE_ENV})",
-            )
-        return accelerator_from_profile(load_profile(path))
-    return accelerator_from_profile(load_profile(name))
+    """Return the accelerator of a profile file, or of ``this-machine``'s profile."""
+    path = this_machine_path() if name.strip().lower() == THIS_MACHINE else Path(name)
+    return accelerator_from_profile(load_profile(path))
 
 
 def profile_efficiency(accelerator_id: str) -> HardwareEfficiency | None:

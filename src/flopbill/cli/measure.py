@@ -4,6 +4,7 @@ flopbill's predictions, load-test an OpenAI-compatible endpoint. Needs ``flopbil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +26,20 @@ measure_app = typer.Typer(
 app.add_typer(measure_app, name="measure")
 
 THREADS_OPTION = typer.Option(None, "--threads", help="torch CPU threads (default: torch's own choice)")
+CLOCK_OPTION = typer.Option(
+    "wall", "--clock", help="wall, or cpu (process CPU time; needs --threads 1; for a machine others share)"
+)
+
+
+def timing_clock(clock: str, threads: int) -> contextlib.AbstractContextManager[None]:
+    """Return the context that times with ``clock`` (``cpu`` needs one thread)."""
+    from flopbill.measure.timing import cpu_clock
+
+    if clock not in ("wall", "cpu"):
+        raise InputError("--clock", clock, "wall or cpu")
+    if clock == "cpu" and threads != 1:
+        raise InputError("--clock", clock, "cpu timing with --threads 1 (CPU time sums over threads)")
+    return cpu_clock() if clock == "cpu" else contextlib.nullcontext()
 
 
 def set_threads(threads: int | None) -> int:
@@ -53,6 +68,9 @@ def _profile_payload(p: HardwareProfile) -> dict[str, Any]:
         "matmul_flops_per_s": {k: v.value for k, v in p.matmul_flops_per_s.items()},
         "memory_bandwidth_bytes_per_s": p.memory_bandwidth_bytes_per_s.value,
         "weight_read_bytes_per_s": p.weight_read_bytes_per_s.value if p.weight_read_bytes_per_s else None,
+        "batched_weight_read_bytes_per_s": (
+            p.batched_weight_read_bytes_per_s.value if p.batched_weight_read_bytes_per_s else None
+        ),
         "dispatch_overhead_s": p.dispatch_overhead_s.value if p.dispatch_overhead_s else None,
         "memory_bytes": p.memory_bytes,
         "efficiency": p.efficiency,
@@ -67,6 +85,7 @@ def hardware(
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)"),
     budget_s: float = typer.Option(20.0, "--budget-s", help="seconds of matmul benchmarking (all dtypes)"),
     threads: int | None = THREADS_OPTION,
+    clock: str = CLOCK_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Benchmark this machine: matmul FLOP/s per dtype, memory bandwidth, dispatch overhead.
@@ -75,8 +94,8 @@ def hardware(
     """
     if device not in (None, "cpu", "cuda"):
         raise InputError("--device", device, "cpu or cuda")
-    set_threads(threads)
-    prof = measure_profile(device, budget_s)
+    with timing_clock(clock, set_threads(threads)):
+        prof = measure_profile(device, budget_s)
     if out is not None:
         write_profile(prof, out)
     if json_out:
@@ -92,12 +111,13 @@ def hardware(
             prof.memory_bandwidth_bytes_per_s.method,
         ]
     )
-    for fig, name in (
-        (prof.weight_read_bytes_per_s, "weight-read bandwidth"),
-        (prof.dispatch_overhead_s, "dispatch overhead"),
-    ):
+    extra = (
+        (prof.weight_read_bytes_per_s, "weight-read bandwidth (1 row)", "B/s"),
+        (prof.batched_weight_read_bytes_per_s, "weight-read bandwidth (4 rows)", "B/s"),
+        (prof.dispatch_overhead_s, "dispatch overhead", "s"),
+    )
+    for fig, name, unit in extra:
         if fig is not None:
-            unit = "B/s" if "bandwidth" in name else "s"
             rows.append([name, format_si(fig.value, unit), fig.method])
     if prof.memory_bytes:
         rows.append(["memory", format_bytes(prof.memory_bytes), "total (RAM on CPU)"])
@@ -124,6 +144,7 @@ def model(
     train: str = typer.Option("4x128", "--train", help="training steps as BATCHxTOKENS, comma-separated"),
     repeats: int = typer.Option(5, "--repeats", help="best of N runs per shape"),
     threads: int | None = THREADS_OPTION,
+    clock: str = CLOCK_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Build a model in torch (random weights), time prefill/decode/training, compare with flopbill."""
@@ -133,14 +154,16 @@ def model(
     from flopbill.measure.torch_model import scaled_spec
 
     spec = scaled_spec(resolve_model(name), layers, hidden, vocab)
-    prof = load_profile(profile) if profile else measure_profile("cpu", 12.0)
+    ctx = timing_clock(clock, n_threads)
     shapes = default_shapes(
         _ints(prefill, "--prefill"), _ints(batches, "--batches"), _ints(contexts, "--contexts"), _train(train)
     )
     if repeats < 1:
         raise InputError("--repeats", repeats, "a positive integer")
-    rows = measure_model(spec, prof, shapes, repeats)
-    doc = measurement_document(spec, prof, "fp32", "cpu", rows, n_threads)
+    with ctx:
+        prof = load_profile(profile) if profile else measure_profile("cpu", 12.0)
+        rows = measure_model(spec, prof, shapes, repeats)
+        doc = measurement_document(spec, prof, "fp32", "cpu", rows, n_threads)
     if json_out:
         print_json(doc)
         return
@@ -156,7 +179,10 @@ def model(
         ]
         for r in rows
     ]
-    title = f"{spec.name}: {spec.n_layers} layers × {spec.d_model}, fp32 on {prof.name} ({n_threads} threads)"
+    title = (
+        f"{spec.name}: {spec.n_layers} layers × {spec.d_model}, fp32 on {prof.name} ({n_threads} threads, "
+        f"{clock} clock)"
+    )
     console.print(
         make_table(
             title, ["phase", "batch", "tokens", "context", "measured ms", "predicted ms", "error"], table
@@ -334,10 +360,12 @@ def _print_summary(s: dict[str, Any]) -> None:
         [name, ms(s[key]["mean"]), ms(s[key]["median"]), ms(s[key]["p90"]), ms(s[key]["p99"])]
         for name, key in (("TTFT", "ttft_s"), ("TPOT", "tpot_s"), ("ITL", "itl_s"), ("E2EL", "e2el_s"))
     ]
-    rate = s["requested_rate_per_s"]
+    rate, sent = s["requested_rate_per_s"], s["achieved_rate_per_s"]
     title = (
-        f"{s['completed']} completed, {s['failed']} failed in {s['duration_s']:.1f} s; "
-        f"achieved {s['achieved_rate_per_s']:.2f} req/s" + (f" of {rate:g} requested" if rate else "")
+        f"{s['completed']} completed, {s['failed']} failed in {s['duration_s']:.1f} s"
+        + (f"; sent at {sent:.2f} req/s" if sent else "")
+        + (f" of {rate:g} requested" if rate else "")
+        + (" — saturated" if s.get("saturated") else "")
     )
     console.print(make_table(title, ["metric (ms)", "mean", "median", "p90", "p99"], rows))
     console.print(

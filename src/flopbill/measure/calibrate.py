@@ -11,7 +11,8 @@ and the fit minimises the squared *relative* error ``Σ ((x_i·θ − t_i)/t_i)�
 so short decode steps count as much as long training steps). On an overlapping profile (GPUs) the ``max``
 of each roofline picks its bound term under the current θ and the linear fit is repeated until the
 choice is stable. Coefficients that the data cannot separate (a column that is constant across rows
-relative to another, or contributes under 2 % of every row) keep the profile's value; negative ones are
+relative to another, or contributes under 2 % of every row) keep the profile's value; an optional ridge (off by
+default) pulls each efficiency towards the profile's value (Tikhonov), and negative coefficients are
 dropped and the fit is repeated (an active-set non-negative least squares, Lawson & Hanson 1974, ch. 23).
 
 The held-out split is decided before fitting: every ``holdout_every``-th row (1-based position
@@ -39,6 +40,11 @@ NAMES = (
     "overhead_s_per_layer",
 )
 N_ETA = 5
+#: A factor is fitted only where it makes up at least this share of some row's predicted time.
+MIN_SHARE = 0.02
+#: Weight of the optional pull of each efficiency towards its starting value (see :func:`_solve`); off
+#: by default, since it biases the fit of clean data.
+RIDGE = 0.0
 
 
 @dataclass(frozen=True)
@@ -126,14 +132,24 @@ def mean_abs_error(obs: Sequence[Observation], eff: Efficiencies) -> float:
     return float(np.mean(errs)) if errs else float("nan")
 
 
-def _solve(x: np.ndarray, y: np.ndarray, theta0: np.ndarray, free: list[int]) -> np.ndarray:
-    """Weighted LS for the ``free`` columns (others fixed at ``theta0``), dropping negative ones."""
+def _solve(x: np.ndarray, y: np.ndarray, theta0: np.ndarray, free: list[int], ridge: float) -> np.ndarray:
+    """Weighted LS for the ``free`` columns (others fixed at ``theta0``), with a ridge pulling each
+    efficiency towards its starting value (``ridge·(θ_j/θ0_j − 1)²``, Tikhonov regularisation, so a few
+    noisy rows cannot send a weakly determined factor far away); drops negative coefficients."""
     theta = theta0.copy()
     free = list(free)
     while free:
         fixed = [j for j in range(len(theta)) if j not in free]
         rhs = y - x[:, fixed] @ theta[fixed]
-        sol, *_ = np.linalg.lstsq(x[:, free], rhs, rcond=None)
+        design = x[:, free]
+        prior = [(k, j) for k, j in enumerate(free) if j < N_ETA and theta0[j] > 0 and ridge > 0]
+        if prior:
+            extra = np.zeros((len(prior), len(free)))
+            for row, (k, j) in enumerate(prior):
+                extra[row, k] = np.sqrt(ridge) / theta0[j]
+            design = np.vstack([design, extra])
+            rhs = np.concatenate([rhs, np.full(len(prior), np.sqrt(ridge))])
+        sol, *_ = np.linalg.lstsq(design, rhs, rcond=None)
         if (sol >= 0).all():
             theta[free] = sol
             return theta
@@ -144,13 +160,13 @@ def _solve(x: np.ndarray, y: np.ndarray, theta0: np.ndarray, free: list[int]) ->
 
 
 def _separable(x: np.ndarray, y: np.ndarray) -> list[int]:
-    """Return the columns, in order, that contribute ≥ 2 % of some row and are not a linear combination
+    """Return the columns, in order, that contribute ≥ ``MIN_SHARE`` of some row and are not a linear combination
     of the columns kept before them (numerical rank of the relative design; those cannot be told apart:
     with one model, the weight bytes of every step and the step count are proportional)."""
     rel = x / y[:, None]
     keep: list[int] = []
     for j in range(x.shape[1]):
-        if rel[:, j].max() < 0.02:
+        if rel[:, j].max() < MIN_SHARE:
             continue
         cols = rel[:, [*keep, j]]
         sv = np.linalg.svd(cols / np.linalg.norm(cols, axis=0), compute_uv=False)
@@ -160,7 +176,7 @@ def _separable(x: np.ndarray, y: np.ndarray) -> list[int]:
 
 
 def fit(
-    obs: Sequence[Observation], base: Efficiencies, iterations: int = 10
+    obs: Sequence[Observation], base: Efficiencies, iterations: int = 10, ridge: float = RIDGE
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Return the fitted θ and the names of the coefficients the data determined."""
     if not obs:
@@ -171,7 +187,7 @@ def fit(
     for _ in range(iterations):
         x = np.array([_features(o, theta, base.overlap) for o in obs])
         free = _separable(x, y)
-        new = _solve(x / y[:, None], np.ones_like(y), theta, free)
+        new = _solve(x / y[:, None], np.ones_like(y), _theta(base), free, ridge)
         if np.allclose(new, theta, rtol=1e-9):
             break
         theta = new

@@ -19,6 +19,7 @@ from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import CatalogError, InputError
 from flopbill.measure.calibrate import Observation
 from flopbill.measure.predict import Shape, Work, peak_for, work
+from flopbill.measure.timing import clock_name
 
 KIND = "flopbill-model-measurement/1"
 
@@ -48,6 +49,7 @@ def measurement_document(
         "dtype": dtype,
         "device": device,
         "threads": threads,
+        "clock": clock_name(),
         "profile": profile.model_dump(mode="json"),
         "rows": out_rows,
     }

@@ -337,7 +337,7 @@ def summarize(results: list[RequestResult], duration_s: float, cfg: LoadConfig) 
         "total_output_tokens": out_tokens,
         "token_source": sources,
         "requested_rate_per_s": requested,
-        "achieved_rate_per_s": len(results) / dur,
+        "achieved_rate_per_s": sending_rate_per_s(results),
         "request_throughput_per_s": len(ok) / dur,
         "output_throughput_tokens_per_s": out_tokens / dur,
         "total_token_throughput_per_s": (in_tokens + out_tokens) / dur,
@@ -347,6 +347,25 @@ def summarize(results: list[RequestResult], duration_s: float, cfg: LoadConfig) 
         "itl_s": _stats([g for r in ok for g in r.itl_s]),
         "e2el_s": _stats([r.e2e_s for r in ok if r.e2e_s is not None]),
     }
+
+
+def sending_rate_per_s(results: Sequence[RequestResult]) -> float | None:
+    """Return the rate requests were actually sent at: ``(n − 1) / (last send − first send)``."""
+    sent = sorted(r.sent_s for r in results)
+    if len(sent) < 2 or sent[-1] <= sent[0]:
+        return None
+    return (len(sent) - 1) / (sent[-1] - sent[0])
+
+
+def saturated(results: Sequence[RequestResult], duration_s: float) -> bool:
+    """True when the server fell behind: the run lasted over 1.5× the last send plus the median
+    end-to-end latency (an unsaturated server finishes the last request about one latency after it is
+    sent; a saturated one queues it)."""
+    ok = [r.e2e_s for r in results if r.ok and r.e2e_s is not None]
+    if not ok or len(ok) < len(results) // 2:
+        return True
+    last = max(r.sent_s for r in results)
+    return duration_s > 1.5 * (last + float(np.median(ok)))
 
 
 def read_trace(path: Path | str) -> tuple[TraceRow, ...]:
@@ -385,13 +404,14 @@ async def sweep(
     cfg: LoadConfig, rates_per_s: Sequence[float], on_done: Callable[[RequestResult], None] | None = None
 ) -> list[dict[str, Any]]:
     """Run ``cfg`` at each rate in turn; stop after the first rate the server cannot keep up with
-    (completed requests per second below 90 % of the rate): that rate is past saturation."""
+    (:func:`saturated`): that rate is past saturation."""
     out = []
     for rate in rates_per_s:
         one = LoadConfig(**{**asdict(cfg), "rate_per_s": rate, "concurrency": None, "trace": cfg.trace})
         results, dur = await run_load(one, on_done)
         summary = summarize(results, dur, one)
+        summary["saturated"] = saturated(results, dur)
         out.append(summary)
-        if summary["request_throughput_per_s"] < 0.9 * rate:
+        if summary["saturated"]:
             break
     return out
