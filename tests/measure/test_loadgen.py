@@ -49,8 +49,8 @@ async def _scripted(request: Request) -> Response:
         return JSONResponse({"error": "boom"}, status_code=500)
 
     async def stream() -> AsyncIterator[bytes]:
+        yield _chunk("")  # an empty first chunk at once: not content, must not start TTFT
         await asyncio.sleep(FIRST_DELAY_S)
-        yield _chunk("")  # a role-only/empty first chunk: not content, must not count as TTFT
         for i in range(TOKENS):
             if i:
                 await asyncio.sleep(GAP_S)
@@ -83,13 +83,15 @@ def _run(url: str, mode: str, **kw: object) -> dict:  # type: ignore[type-arg]
 
 
 def test_metrics_follow_vllm_definitions(server: str) -> None:
-    """Hand timing of the scripted stream: first content after 0.08 s; 5 gaps of 0.02 s; so TTFT ≈ 0.08,
-    ITL ≈ 0.02, TPOT = (E2E − TTFT)/(6 − 1) ≈ 0.02 (loopback adds about a millisecond)."""
+    """Hand timing of the scripted stream: an empty chunk at once, first content after 0.08 s, then 5
+    gaps of 0.02 s; so TTFT ≥ 0.08 (not ≈ 0: the empty chunk does not count), ITL ≥ 0.02 and
+    TPOT = (E2E − TTFT)/(6 − 1) ≥ 0.02. Sleeps never end early; a busy machine only adds time, so the
+    upper bounds are loose."""
     s = _run(server, "ok")
     assert s["completed"] == 4 and s["failed"] == 0
-    assert s["ttft_s"]["median"] == pytest.approx(FIRST_DELAY_S, abs=0.03)
-    assert s["itl_s"]["median"] == pytest.approx(GAP_S, abs=0.01)
-    assert s["tpot_s"]["median"] == pytest.approx(GAP_S, abs=0.01)
+    assert FIRST_DELAY_S - 0.002 <= s["ttft_s"]["median"] <= FIRST_DELAY_S + 0.25
+    assert GAP_S - 0.002 <= s["itl_s"]["median"] <= GAP_S + 0.05
+    assert GAP_S - 0.002 <= s["tpot_s"]["median"] <= GAP_S + 0.05
     assert s["token_source"] == ["usage"] and s["total_output_tokens"] == 4 * TOKENS
 
 

@@ -11,9 +11,9 @@ and the fit minimises the squared *relative* error ``Σ ((x_i·θ − t_i)/t_i)�
 so short decode steps count as much as long training steps). On an overlapping profile (GPUs) the ``max``
 of each roofline picks its bound term under the current θ and the linear fit is repeated until the
 choice is stable. Coefficients that the data cannot separate (a column that is constant across rows
-relative to another, or contributes under 2 % of every row) keep the profile's value; an optional ridge (off by
-default) pulls each efficiency towards the profile's value (Tikhonov), and negative coefficients are
-dropped and the fit is repeated (an active-set non-negative least squares, Lawson & Hanson 1974, ch. 23).
+relative to another, or contributes under 2 % of every row) keep the profile's value; an optional
+ridge (off by default) pulls each efficiency towards the profile's value (Tikhonov), and negative
+coefficients are dropped and the fit is repeated (an active-set non-negative least squares, Lawson & Hanson 1974, ch. 23).
 
 The held-out split is decided before fitting: every ``holdout_every``-th row (1-based position
 ``k·holdout_every``) is held out; errors before and after are reported for both parts separately.
@@ -160,9 +160,9 @@ def _solve(x: np.ndarray, y: np.ndarray, theta0: np.ndarray, free: list[int], ri
 
 
 def _separable(x: np.ndarray, y: np.ndarray) -> list[int]:
-    """Return the columns, in order, that contribute ≥ ``MIN_SHARE`` of some row and are not a linear combination
-    of the columns kept before them (numerical rank of the relative design; those cannot be told apart:
-    with one model, the weight bytes of every step and the step count are proportional)."""
+    """Return the columns, in order, that contribute ≥ ``MIN_SHARE`` of some row and are not a linear
+    combination of the columns kept before them (numerical rank of the relative design; those cannot be
+    told apart: with one model, the weight bytes of every step and the step count are proportional)."""
     rel = x / y[:, None]
     keep: list[int] = []
     for j in range(x.shape[1]):
