@@ -13,7 +13,8 @@ of each roofline picks its bound term under the current θ and the linear fit is
 choice is stable. Coefficients that the data cannot separate (a column that is constant across rows
 relative to another, or contributes under 2 % of every row) keep the profile's value; an optional
 ridge (off by default) pulls each efficiency towards the profile's value (Tikhonov), and negative
-coefficients are dropped and the fit is repeated (an active-set non-negative least squares, Lawson & Hanson 1974, ch. 23).
+coefficients are dropped and the fit is repeated (an active-set non-negative least squares, Lawson &
+Hanson 1974, ch. 23).
 
 The held-out split is decided before fitting: every ``holdout_every``-th row (1-based position
 ``k·holdout_every``) is held out; errors before and after are reported for both parts separately.
