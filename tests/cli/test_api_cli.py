@@ -24,6 +24,7 @@ OPTION_KEYS = {
     "model_id",
     "model_name",
     "usd_per_request",
+    "usd_per_million_tokens",
     "usd_per_day",
     "usd_per_month",
     "usd_per_year",
@@ -55,6 +56,24 @@ def test_api_json_keys_and_gpt4o_numbers(run_cli: RunCli) -> None:
     assert option["usd_per_mtok"]["input"] == 2.5
     assert option["usd_per_mtok"]["output"] == 10.0
     assert data["workload"]["requests_per_day"] == 5e6
+
+
+def test_api_without_requests_per_day_gives_per_request_and_per_million_tokens(run_cli: RunCli) -> None:
+    """Without a volume: gpt-4o 800 in + 300 out = 800 × 2.5e-6 + 300 × 1e-5 = $0.005 per request;
+    per 1M tokens = 0.005 / 1,100 tokens × 1e6 = $4.5454...; per day/month/year unknown (null)."""
+    code, out, _ = run_cli(
+        ["api", "--model", "gpt-4o", "--input-tokens", "800", "--output-tokens", "300", "--json"]
+    )
+    assert code == 0
+    data = json.loads(out)
+    (option,) = data["options"]
+    assert option["usd_per_request"] == pytest.approx(0.005)
+    assert option["usd_per_million_tokens"] == pytest.approx(0.005 / 1100 * 1e6)
+    assert option["usd_per_day"] is None and option["usd_per_year"] is None
+    assert data["workload"]["requests_per_day"] is None
+    code, out, _ = run_cli(["api", "--model", "gpt-4o", "--input-tokens", "800", "--output-tokens", "300"])
+    assert code == 0
+    assert "per 1M tokens" in out and "per day" not in out
 
 
 def test_api_days_per_month_30(run_cli: RunCli) -> None:

@@ -149,3 +149,19 @@ def test_price_rows_are_consistent(by_id: dict[str, Accelerator]) -> None:
         assert gpus > 0 and instance > 0
         assert per_gpu == pytest.approx(instance / gpus, rel=0.01), row
         assert row["date_checked"] and row["source_url"].startswith("https://"), row
+
+
+def test_billing_increments_are_read_and_unknown_means_whole_hours() -> None:
+    """AWS bills per second after a 60 s minimum (EC2 on-demand pricing page, "Per Second Billing").
+
+    A row whose increment the snapshot does not know is billed in whole hours: 3600 s increment and
+    3600 s minimum (the conservative reading the loader documents).
+    """
+    from flopbill.catalog.prices import price_offers
+
+    offers = price_offers()
+    aws = [o for o in offers if o.provider == "aws"]
+    assert aws and all(o.billing_increment_s == 1 and o.billing_minimum_s == 60 for o in aws)
+    assert {o.gpus_per_instance for o in aws if o.instance == "p5.48xlarge"} == {8}
+    unknown = [o for o in offers if o.billing_increment_known_s is None]
+    assert all(o.billing_increment_s == 3600 and o.billing_minimum_s == 3600 for o in unknown)

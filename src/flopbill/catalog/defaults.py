@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from flopbill.catalog.loader import describe_validation_error
-from flopbill.catalog.schema import Sourced, Strict
+from flopbill.catalog.loader import accelerator, describe_validation_error
+from flopbill.catalog.mfu_model import FittedMfuModel, MfuPoint, feature, fit_mfu_model
+from flopbill.catalog.schema import Accelerator, Sourced, Strict
 from flopbill.errors import CatalogError
 
 _DATA = "flopbill.catalog.data"
@@ -59,6 +60,23 @@ class MfuObservation(Strict):
     ref: str
     checked: dt.date
     note: str = ""
+    accelerator: str | None = None
+    d_model: int | None = Field(default=None, gt=0)
+    golden_case: str | None = None
+    excluded_from_fit: str = ""
+
+
+class MfuModelSpec(Strict):
+    """The fitted MFU model's form, split and fit settings (see :mod:`flopbill.catalog.mfu_model`)."""
+
+    form: str
+    ref: str
+    checked: dt.date
+    split: str
+    k_grid_max: float = Field(gt=0)
+    k_grid_step: float = Field(gt=0)
+    coverage_quantile: float = Field(gt=0, lt=1)
+    range_factor_cap: Sourced
 
 
 class ScaleBucket(Strict):
@@ -100,6 +118,7 @@ class TrainingDefaults(Strict):
     scale_buckets: list[ScaleBucket]
     mfu_min_relative_half_width: Sourced
     mfu_observations: list[MfuObservation]
+    mfu_model: MfuModelSpec
     goodput: SourcedRange
     pue: SourcedRange
     carbon_kg_per_kwh: SourcedRange
@@ -168,6 +187,74 @@ class TrainingDefaults(Strict):
         if self.default_scaling_fit not in self.scaling_fits:
             raise ValueError(f"default_scaling_fit {self.default_scaling_fit!r} is not in scaling_fits")
         return self
+
+
+def machine_balance(acc: Accelerator) -> float | None:
+    """Return dense bf16 (else fp16, fp32) peak / memory bandwidth (FLOP per byte); None if unknown."""
+    p = acc.peak_flops_per_s
+    peak = p.bf16 or p.fp16 or p.fp32
+    bw = acc.memory_bandwidth_bytes_per_s
+    return None if not peak or not bw else peak / bw
+
+
+def mfu_fit_points(d: TrainingDefaults) -> list[MfuPoint]:
+    """Return the fit set: every observation with a catalogued accelerator and d_model, as steady MFU.
+
+    ``effective`` observations (from published GPU-hours, lost time included) are divided by the
+    expected goodput so that every point is steady-state MFU.
+    """
+    points = []
+    goodput = d.goodput.expected.value
+    for o in d.mfu_observations:
+        if o.accelerator is None or o.d_model is None or o.excluded_from_fit:
+            continue
+        balance = machine_balance(accelerator(o.accelerator))
+        if balance is None:
+            continue
+        mfu = o.mfu / goodput if o.kind == "effective" else o.mfu
+        points.append(MfuPoint(o.run, o.generation, feature(balance, o.d_model), min(mfu, 1.0)))
+    return points
+
+
+@functools.cache
+def fitted_mfu_model() -> FittedMfuModel:
+    """Return the MFU model fitted on the built-in observations (deterministic; cached)."""
+    d = training_defaults()
+    spec = d.mfu_model
+    steps = round(spec.k_grid_max / spec.k_grid_step)
+    grid = [i * spec.k_grid_step for i in range(steps + 1)]
+    return fit_mfu_model(mfu_fit_points(d), grid, spec.coverage_quantile, spec.range_factor_cap.value)
+
+
+def mfu_model_range(acc: Accelerator, d_model: int) -> MfuRange | None:
+    """Return the fitted model's MFU range for an accelerator and model width (None: no bandwidth/peak).
+
+    expected = m_gen / (1 + k·x), x = balance / d_model; low/high = expected ÷/× the range factor.
+    """
+    balance = machine_balance(acc)
+    if balance is None:
+        return None
+    d = training_defaults()
+    fit = fitted_mfu_model()
+    gen = d.generation_of(acc.id)
+    x = feature(balance, d_model)
+    expected, extrapolated = fit.expected(gen, x)
+    f = fit.range_factor
+    ceiling = fit.ceilings.get(gen or "", fit.pooled_ceiling)
+    basis = (
+        f"fitted MFU model: {ceiling:.3g} ({gen or 'no'} generation ceiling"
+        + (", none fitted: all generations pooled, an extrapolation" if extrapolated else "")
+        + f") / (1 + {fit.k:g} × x), x = {balance:.0f} FLOP/B / d_model {d_model} = {x:.4f};"
+        f" range ×/÷ {f:.2f} ({d.mfu_model.coverage_quantile:g} quantile of the fit residuals)"
+    )
+    return MfuRange(
+        low=expected / f,
+        expected=expected,
+        high=min(1.0, expected * f),
+        generation=gen or "unknown",
+        scale="any",
+        basis=basis,
+    )
 
 
 def load_training_defaults(path: Path | str) -> TrainingDefaults:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from flopbill.catalog.aliases import resolve_model_id
 from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
 from flopbill.errors import CatalogError, InputError, UnknownNameError
 
@@ -119,12 +120,13 @@ def models() -> list[ModelSpec]:
 
 
 def model(name: str) -> ModelSpec:
-    """Return the catalog model with id ``name`` (case-insensitive), or raise with close matches."""
-    key = name.strip().lower().replace("_", "-").replace(" ", "-")
+    """Return the catalog model that ``name`` means: its id, a Hugging Face id or an alias.
+
+    Resolution rules: :mod:`flopbill.catalog.aliases` (``model_aliases.yaml``). Raises
+    :class:`UnknownNameError` with close matches, or :class:`InputError` when the name fits several.
+    """
     table = {m.id: m for m in _builtin_models()}
-    if key not in table:
-        raise UnknownNameError("model", name, table)
-    return table[key]
+    return table[resolve_model_id(name, table)]
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:

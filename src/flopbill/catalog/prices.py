@@ -1,7 +1,10 @@
 """GPU-hour prices from the dated snapshot ``gpu_prices.csv`` (or a user CSV with the same columns).
 
 Columns: provider, instance, accelerator_id, gpus_per_instance, region, pricing, price_usd_per_instance_hour,
-price_usd_per_gpu_hour, date_checked, source_url. :func:`gpu_price` summarises the offers of one accelerator
+price_usd_per_gpu_hour, billing_increment_s, billing_minimum_s, date_checked, source_url. The two billing
+columns say how the provider bills running time (e.g. AWS and GCP: per second after a 60 s minimum); empty
+means the provider's increment is unknown here, and :attr:`PriceOffer.billing_increment_s` then assumes whole
+hours (the conservative reading). :func:`gpu_price` summarises the offers of one accelerator
 and pricing model as their median (expected) and min/max (range), and says which offers it used.
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from flopbill.errors import CatalogError, InputError, UnknownNameError
 
+HOUR_S = 3600.0
 PRICING_MODELS = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 _DATA = "flopbill.catalog.data"
 _COLUMNS = (
@@ -29,6 +33,8 @@ _COLUMNS = (
     "pricing",
     "price_usd_per_instance_hour",
     "price_usd_per_gpu_hour",
+    "billing_increment_s",
+    "billing_minimum_s",
     "date_checked",
     "source_url",
 )
@@ -45,6 +51,23 @@ class PriceOffer:
     price_usd_per_gpu_hour: float
     date_checked: dt.date
     source_url: str
+    gpus_per_instance: int = 1
+    billing_increment_known_s: float | None = None
+    billing_minimum_known_s: float | None = None
+    region: str = ""
+    price_usd_per_instance_hour: float | None = None
+
+    @property
+    def billing_increment_s(self) -> float:
+        """Seconds per billing increment; whole hours (3600 s) where the snapshot does not know it."""
+        return HOUR_S if self.billing_increment_known_s is None else self.billing_increment_known_s
+
+    @property
+    def billing_minimum_s(self) -> float:
+        """Minimum billed seconds per instance start; the increment where the snapshot does not know it."""
+        if self.billing_minimum_known_s is None:
+            return self.billing_increment_s
+        return max(self.billing_minimum_known_s, self.billing_increment_s)
 
 
 @dataclass(frozen=True)
@@ -63,10 +86,22 @@ class GpuPrice:
     date: dt.date
     source: str
     n_offers: int
+    offers: tuple[PriceOffer, ...] = ()
 
     def __iter__(self) -> Iterator[float | dt.date | str]:
         """Unpack as ``(price_usd_per_gpu_hour, date, source)``."""
         return iter((self.price_usd_per_gpu_hour, self.date, self.source))
+
+
+def _optional_seconds(text: str | None) -> float | None:
+    """Parse an optional positive number of seconds ("" → unknown)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"billing seconds must be > 0, got {text!r}")
+    return value
 
 
 def _parse_row(path: str, line: int, row: dict[str, str]) -> PriceOffer:
@@ -79,6 +114,11 @@ def _parse_row(path: str, line: int, row: dict[str, str]) -> PriceOffer:
             price_usd_per_gpu_hour=float(row["price_usd_per_gpu_hour"]),
             date_checked=dt.date.fromisoformat(row["date_checked"].strip()),
             source_url=row["source_url"].strip(),
+            gpus_per_instance=int(row["gpus_per_instance"]),
+            billing_increment_known_s=_optional_seconds(row["billing_increment_s"]),
+            billing_minimum_known_s=_optional_seconds(row["billing_minimum_s"]),
+            region=row["region"].strip(),
+            price_usd_per_instance_hour=float(row["price_usd_per_instance_hour"]),
         )
     except (KeyError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{path}: line {line}: bad price row ({exc})") from None
@@ -93,7 +133,7 @@ def load_price_file(path: Path | str) -> tuple[PriceOffer, ...]:
             raise CatalogError(f"{path}: missing columns {', '.join(missing)}")
         offers = tuple(_parse_row(str(path), i + 2, row) for i, row in enumerate(reader))
     for o in offers:
-        if o.pricing not in PRICING_MODELS or o.price_usd_per_gpu_hour <= 0:
+        if o.pricing not in PRICING_MODELS or o.price_usd_per_gpu_hour <= 0 or o.gpus_per_instance < 1:
             raise CatalogError(f"{path}: {o.provider} {o.instance}: bad pricing or price")
     return offers
 
@@ -102,6 +142,33 @@ def load_price_file(path: Path | str) -> tuple[PriceOffer, ...]:
 def price_offers() -> tuple[PriceOffer, ...]:
     """Return the offers of the built-in snapshot ``catalog/data/gpu_prices.csv``."""
     return load_price_file(Path(str(resources.files(_DATA) / "gpu_prices.csv")))
+
+
+def select_offers(
+    accelerator_id: str | None = None,
+    provider: str | None = None,
+    pricing: str | None = None,
+    offers: tuple[PriceOffer, ...] | None = None,
+) -> tuple[PriceOffer, ...]:
+    """Return the offers matching every filter given (``None`` = any), in snapshot order.
+
+    Raises :class:`UnknownNameError` (with close matches) for an accelerator or provider the snapshot
+    does not price, and :class:`InputError` for an unknown pricing model.
+    """
+    rows = price_offers() if offers is None else offers
+    if pricing is not None and pricing not in PRICING_MODELS:
+        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
+    if accelerator_id is not None and accelerator_id not in {o.accelerator_id for o in rows}:
+        raise UnknownNameError("priced accelerator", accelerator_id, {o.accelerator_id for o in rows})
+    if provider is not None and provider not in {o.provider for o in rows}:
+        raise UnknownNameError("price provider", provider, {o.provider for o in rows})
+    return tuple(
+        o
+        for o in rows
+        if (accelerator_id is None or o.accelerator_id == accelerator_id)
+        and (provider is None or o.provider == provider)
+        and (pricing is None or o.pricing == pricing)
+    )
 
 
 def gpu_price(
@@ -143,4 +210,5 @@ def gpu_price(
         date=date,
         source=f"median of {len(chosen)} {pricing} offers in the price snapshot (checked {date}): {names}",
         n_offers=len(chosen),
+        offers=tuple(chosen),
     )

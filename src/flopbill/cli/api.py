@@ -4,10 +4,12 @@ JSON keys (``--json``; USD, token counts, fractions):
 ``prices_at`` (ISO date the prices are read at), ``price_data`` (genai-prices version and note),
 ``days_per_month``, ``days_per_year`` (= 12 months), ``workload`` {input_tokens, output_tokens,
 reasoning_tokens, cache_hit, cache_write, batch_share, requests_per_day}, ``options`` (one per model:
-provider_id, provider_name, model_id, model_name, usd_per_request, usd_per_day, usd_per_month,
-usd_per_year, usd_per_mtok {input, cached_input, cache_write, output, reasoning, batch_input,
-batch_cached_input, batch_output}, long_context_tiers {rate name: [[start_input_tokens, usd_per_mtok]]},
-batch_source, source, pricing_url, context_window_tokens), ``assumptions`` [{name, value, source, note}].
+provider_id, provider_name, model_id, model_name, usd_per_request, usd_per_million_tokens (blended:
+cost per request ÷ all its tokens × 1e6), usd_per_day, usd_per_month, usd_per_year (``null`` when no
+``--requests-per-day`` was given; ``workload.requests_per_day`` is then ``null`` too), usd_per_mtok
+{input, cached_input, cache_write, output, reasoning, batch_input, batch_cached_input, batch_output},
+long_context_tiers {rate name: [[start_input_tokens, usd_per_mtok]]}, batch_source, source,
+pricing_url, context_window_tokens), ``assumptions`` [{name, value, source, note}].
 A rate that is ``null`` is not charged separately (cached input pays the input rate; reasoning the
 output rate).
 """
@@ -65,8 +67,11 @@ def _tiers_json(price: ApiPrice) -> dict[str, list[list[float]]]:
     return out
 
 
-def option_json(result: ApiWorkloadCost) -> dict[str, Any]:
-    """Return one model's entry of the ``options`` list (see the module docstring for keys)."""
+def option_json(result: ApiWorkloadCost, volume_known: bool = True) -> dict[str, Any]:
+    """Return one model's entry of the ``options`` list (see the module docstring for keys).
+
+    Without a request volume (``volume_known`` false) the per-day/month/year costs are ``null``.
+    """
     price, costs = result.price, result.costs
     batch = _rates_json(price.batch)
     return {
@@ -75,9 +80,10 @@ def option_json(result: ApiWorkloadCost) -> dict[str, Any]:
         "model_id": price.model_id,
         "model_name": price.model_name,
         "usd_per_request": costs.usd_per_request,
-        "usd_per_day": costs.usd_per_day,
-        "usd_per_month": costs.usd_per_month,
-        "usd_per_year": costs.usd_per_year,
+        "usd_per_million_tokens": result.usd_per_million_tokens,
+        "usd_per_day": costs.usd_per_day if volume_known else None,
+        "usd_per_month": costs.usd_per_month if volume_known else None,
+        "usd_per_year": costs.usd_per_year if volume_known else None,
         "usd_per_mtok": {
             **_rates_json(price.standard),
             "batch_input": batch["input"],
@@ -96,28 +102,35 @@ def _rate_text(value: float | None) -> str:
     return "= input" if value is None else f"${value:g}"
 
 
-def _print_table(results: list[ApiWorkloadCost], workload: dict[str, float], days_per_month: float) -> None:
+def _print_table(
+    results: list[ApiWorkloadCost], workload: dict[str, float], volume: float | None, days_per_month: float
+) -> None:
     rows = []
     for r in results:
         c, p = r.costs, r.price
+        per_period = [format_usd(float(v)) for v in (c.usd_per_day, c.usd_per_month, c.usd_per_year)]
         rows.append(
             (
                 f"{p.model_id} ({p.provider_id})",
                 f"${c.usd_per_request:.4g}",
-                format_usd(float(c.usd_per_day)),
-                format_usd(float(c.usd_per_month)),
-                format_usd(float(c.usd_per_year)),
+                f"${float(r.usd_per_million_tokens):.4g}",
+                *(per_period if volume is not None else []),
                 f"${p.input_usd_per_mtok:g}",
                 _rate_text(p.cached_input_usd_per_mtok),
                 f"${p.output_usd_per_mtok:g}",
             )
         )
-    columns = ["model (provider)", "per request", "per day", "per month", "per year"]
+    columns = ["model (provider)", "per request", "per 1M tokens"]
+    columns += ["per day", "per month", "per year"] if volume is not None else []
     columns += ["input $/1M", "cached $/1M", "output $/1M"]
     title = (
         f"API cost: {workload['input_tokens']:g} in + {workload['output_tokens']:g} out"
         f" (+{workload['reasoning_tokens']:g} reasoning) tokens"
-        f" × {format_count(workload['requests_per_day'])} requests/day"
+    )
+    title += (
+        f" × {format_count(volume)} requests/day"
+        if volume is not None
+        else " per request (give --requests-per-day for day/month/year)"
     )
     console.print(make_table(title, columns, rows))
     console.print(
@@ -137,7 +150,11 @@ def api_command(
     provider: str = typer.Option(None, "--provider", help="Seller (openai, azure, aws, google...)."),
     input_tokens: str = typer.Option(..., "--input-tokens", help="Prompt tokens per request (e.g. 800, 8k)."),
     output_tokens: str = typer.Option(..., "--output-tokens", help="Visible output tokens per request."),
-    requests_per_day: str = typer.Option(..., "--requests-per-day", help="Requests per day (e.g. 5M)."),
+    requests_per_day: str = typer.Option(
+        None,
+        "--requests-per-day",
+        help="Requests per day (e.g. 5M); without it: per request and per 1M tokens.",
+    ),
     reasoning_tokens: str = typer.Option("0", "--reasoning-tokens", help="Hidden reasoning tokens/request."),
     cache_hit: str = typer.Option("0", "--cache-hit", help="Share of input tokens read from cache (0..1)."),
     cache_write: str = typer.Option("0", "--cache-write", help="Share of input tokens written to cache."),
@@ -164,8 +181,8 @@ def api_command(
         "cache_hit": parse_fraction(cache_hit, "--cache-hit"),
         "cache_write": parse_fraction(cache_write, "--cache-write"),
         "batch_share": parse_fraction(batch_share, "--batch-share"),
-        "requests_per_day": parse_count(requests_per_day, "--requests-per-day"),
     }
+    volume = None if requests_per_day is None else parse_count(requests_per_day, "--requests-per-day")
     discount = None if batch_discount is None else parse_fraction(batch_discount, "--batch-discount")
     when = _parse_date(at)
     results = [
@@ -173,7 +190,7 @@ def api_command(
             api_price(name, provider, when, discount),
             workload["input_tokens"],
             workload["output_tokens"],
-            workload["requests_per_day"],
+            volume or 0.0,
             cache_hit=workload["cache_hit"],
             reasoning_tokens=workload["reasoning_tokens"],
             batch_share=workload["batch_share"],
@@ -190,11 +207,11 @@ def api_command(
                 "price_data": f"genai-prices {GENAI_PRICES_VERSION} bundled data (no network update)",
                 "days_per_month": days_per_month,
                 "days_per_year": days_per_month * MONTHS_PER_YEAR,
-                "workload": workload,
-                "options": [option_json(r) for r in results],
+                "workload": {**workload, "requests_per_day": volume},
+                "options": [option_json(r, volume is not None) for r in results],
                 "assumptions": assumptions,
             }
         )
         return
-    _print_table(results, workload, days_per_month)
+    _print_table(results, workload, volume, days_per_month)
     print_assumptions([a for a in assumptions if isinstance(a, Assumption)])

@@ -232,12 +232,18 @@ def train(
 
 @validate_app.command("training")
 def validate_training(as_json: bool = JSON_OPTION) -> None:
-    """Run every golden training case: case, source, published, flopbill, error %."""
-    from flopbill.validation.training import run_golden_training
+    """Run every golden training case: case, source, published, flopbill, error %, in/out of sample.
+
+    JSON: {"rows": [{case, check, source, published, flopbill, low, high, error_pct, tolerance_pct,
+    passed, sample}], "default_range_summary": [{sample (in_sample | out_of_sample | all), n_runs,
+    median_abs_error_pct, share_inside, median_width, cases}]}.
+    """
+    from flopbill.validation.training import default_range_summary, run_golden_training
 
     rows = run_golden_training()
+    summary = default_range_summary(rows)
     if as_json:
-        print_json(rows)
+        print_json({"rows": rows, "default_range_summary": summary})
         return
     table_rows: list[tuple[Any, ...]] = [
         (
@@ -247,6 +253,7 @@ def validate_training(as_json: bool = JSON_OPTION) -> None:
             f"{r.published:.4g}",
             f"{r.flopbill:.4g}",
             f"{r.error_pct:+.1f}%",
+            r.sample.replace("_", " ") if r.check.startswith("gpu_hours_in") else "",
             r.verdict,
         )
         for r in rows
@@ -254,7 +261,19 @@ def validate_training(as_json: bool = JSON_OPTION) -> None:
     console.print(
         make_table(
             "Golden training cases",
-            ["case", "check", "source", "published", "flopbill", "error", "verdict"],
+            ["case", "check", "source", "published", "flopbill", "error", "sample", "verdict"],
             table_rows,
         )
     )
+    summary_rows = [
+        (
+            s.sample.replace("_", " "),
+            s.n_runs,
+            f"{s.median_abs_error_pct:.1f}%",
+            f"{s.share_inside:.0%}",
+            f"{s.median_width:.2f}",
+        )
+        for s in summary
+    ]
+    cols = ["runs", "n", "median |error|", "inside range", "median width (high/low)"]
+    console.print(make_table("Default GPU-hours ranges (no MFU given)", cols, summary_rows))

@@ -318,6 +318,21 @@ class ApiWorkloadCost:
     price: ApiPrice
     costs: PeriodCosts
     assumptions: tuple[Assumption, ...]
+    usd_per_million_tokens: ArrayLike = 0.0
+
+
+def usd_per_million_tokens(
+    usd_per_request: ArrayLike, input_tokens: ArrayLike, output_tokens: ArrayLike, reasoning_tokens: ArrayLike
+) -> ArrayLike:
+    """Return the blended cost of 1M tokens (USD): ``cost/request ÷ (I + O + Z) × 1e6``.
+
+    I, O, Z are input, visible output and reasoning tokens per request (all billed tokens counted once);
+    0 when a request has no tokens. Broadcasts over arrays.
+    """
+    tokens = as_array(input_tokens) + as_array(output_tokens) + as_array(reasoning_tokens)
+    cost = as_array(usd_per_request)
+    safe = np.where(tokens > 0, tokens, 1.0)
+    return as_output(np.where(tokens > 0, cost / safe * 1e6, 0.0))
 
 
 def api_workload_cost(
@@ -346,7 +361,8 @@ def api_workload_cost(
             "days_per_month", days_per_month, "convention", "365.25/12 unless given; year = 12 months"
         ),
     )
-    return ApiWorkloadCost(price=price, costs=costs, assumptions=notes)
+    per_mtok = usd_per_million_tokens(per_request, input_tokens, output_tokens, reasoning_tokens)
+    return ApiWorkloadCost(price=price, costs=costs, assumptions=notes, usd_per_million_tokens=per_mtok)
 
 
 def genai_prices_request_cost_usd(

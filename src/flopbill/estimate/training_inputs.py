@@ -6,15 +6,16 @@ it fills in is recorded as an :class:`~flopbill.estimate.assumptions.Assumption`
 
 from __future__ import annotations
 
-from flopbill.catalog.defaults import SourcedRange, training_defaults
+from flopbill.catalog.defaults import SourcedRange, mfu_model_range, training_defaults
 from flopbill.catalog.prices import gpu_price
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError, UnknownNameError
+from flopbill.estimate.architecture import forward_flops_per_token
 from flopbill.estimate.assumptions import Assumption, Range
 from flopbill.estimate.training import TrainingSetup
 from flopbill.estimate.training_memory import ParallelPlan
-from flopbill.estimate.training_stages import StageConfig
+from flopbill.estimate.training_stages import Stage, StageConfig
 
 Triple = tuple[float, float, float]
 
@@ -39,14 +40,45 @@ def _cite(name: str, r: SourcedRange) -> Assumption:
     )
 
 
-def _mfu(acc: Accelerator, n_gpus: int, mfu: Triple | None) -> tuple[Range, Assumption]:
+def _mfu(acc: Accelerator, n_gpus: int, mfu: Triple | None, d_model: int) -> tuple[Range, Assumption]:
     if mfu is not None:
         r = _range(mfu, "--mfu", 0.0, 1.0, "a fraction in (0, 1] or a range such as 0.35..0.5")
         return r, Assumption("mfu", f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given")
+    fitted = mfu_model_range(acc, d_model)
+    if fitted is not None:
+        value = f"{fitted.low:.3g}..{fitted.expected:.3g}..{fitted.high:.3g}"
+        note = "steady-state MFU; lost time is the goodput; validation: `flopbill validate training`"
+        return Range(fitted.low, fitted.expected, fitted.high), Assumption("mfu", value, fitted.basis, note)
     d = training_defaults().mfu_range(acc.id, n_gpus)
     value = f"{d.low:.3g}..{d.expected:.3g}..{d.high:.3g}"
     rule = f"widened to ±{training_defaults().mfu_min_relative_half_width.value:g} of the median at least"
     return Range(d.low, d.expected, d.high), Assumption("mfu", value, d.basis, rule)
+
+
+def _distill_mfu(
+    acc: Accelerator, student: ModelSpec, cfg: StageConfig | None, seq_len: int, mfu: Triple | None
+) -> tuple[Range, Assumption] | None:
+    """MFU of a distillation stage from the fitted model: each model's passes at its own width.
+
+    ``MFU = (3·F_s + F_t) / (3·F_s / MFU_s + F_t / MFU_t)`` (FLOP-weighted harmonic mean; F = forward
+    FLOPs per token at the sequence length, student trained, teacher forward only), applied to low,
+    expected and high alike. None when not a distillation, MFU given, or the model cannot be fitted.
+    """
+    if mfu is not None or cfg is None or cfg.stage != Stage.DISTILL or cfg.teacher is None:
+        return None
+    ms, mt = mfu_model_range(acc, student.d_model), mfu_model_range(acc, cfg.teacher.d_model)
+    if ms is None or mt is None:
+        return None
+    ws = 3.0 * float(forward_flops_per_token(student, seq_len))
+    wt = float(forward_flops_per_token(cfg.teacher, seq_len))
+
+    def mix(a: float, b: float) -> float:
+        return (ws + wt) / (ws / a + wt / b)
+
+    r = Range(mix(ms.low, mt.low), mix(ms.expected, mt.expected), mix(ms.high, mt.high))
+    basis = f"distillation, FLOP-weighted: student {ms.basis}; teacher {mt.basis}"
+    note = "(3·F_s + F_t) / (3·F_s/MFU_s + F_t/MFU_t); steady-state MFU; lost time is the goodput"
+    return r, Assumption("mfu", f"{r.low:.3g}..{r.expected:.3g}..{r.high:.3g}", basis, note)
 
 
 def _price(acc: Accelerator, price: Triple | None, pricing: str) -> tuple[Range | None, Assumption]:
@@ -95,7 +127,7 @@ def resolve_training_setup(
     if seq_len < 1:
         raise InputError("--seq-len", seq_len, "a positive sequence length such as 4096 or 8k")
     defaults = training_defaults()
-    mfu_r, mfu_a = _mfu(acc, n_gpus, mfu)
+    mfu_r, mfu_a = _distill_mfu(acc, model, stage, seq_len, mfu) or _mfu(acc, n_gpus, mfu, model.d_model)
     price_r, price_a = _price(acc, price, pricing)
     assumptions = [mfu_a, price_a]
     resolved: dict[str, Range] = {}

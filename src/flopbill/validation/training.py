@@ -7,12 +7,16 @@ Used by ``tests/golden/test_training_runs.py`` and ``flopbill validate training`
   expected goodput), within the case tolerance;
 * ``gpu_hours_in_default_range``: with flopbill's defaults (no MFU given), the published GPU-hours must lie
   in the reported [low, high]; the error column compares with the expected value.
+
+Each row says whether its case was in the fitted MFU model's fit set (``in_sample``) or held out
+(``out_of_sample``); :func:`default_range_summary` reports both samples separately.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import statistics
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 import yaml
 
 from flopbill.catalog import accelerator, model
+from flopbill.catalog.defaults import mfu_fit_points, training_defaults
 from flopbill.catalog.schema import ModelSpec
 from flopbill.dtypes import parse_dtype
 from flopbill.estimate.training import TrainingEstimate, default_training_dtype, estimate_training
@@ -43,6 +48,7 @@ class GoldenRow:
     error_pct: float
     tolerance_pct: float
     passed: bool
+    sample: str = ""
 
     @property
     def verdict(self) -> str:
@@ -82,6 +88,10 @@ def run_case(case: dict[str, Any], use_given: bool) -> TrainingEstimate:
     acc = accelerator(case["accelerator"])
     given = case.get("given", {}) if use_given else {}
     dtype = parse_dtype(case["dtype"]) if "dtype" in case else default_training_dtype(acc)
+    stage = StageConfig(
+        stage=parse_stage(case.get("stage", "pretrain")),
+        teacher=case_model(case["teacher"]) if "teacher" in case else None,
+    )
     setup = resolve_training_setup(
         case_model(case["model"]),
         acc,
@@ -92,6 +102,7 @@ def run_case(case: dict[str, Any], use_given: bool) -> TrainingEstimate:
         mfu=_triple(given.get("mfu")),
         goodput=_triple(given.get("goodput")),
         price=(1.0, 1.0, 1.0),
+        stage=stage,
     )
     return estimate_training(setup)
 
@@ -111,6 +122,7 @@ def _row(
         error_pct=(value / published - 1.0) * 100.0,
         tolerance_pct=tol,
         passed=ok,
+        sample="in_sample" if case["id"] in fit_cases() else "out_of_sample",
     )
 
 
@@ -191,6 +203,53 @@ def memory_row(case: dict[str, Any]) -> MemoryRow:
     )
 
 
+@functools.cache
+def fit_cases() -> frozenset[str]:
+    """Golden case ids the fitted MFU model saw (the ``golden_case`` of every fitted observation)."""
+    fitted = {p.run for p in mfu_fit_points(training_defaults())}
+    return frozenset(
+        o.golden_case for o in training_defaults().mfu_observations if o.golden_case and o.run in fitted
+    )
+
+
+@dataclass(frozen=True)
+class RangeSummary:
+    """How the default GPU-hours ranges do on one sample of golden runs.
+
+    ``median_abs_error_pct``: median |expected / published − 1| (%); ``share_inside``: fraction of runs whose
+    published GPU-hours lie in [low, high]; ``median_width``: median high / low.
+    """
+
+    sample: str
+    n_runs: int
+    median_abs_error_pct: float
+    share_inside: float
+    median_width: float
+    cases: tuple[str, ...]
+
+
+def default_range_summary(rows: list[GoldenRow] | None = None) -> list[RangeSummary]:
+    """Return the summary of the ``gpu_hours_in_default_range`` rows: in-sample, out-of-sample, all."""
+    rows = run_golden_training() if rows is None else rows
+    ranged = [r for r in rows if r.check == "gpu_hours_in_default_range"]
+    out = []
+    for sample in ("in_sample", "out_of_sample", "all"):
+        chosen = [r for r in ranged if sample == "all" or r.sample == sample]
+        if not chosen:
+            continue
+        out.append(
+            RangeSummary(
+                sample=sample,
+                n_runs=len(chosen),
+                median_abs_error_pct=statistics.median(abs(r.error_pct) for r in chosen),
+                share_inside=sum(r.passed for r in chosen) / len(chosen),
+                median_width=statistics.median(r.high / r.low for r in chosen),
+                cases=tuple(r.case for r in chosen),
+            )
+        )
+    return out
+
+
 def run_golden_training() -> list[GoldenRow]:
     """Return the rows of every golden case, memory cases included (as fits / min-GPU checks)."""
     rows = [row for case in golden_training_data()["cases"] for row in case_rows(case)]
@@ -219,8 +278,11 @@ def run_golden_training() -> list[GoldenRow]:
 __all__ = [
     "GoldenRow",
     "MemoryRow",
+    "RangeSummary",
     "case_rows",
+    "default_range_summary",
     "dt",
+    "fit_cases",
     "golden_training_data",
     "memory_row",
     "run_golden_training",
