@@ -9,7 +9,6 @@ torch thread timed by the process CPU clock (the time the run actually held a co
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -88,7 +87,7 @@ def test_predicted_within_25_percent_of_measured(measured: tuple[HardwareProfile
         f"predicted {r.predicted_s * 1e3:.2f} ms ({r.error:+.0%})"
         for r in rows
     )
-    if not all(abs(r.error) <= LIMIT for r in rows) and os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1):
+    if not all(abs(r.error) <= LIMIT for r in rows) and _too_busy():
         pytest.skip(f"machine too busy to time (load average {os.getloadavg()[0]:.1f}):\n{report}")
     assert all(abs(r.error) <= LIMIT for r in rows), report
 
@@ -170,18 +169,32 @@ def test_load_generator_agrees_with_server_logs(local_server: str, api: str) -> 
     (medians: on a shared machine a descheduled client adds rare long delays that a mean would carry)."""
     before = httpx.get(f"{local_server}/flopbill/log").json()["requests"]
     cfg = LoadConfig(
-        url=local_server, api=api, concurrency=4, requests=12, input_tokens=256, output_tokens=24
+        url=local_server, api=api, concurrency=4, requests=12, input_tokens=512, output_tokens=24
     )  # type: ignore[arg-type]
     results, dur = asyncio.run(run_load(cfg))
     s = summarize(results, dur, cfg)
     assert s["completed"] == 12 and s["token_source"] == ["usage"]
-    assert s["total_output_tokens"] == 12 * 24 and s["total_input_tokens"] == 12 * 256
+    assert s["total_output_tokens"] == 12 * 24 and s["total_input_tokens"] == 12 * 512
     log = httpx.get(f"{local_server}/flopbill/log").json()["requests"][len(before) :]
     assert len(log) == 12
     srv_ttft = statistics.median(e["ttft_s"] for e in log)
     srv_tpot = statistics.median(e["tpot_s"] for e in log)
-    assert s["ttft_s"]["median"] == pytest.approx(srv_ttft, rel=0.10), json.dumps(s["ttft_s"])
-    assert s["tpot_s"]["median"] == pytest.approx(srv_tpot, rel=0.10), json.dumps(s["tpot_s"])
+    ttft_ok = s["ttft_s"]["median"] == pytest.approx(srv_ttft, rel=0.10)
+    tpot_ok = s["tpot_s"]["median"] == pytest.approx(srv_tpot, rel=0.10)
+    report = (
+        f"client TTFT {s['ttft_s']['median'] * 1e3:.1f} ms vs server {srv_ttft * 1e3:.1f} ms; "
+        f"client TPOT {s['tpot_s']['median'] * 1e3:.2f} ms vs server {srv_tpot * 1e3:.2f} ms"
+    )
+    if not (ttft_ok and tpot_ok) and _too_busy():
+        pytest.skip(
+            f"machine too busy for 10 % timing agreement (load average {os.getloadavg()[0]:.1f}): {report}"
+        )
+    assert ttft_ok and tpot_ok, report
+
+
+def _too_busy() -> bool:
+    """True when more than 1.5 runnable processes per core compete (scheduling delays of tens of ms)."""
+    return os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1)
 
 
 def test_server_rejects_requests_that_cannot_fit(local_server: str) -> None:

@@ -41,4 +41,4 @@ def serve_local(
     )
     import uvicorn
 
-    uvicorn.run(server.app, host=host, port=port, log_level="warning")
+    uvicorn.run(server.asgi, host=host, port=port, log_level="warning")

@@ -191,6 +191,7 @@ class Engine:
             while not self._stop.is_set():
                 self._admit()
                 self._decode()
+                time.sleep(0)  # release the GIL so the HTTP event loop can take requests and send tokens
 
 
 def engine_stats(entries: list[ServerLogEntry]) -> dict[str, Any]:

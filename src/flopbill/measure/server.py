@@ -71,6 +71,7 @@ class LocalServer:
             ],
             lifespan=self._lifespan,
         )
+        self.asgi = _stamp_arrival(self.app)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
@@ -101,7 +102,7 @@ class LocalServer:
         return await self._generate(request, "chat")
 
     async def _generate(self, request: Request, kind: str) -> Response:
-        arrival_s = time.perf_counter()
+        arrival_s = float(request.scope.get("state", {}).get("arrival_s") or time.perf_counter())
         try:
             body = await request.json()
             max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
@@ -193,6 +194,18 @@ class LocalServer:
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(entry.as_dict()) + "\n")
+
+
+def _stamp_arrival(app: Any) -> Any:
+    """Wrap an ASGI app so each HTTP request records its arrival time (``scope["state"]["arrival_s"]``)
+    the moment the server hands it over, before routing and before the body is read."""
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            scope.setdefault("state", {})["arrival_s"] = time.perf_counter()
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 def loopback_only(host: str) -> None:
