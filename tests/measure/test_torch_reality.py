@@ -60,7 +60,7 @@ def measured(one_thread: None) -> tuple[HardwareProfile, list[TimedRow]]:
 
     with cpu_clock():
         return measure_back_to_back(
-            SMALL, hardware, rounds=1, shapes=SHAPES, repeats=3, done=within, max_rounds=4, max_s=40.0
+            SMALL, hardware, rounds=1, shapes=SHAPES, repeats=3, done=within, max_rounds=4, max_s=25.0
         )
 
 
