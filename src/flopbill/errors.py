@@ -14,6 +14,12 @@ class FlopbillError(Exception):
     """Base class of every error caused by input (arguments, catalog files, scenario files)."""
 
 
+def shown(value: object, limit: int = 120) -> str:
+    """Return ``repr(value)`` cut to about ``limit`` characters (a long array is not a message)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
+
+
 class InputError(FlopbillError, ValueError):
     """An input value is not allowed: names the field, the value and what is allowed."""
 
@@ -21,7 +27,7 @@ class InputError(FlopbillError, ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: {value!r} is not allowed; expected {allowed}")
+        super().__init__(f"{field}: {shown(value)} is not allowed; expected {allowed}")
 
 
 _LISTINGS = {"model": "flopbill catalog models", "accelerator": "flopbill catalog gpus"}

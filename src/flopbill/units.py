@@ -10,6 +10,7 @@ Formatting turns SI values back into short human strings for tables.
 
 from __future__ import annotations
 
+import math
 import re
 
 from flopbill.errors import InputError
@@ -38,8 +39,19 @@ _BYTES_RE = re.compile(rf"^{_NUMBER}\s*(?P<prefix>Ki|Mi|Gi|Ti|[kKMGTPE]?)(?P<uni
 _PRICE_RE = re.compile(rf"^\$?\s*{_NUMBER}\s*(?:/\s*(?:h|hr|hour|gpu-?h(?:our)?))?$")
 
 
+#: Largest magnitude a parsed quantity may have (counts, bytes, dollars): beyond any real workload.
+MAX_QUANTITY = 1e30
+
+
 def _to_float(text: str) -> float:
     return float(text.replace("_", ""))
+
+
+def _finite(value: float, text: object, field: str, allowed: str) -> float:
+    """Return ``value`` if it is finite and at most :data:`MAX_QUANTITY` in magnitude."""
+    if not math.isfinite(value) or abs(value) > MAX_QUANTITY:
+        raise InputError(field, text, f"{allowed} (finite, at most {MAX_QUANTITY:g})")
+    return value
 
 
 def parse_count(text: str | float | int, field: str = "value") -> float:
@@ -50,13 +62,15 @@ def parse_count(text: str | float | int, field: str = "value") -> float:
     if isinstance(text, bool):
         raise InputError(field, text, "a number such as 7e9, 70B, 15T or 8k")
     if isinstance(text, int | float):
-        return float(text)
+        return _finite(float(text), text, field, "a number")
+    if not isinstance(text, str):
+        raise InputError(field, type(text).__name__, "a number such as 7e9, 70B, 15T, 8k or 8Ki")
     match = _COUNT_RE.match(text.strip())
     if match is None:
         raise InputError(field, text, "a number such as 7e9, 70B, 15T, 8k or 8Ki")
     prefix = match["prefix"]
     scale = BINARY_PREFIXES.get(prefix) or DECIMAL_PREFIXES[prefix]
-    return _to_float(match["num"]) * scale
+    return _finite(_to_float(match["num"]) * scale, text, field, "a number")
 
 
 def parse_bytes(text: str | float | int, field: str = "bytes") -> float:
@@ -64,7 +78,9 @@ def parse_bytes(text: str | float | int, field: str = "bytes") -> float:
     if isinstance(text, bool):
         raise InputError(field, text, "a size such as 80GB or 80GiB")
     if isinstance(text, int | float):
-        return float(text)
+        return _finite(float(text), text, field, "a size in bytes")
+    if not isinstance(text, str):
+        raise InputError(field, type(text).__name__, "a size such as 80GB or 80GiB")
     cleaned = text.strip().replace("iB", "i")
     match = _BYTES_RE.match(cleaned if not cleaned.endswith("i") else cleaned + "B")
     if match is None:
@@ -73,17 +89,22 @@ def parse_bytes(text: str | float | int, field: str = "bytes") -> float:
         raise InputError(field, text, "a size such as 80GB (decimal) or 80GiB (binary)")
     prefix = match["prefix"]
     scale = BINARY_PREFIXES.get(prefix) or DECIMAL_PREFIXES[prefix]
-    return _to_float(match["num"]) * scale
+    return _finite(_to_float(match["num"]) * scale, text, field, "a size in bytes")
 
 
 def parse_price_usd(text: str | float | int, field: str = "price") -> float:
-    """Return US dollars from ``"$2.49/h"``, ``"2.49"`` or a number."""
+    """Return US dollars (≥ 0, finite) from ``"$2.49/h"``, ``"2.49"`` or a number."""
+    allowed = "a price in USD ≥ 0 such as 2.49 or $2.49/h"
     if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text)
-    match = _PRICE_RE.match(str(text).strip())
-    if match is None:
-        raise InputError(field, text, "a price in USD such as 2.49 or $2.49/h")
-    return _to_float(match["num"])
+        value = float(text)
+    else:
+        match = _PRICE_RE.match(str(text).strip())
+        if match is None:
+            raise InputError(field, text, allowed)
+        value = _to_float(match["num"])
+    if value < 0:
+        raise InputError(field, text, allowed)
+    return _finite(value, text, field, allowed)
 
 
 def parse_fraction(text: str | float | int, field: str = "fraction") -> float:

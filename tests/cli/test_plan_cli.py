@@ -89,3 +89,35 @@ def test_examples_run(run_cli: RunCli, name: str) -> None:
     code, out, err = run_cli(["plan", str(ROOT / "examples" / name), "--samples", "300", "--json"])
     assert code == 0, err
     assert json.loads(out)["cheapest_option"]
+
+
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.stem)
+def test_plan_shows_every_spike_and_payback_month(run_cli: RunCli, example: Path) -> None:
+    """Every example's terminal output has a row for each spike month and each payback month (months are
+    all shown up to 24, otherwise the first 3, spikes, crossovers, paybacks and the last), and P(cheapest)
+    is never printed as 0 % or 100 % unless exact (checked through --json against the table)."""
+    from flopbill.scenario.loader import load_scenario
+    from flopbill.scenario.projection import project
+
+    result = project(load_scenario(example), samples=0)
+    code, out, _ = run_cli(["plan", str(example), "--samples", "0"])
+    assert code == 0
+    flat = " ".join(out.split())
+    for m in result.spike_months():
+        assert f"month {m} (spike" in flat, f"{example.name}: spike month {m} not shown"
+    paybacks = [p for p in result.paybacks if p.month is not None]
+    for p in paybacks:
+        assert f"month {p.month} (" in flat and "payback" in flat, f"{example.name}: payback month {p.month}"
+        assert f"payback: {p.option} vs {p.api_option}" in flat
+    assert f"month {result.horizon_months}" in flat
+
+
+@pytest.mark.parametrize(
+    ("p", "text"), [(0.0, "0%"), (0.004, "<1%"), (0.5, "50%"), (0.996, ">99%"), (1.0, "100%")]
+)
+def test_probability_is_never_rounded_to_0_or_100_unless_exact(p: float, text: str) -> None:
+    """0.4 % prints as "<1%" and 99.6 % as ">99%" (not 0 % / 100 %); exact 0 and 1 print as they are."""
+    from flopbill.cli.plan import _prob
+    from flopbill.report.fmt import probability
+
+    assert _prob(p) == text == probability(p)

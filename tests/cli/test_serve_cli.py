@@ -68,6 +68,8 @@ def test_serve_all_options(run_cli) -> None:  # type: ignore[no-untyped-def]
             "4",
             "--spec-acceptance",
             "0.7",
+            "--draft-model",
+            "llama-3.2-1b",
             "--prefix-hit",
             "0.5",
             "--price-per-gpu-hour",
@@ -138,10 +140,12 @@ def test_unknown_gpu_exits_2_with_suggestion(run_cli) -> None:  # type: ignore[n
 def test_validate_serving(run_cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run_cli(["validate", "serving"])
     assert code == 0, err
-    assert "trtllm-llama31-8b-h100-fp8-128-128" in out and "median |error| (holdout)" in out
+    assert "trtllm10-llama-3.1-8b-h100-tp1-fp8-128-128" in out and "median |error| (holdout)" in out
+    assert "P90 |err|" in out and "holdout P80 |error|, dense" in out
     code, out, _ = run_cli(["validate", "serving", "--json"])
     data = json.loads(out)
-    assert len(data["cases"]) >= 15 and data["median_abs_error"]["all"] <= 0.25
+    assert len(data["cases"]) >= 100 and data["median_abs_error"]["all"] <= 0.25
+    assert data["groups"] and {"fit", "holdout"} <= set(data["by_split_and_kind"])
 
 
 def test_json_reports_ranges_around_the_estimate(run_cli) -> None:  # type: ignore[no-untyped-def]

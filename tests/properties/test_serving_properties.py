@@ -11,7 +11,7 @@ from flopbill.catalog import accelerator, accelerators, model, models
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import DoesNotFitError, InputError
-from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving
+from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, mtp_draft
 from flopbill.estimate.serving_metrics import serving_metrics
 from flopbill.estimate.serving_step import model_terms
 
@@ -112,8 +112,9 @@ def test_ttft_grows_superlinearly_with_prompt(mid: str, gpu: str, chunks: int) -
     st.floats(0.01, 0.05),
 )
 def test_more_acceptance_never_costs_more(mid: str, gpu: str, k: int, alpha: float, delta: float) -> None:
-    lo = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha)
-    hi = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha + delta)
+    draft = mtp_draft(model(mid))  # an explicit one-layer draft: these models have no MTP head
+    lo = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha, draft=draft)
+    hi = _est(mid, gpu, 512, 256, batch=1, spec_k=k, spec_acceptance=alpha + delta, draft=draft)
     assume(lo is not None and hi is not None and lo.tp == hi.tp)
     assert lo is not None and hi is not None
     assert hi.cost_usd_per_request is not None and lo.cost_usd_per_request is not None
@@ -161,3 +162,52 @@ def test_vectorized_search_matches_scalar_estimates() -> None:
         assert res.output_tokens_per_s_per_gpu[i] == pytest.approx(est.output_tokens_per_s_per_gpu, rel=1e-9)
         checked += 1
     assert checked >= 10
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(["llama-3.1-8b", "qwen3-30b-a3b", "mistral-7b", "gemma-2-9b"]),
+    st.sampled_from(["h100-sxm", "h200", "a100-80gb", "l40s"]),
+    st.floats(1.5, 8.0),
+    st.sampled_from([8, 16, 32]),
+)
+def test_capacity_scales_with_reasoning_multiplier(mid: str, gpu: str, r: float, batch: int) -> None:
+    """At a fixed deployment and batch, r× the output tokens needs r× the decode steps.
+
+    Replica-seconds per request ``S = prefill + O·r·T(r)/B``: with ``T(r)`` the step at the longer context,
+    the decode part grows exactly ``r·T(r)/T(1)``, and a high request rate makes the fleet follow ``S``
+    (whole replicas add at most one). Prompts of 64 tokens keep prefill small but present.
+    """
+    from flopbill.catalog.efficiency import engine_profile
+    from flopbill.estimate.serving_search import (
+        Candidate,
+        SearchGrid,
+        Slo,
+        WorkloadOptions,
+        search_serving,
+    )
+
+    acc = accelerator(gpu)
+    cands = [Candidate(acc, hardware_efficiency(gpu)[0], 2.0)]
+    grid = SearchGrid(tps=(1,), weights=(Dtype.BF16,), batches=(batch,))
+    eng = engine_profile("vllm")
+
+    def run(mult: float):  # type: ignore[no-untyped-def]
+        return search_serving(
+            model(mid),
+            cands,
+            eng,
+            64,
+            512,
+            500.0,
+            Slo(),
+            grid,
+            workload=WorkloadOptions(reasoning_multiplier=mult),
+        )
+
+    one, many = run(1.0), run(r)
+    assume(bool(one.feasible[0]) and bool(many.feasible[0]))
+    steps = r * float(many.tpot_s[0]) / float(one.tpot_s[0])
+    ratio = float(many.gpus[0]) / float(one.gpus[0])
+    assert ratio <= steps * (1 + 1e-9) + 1.0 / float(one.gpus[0])  # prefill does not grow with r
+    assert ratio >= 0.8 * steps  # decode dominates: ≥ 80 % of the growth shows in the fleet

@@ -67,7 +67,7 @@ def test_self_contained_no_network(page: str) -> None:
     assert all("src" not in attrs for attrs in scripts)
     assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
     assert not re.search(r"<(link|img|iframe)\b[^>]*\b(href|src)\s*=\s*[\"']?https?://", page, re.IGNORECASE)
-    assert page.count("plotly.js v") >= 1  # the bundle's banner: inlined, not fetched
+    assert page.count("plotly.js (basic - minified) v") == 1  # the bundle's banner: inlined once, not fetched
     assert "default-src 'none'" in page  # the Content-Security-Policy that forbids network loads
 
 
@@ -147,7 +147,9 @@ def test_charts_without_data_are_omitted_with_a_reason() -> None:
     for div_id in ("chart-crossover", "chart-break-even", "chart-tornado", "chart-bands"):
         assert f'<div id="{div_id}' not in page
     assert '<div id="chart-monthly-cost" class="plotly-graph-div"' in page
-    assert page.count('<p class="omitted">Not drawn: ') == 4
+    # the sample may also lack revenue and GPU-backed options: those charts say so too
+    omitted = 4 + ("The scenario gives no revenue." in page) + ("No option runs on GPUs." in page)
+    assert page.count('<p class="omitted">Not drawn: ') == omitted
     assert "no one-time (training or fine-tuning) cost" in page
     assert "no pair of an API option and a GPU-backed option" in page
     assert "costs are point estimates" in page
@@ -196,5 +198,92 @@ def test_example_scenarios_render_through_the_engine(path: Path) -> None:
     assert ('<div id="chart-bands" class="plotly-graph-div"' in page) == (result.monte_carlo is not None)
     drawn = page.count('class="plotly-graph-div"')
     omitted = page.count('<p class="omitted">Not drawn: ')
-    assert drawn + omitted == 4 + max(1, len([t for t in result.tornado if t.rows]))
+    assert drawn + omitted == 7 + max(1, len([t for t in result.tornado if t.rows]))
     assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
+
+
+def test_example_report_is_small_and_inlines_plotly_once() -> None:
+    """The chatbot report (7 charts, tornado, Monte Carlo bands) stays under 1.5 MB: plotly.js is inlined
+    once, as the official minified basic bundle (1.19 MB), and no chart ships its own copy."""
+    projection = pytest.importorskip("flopbill.scenario.projection")
+    loader = pytest.importorskip("flopbill.scenario.loader")
+    result = projection.project(loader.load_scenario(EXAMPLES[0]), samples=200, seed=1)
+    page = render_html(result)
+    assert len(page.encode("utf-8")) < 1_500_000
+    assert page.count("plotly.js (basic - minified) v") == 1
+
+
+def test_decision_view_log_scale_payback_and_spike() -> None:
+    """The monthly chart opens on a log y axis (cheap options not flattened by the dearest); the cumulative
+    chart marks each payback month; spike months are shaded and labelled; lines differ in dash."""
+    projection = pytest.importorskip("flopbill.scenario.projection")
+    loader = pytest.importorskip("flopbill.scenario.loader")
+    chatbot = next(p for p in EXAMPLES if p.stem == "chatbot")
+    result = projection.project(loader.load_scenario(chatbot), samples=0)
+    page = render_html(result)
+    monthly = _section(page, "sec-chart-monthly-cost")
+    assert '"type":"log"' in monthly
+    cumulative = _section(page, "sec-chart-cumulative")
+    for pb in result.paybacks:
+        if pb.month is not None:
+            assert f"payback vs {pb.api_option}: month {pb.month}" in cumulative
+    assert "spike \\u00d710" in monthly  # "spike ×10", JSON-escaped inside the figure
+    assert '"dash":"dash"' in monthly
+    assert '<div id="chart-gpus" class="plotly-graph-div"' in page
+    assert '<div id="chart-revenue" class="plotly-graph-div"' in page
+
+
+def test_unserved_demand_is_warned_in_the_headline() -> None:
+    """A fixed fleet of 1 replica (1 request/s) under 2 requests/s flat drops half the demand: the headline
+    says "Unserved demand" with 50 %."""
+    from flopbill.scenario.loader import scenario_from_dict
+    from flopbill.scenario.projection import project
+
+    gpu = {
+        "name": "gpu",
+        "kind": "self_hosted",
+        "model": "llama-3.1-8b",
+        "gpu": "l4",
+        "replicas": 1,
+        "price_usd_per_gpu_hour": 1,
+        "throughput_requests_per_s_per_replica": 1,
+        "target_utilization": 1,
+    }
+    data = {
+        "name": "t",
+        "horizon_months": 2,
+        "traffic": {"requests_per_day": 172_800},
+        "request": {"input_tokens": 100, "output_tokens": 100},
+        "options": [gpu],
+        "monte_carlo": {"samples": 0},
+    }
+    page = render_html(project(scenario_from_dict(data)))
+    headline = _section(page, "headline")
+    assert "Unserved demand" in headline and "50%" in headline
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high", "text"),
+    [
+        ("traffic.monthly_growth", 0.1, 0.3, "monthly growth 10–30 %"),
+        ("options.llama.price_usd_per_gpu_hour", 2.0, 3.0, "llama: GPU price, $/GPU-hour $2.00–$3.00"),
+        ("traffic.spikes[0].multiplier", 5.0, 15.0, "traffic: spike size 5–15×"),
+    ],
+)
+def test_tornado_inputs_have_human_labels(name: str, low: float, high: float, text: str) -> None:
+    """Tornado rows read as a PM would say them, with the range in the input's own unit."""
+    from flopbill.report.charts import input_label
+
+    assert input_label(name, low, high) == text
+
+
+def test_assumption_sources_link_their_urls_and_stay_escaped() -> None:
+    """A source "see https://a.example/x?q=1&r=2. <b>" links the URL (without the full stop) and escapes the
+    rest, the URL's ampersand included."""
+    from flopbill.report.tables import linkify
+
+    html_text = linkify("see https://a.example/x?q=1&r=2. <b>")
+    assert html_text == (
+        'see <a href="https://a.example/x?q=1&amp;r=2" rel="noreferrer">https://a.example/x?q=1&amp;r=2</a>'
+        ". &lt;b&gt;"
+    )

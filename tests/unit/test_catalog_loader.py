@@ -48,7 +48,7 @@ def test_shorthand_hits_requested_size() -> None:
 
 
 def test_shorthand_rejects_impossible_size() -> None:
-    with pytest.raises(InputError, match="--params"):
+    with pytest.raises(InputError, match="params"):
         model_from_shorthand(1e6, n_layers=32, d_model=4096)
 
 

@@ -17,6 +17,8 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "units": 0,
     "dtypes": 0,
+    "checks": 0,
+    "safeio": 0,
     "catalog": 1,
     "estimate": 2,
     "scenario": 3,

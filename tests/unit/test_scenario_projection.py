@@ -164,9 +164,8 @@ def test_spike_adds_volume_in_its_months() -> None:
 
 
 def test_owned_depreciation_and_power() -> None:
-    """One owned GPU: $36,000 over 3 years = $1,000/month; 1 kW × PUE 1.5 × $0.1/kWh × 720 h = $108.
-
-    Depreciation stops after 36 months: a 40-month horizon has 36 × $1,000.
+    """One owned GPU (a 1-GPU server): $36,000 over 3 years = $1,000/month; 1 kW × PUE 1.5 × $0.1/kWh ×
+    720 h = $108. Depreciation stops after 36 months: a 40-month horizon has 36 × $1,000.
     """
     owned = {
         "name": "own",
@@ -175,6 +174,8 @@ def test_owned_depreciation_and_power() -> None:
         "gpu": "h100-sxm",
         "throughput_requests_per_s_per_replica": 10,
         "purchase_price_usd_per_gpu": 36_000,
+        "gpus_per_server": 1,
+        "server_extras_usd_per_server": 0,
         "depreciation_years": 3,
         "power_w_per_gpu": 1000,
         "pue": 1.5,

@@ -67,7 +67,7 @@ def test_model_too_large_does_not_fit() -> None:
 
 
 def test_tp_must_divide_heads() -> None:
-    with pytest.raises(InputError, match="--tp"):
+    with pytest.raises(InputError, match="tp"):
         _est(tp=3)
 
 
@@ -86,7 +86,7 @@ def test_fp8_kv_doubles_max_batch() -> None:
 
 def test_speculation_and_prefix_caching_help() -> None:
     base = _est(batch=1)
-    spec = _est(batch=1, spec_k=4, spec_acceptance=0.8)
+    spec = _est(batch=1, spec_k=4, spec_acceptance=0.8, draft=model("llama-3.2-1b"))
     assert spec.tpot_s < base.tpot_s
     cached = _est(batch=1, prefix_hit_rate=0.9)
     assert cached.ttft_s < base.ttft_s
@@ -107,3 +107,10 @@ def test_search_finds_cheapest_meeting_slo() -> None:
     front = pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
     costs, tpots = res.cost_usd_per_request[front], res.tpot_s[front]
     assert list(costs) == sorted(costs) and all(x > y for x, y in itertools.pairwise(tpots))
+
+
+def test_speculation_without_mtp_head_needs_a_draft() -> None:
+    """Llama 3.1 8B has no MTP head (config.json has no num_nextn_predict_layers): no default draft."""
+    with pytest.raises(InputError, match="no MTP head"):
+        _est(batch=1, spec_k=2, spec_acceptance=0.7)
+    assert _est("deepseek-v3", "h200", batch=1, tp=8, weights=Dtype.FP8, spec_k=1, spec_acceptance=0.8)

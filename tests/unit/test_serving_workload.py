@@ -182,7 +182,7 @@ def test_two_point_spread_raises_p90_ttft() -> None:
 
 def test_percentile_and_length_validation() -> None:
     for bad in (0.0, -5.0, 100.5):
-        with pytest.raises(InputError, match="--slo-percentile"):
+        with pytest.raises(InputError, match="slo_percentile"):
             check_percentile(bad)
     check_percentile(100.0)
     with pytest.raises(InputError, match="at least 1"):

@@ -24,8 +24,42 @@ class HardwareEfficiency(Strict):
     id: str
     accelerators: list[str] = Field(description="accelerator ids this profile applies to")
     eta_flops: Sourced = Field(description="fraction of dense peak FLOP/s reached by serving matmuls")
+    eta_flops_by_dtype: dict[str, Sourced] = Field(
+        default_factory=dict,
+        description="eta_flops for a compute format where it differs (bf16, fp8, ...); others use eta_flops",
+    )
     eta_bw: Sourced = Field(description="fraction of peak memory bandwidth reached by decode reads")
     allreduce_latency_s: Sourced = Field(description="fixed latency of one small all-reduce, s")
+    device_memory_mib: dict[str, Sourced] = Field(
+        default_factory=dict,
+        description="memory the driver reports per accelerator id (MiB, binary), where publicly reported",
+    )
+
+    scale_up_gpus: dict[str, Sourced] = Field(
+        default_factory=dict, description="GPUs one scale-up domain (NVLink, Infinity Fabric) joins, per id"
+    )
+    scale_out_gbit_per_s: dict[str, Sourced] = Field(
+        default_factory=dict, description="network bandwidth per GPU beyond the domain, Gb/s each way, per id"
+    )
+
+    def eta_flops_for(self, compute_dtype: str) -> float:
+        """Return the serving matmul efficiency for a compute format (``eta_flops`` unless listed)."""
+        entry = self.eta_flops_by_dtype.get(compute_dtype)
+        return self.eta_flops.value if entry is None else entry.value
+
+    def topology(self, accelerator_id: str) -> tuple[float, float]:
+        """Return (scale-up domain GPUs, scale-out bidirectional bytes/s per GPU); inf / NaN when unknown."""
+        up = self.scale_up_gpus.get(accelerator_id)
+        out = self.scale_out_gbit_per_s.get(accelerator_id)
+        return (
+            float("inf") if up is None else up.value,
+            float("nan") if out is None else 2.0 * out.value * 1e9 / 8.0,
+        )
+
+    def memory_bytes(self, accelerator_id: str, datasheet_bytes: float | None) -> float | None:
+        """Return device memory in bytes: the driver-reported MiB · 2^20 if listed, else the datasheet's."""
+        mib = self.device_memory_mib.get(accelerator_id)
+        return datasheet_bytes if mib is None else mib.value * 2.0**20
 
 
 class EngineProfile(Strict):
@@ -35,6 +69,17 @@ class EngineProfile(Strict):
     name: str
     overhead_s_per_step: Sourced = Field(description="CPU/scheduling/launch time per forward step, s")
     memory_reserve_fraction: Sourced = Field(description="device memory the runtime keeps out of reach")
+    kv_free_fraction: Sourced | None = Field(
+        default=None,
+        description="fraction of the memory left after weights and activations given to the KV cache "
+        "(TensorRT-LLM kv_cache_free_gpu_mem_fraction); None: all of it",
+    )
+    kernel_floor_s: Sourced | None = Field(
+        default=None, description="shortest GPU time of one decode kernel replayed from a CUDA graph, s"
+    )
+    eager_kernel_floor_s: Sourced | None = Field(
+        default=None, description="least time per decode kernel launched eagerly (no CUDA graph), s"
+    )
     max_batch_sequences: Sourced = Field(description="default cap on concurrent sequences")
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 
@@ -45,7 +90,10 @@ class EfficiencyCatalog(Strict):
     about: str
     default_hardware: str
     default_engine: str
-    accuracy_band: Sourced = Field(description="relative error band reported around serving estimates")
+    accuracy_band: Sourced = Field(description="relative error band reported around dense-model estimates")
+    accuracy_band_moe: Sourced | None = Field(
+        default=None, description="relative error band for mixture-of-experts models (None: accuracy_band)"
+    )
     hardware: list[HardwareEfficiency]
     engines: list[EngineProfile]
 
@@ -94,9 +142,14 @@ def engine_profile(engine: str | None = None) -> EngineProfile:
     return table[key]
 
 
-def accuracy_band() -> Sourced:
-    """Return the relative error band (fraction) flopbill reports around serving estimates, sourced."""
-    return _builtin().accuracy_band
+def accuracy_band(moe: bool = False) -> Sourced:
+    """Return the relative error band (fraction) flopbill reports around serving estimates, sourced.
+
+    Out-of-sample: the 80th percentile of |error| over the holdout sources' dense rows (``moe=False``)
+    or MoE rows (``moe=True``) of the golden serving cases.
+    """
+    cat = _builtin()
+    return cat.accuracy_band_moe if moe and cat.accuracy_band_moe is not None else cat.accuracy_band
 
 
 def engines() -> list[EngineProfile]:

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from flopbill.catalog.aliases import resolve_model_id
 from flopbill.catalog.schema import Accelerator, HardwareCatalog, ModelCatalog, ModelSpec, Source
+from flopbill.checks import MAX_SCHEMA_INT, integer, positive
 from flopbill.errors import CatalogError, InputError, UnknownNameError
+from flopbill.safeio import DocumentError, check_path, load_json, load_yaml, read_text
 
 _DATA = "flopbill.catalog.data"
 
 
 def _read_yaml(path: Path | str, text: str) -> Any:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise CatalogError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        return load_yaml(text, str(path))[0]
+    except DocumentError as exc:
+        raise CatalogError(str(exc)) from None
 
 
 def describe_validation_error(path: Path | str, exc: ValidationError, data: Any = None) -> str:
@@ -60,21 +58,28 @@ def load_hardware_file(path: Path | str) -> HardwareCatalog:
 
 def load_model_file(path: Path | str) -> list[ModelSpec]:
     """Return the models in a YAML file: a catalog (``models: [...]``), a list, or one model."""
-    p = Path(path)
-    if not p.is_file():
+    p = check_path(path, "model file")
+    if not p.exists():
         raise InputError("model file", str(path), "an existing YAML or config.json file")
-    text = p.read_text(encoding="utf-8")
+    text = read_text(p, "model file")
     if p.suffix == ".json":
         try:
-            return [model_from_hf_config(json.loads(text), name=p.parent.name or p.stem)]
-        except json.JSONDecodeError as exc:
-            raise CatalogError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+            cfg = load_json(text, str(path))
+        except DocumentError as exc:
+            raise CatalogError(str(exc)) from None
+        if not isinstance(cfg, dict):
+            raise CatalogError(f"{path}: a config.json is a JSON object ({{...}}), not {type(cfg).__name__}")
+        return [model_from_hf_config(cfg, name=p.parent.name or p.stem)]
     data = _read_yaml(path, text)
     try:
         if isinstance(data, dict) and "models" in data:
             return ModelCatalog.model_validate(data).models
         if isinstance(data, list):
+            if not data:
+                raise CatalogError(f"{path}: the list of models is empty")
             return [ModelSpec.model_validate(d) for d in data]
+        if not isinstance(data, dict):
+            raise CatalogError(f"{path}: a model file is a YAML mapping (id:, n_layers:, ...) or a list")
         return [ModelSpec.model_validate(data)]
     except ValidationError as exc:
         raise CatalogError(describe_validation_error(path, exc, data)) from None
@@ -131,7 +136,12 @@ def model(name: str) -> ModelSpec:
 
 def resolve_model(name_or_path: str) -> ModelSpec:
     """Return a model from a catalog id, a YAML file (first model) or a HF ``config.json`` path."""
-    if name_or_path.endswith((".yaml", ".yml", ".json")) or Path(name_or_path).is_file():
+    path = check_path(name_or_path, "model")
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name longer than the file system allows is not a file
+        is_file = False
+    if name_or_path.endswith((".yaml", ".yml", ".json")) or is_file:
         return load_model_file(name_or_path)[0]
     return model(name_or_path)
 
@@ -167,7 +177,7 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
 
     The published parameter count of a user config is unknown (``None``).
     """
-    if "text_config" in cfg:
+    if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"]}
     d_model = _hf_get(cfg, "hidden_size", "n_embd", "d_model")
     n_layers = _hf_get(cfg, "num_hidden_layers", "n_layer", "num_layers")
@@ -176,6 +186,12 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
         raise CatalogError(
             f"{name}: config.json needs hidden_size, num_hidden_layers and num_attention_heads"
         )
+    try:  # sizes are used in arithmetic below: whole numbers only (a string "4096" × 4 is no size)
+        d_model = integer(d_model, "hidden_size", upper=10_000_000)
+        n_layers = integer(n_layers, "num_hidden_layers", upper=1_000_000)
+        n_heads = integer(n_heads, "num_attention_heads", upper=1_000_000)
+    except InputError as exc:
+        raise CatalogError(f"{name}: config.json {exc}") from None
     n_experts = _hf_get(cfg, "num_local_experts", "n_routed_experts", "num_experts")
     d_ff = _hf_get(cfg, "intermediate_size", "n_inner", "ffn_dim", default=4 * d_model)
     model_type = str(cfg.get("model_type", ""))
@@ -214,6 +230,8 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
             k: cfg.get(k)
             for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
         }
+    if cfg.get("num_nextn_predict_layers"):
+        fields["mtp_layers"] = int(cfg["num_nextn_predict_layers"])
     fields |= _sliding_window_fields(cfg, model_type, n_layers)
     if model_type in ("gemma2", "gemma3"):
         fields["norms_per_layer"] = 4  # pre- and post-norm around attention and MLP
@@ -237,14 +255,17 @@ def model_from_shorthand(
     Heads default to ``d_model / 128`` (head size 128). The FFN size is solved so the total matches
     ``params``: ``d_ff = (params − 2·V·d − L·4·d²) / (3·L·d)`` (SwiGLU, untied embeddings).
     """
-    heads = n_heads or max(1, d_model // 128)
+    params = positive(params, "params", "a positive parameter count such as 7B")
+    n_layers = integer(n_layers, "n_layers", lower=1, upper=1_000_000)
+    d_model = integer(d_model, "d_model", lower=1, upper=10_000_000)
+    heads = integer(n_heads, "n_heads", lower=1) if n_heads is not None else max(1, d_model // 128)
     if d_model % heads:
-        raise InputError("--heads", heads, f"a divisor of the hidden size {d_model}")
+        raise InputError("n_heads", heads, f"a divisor of the hidden size {d_model}")
     d_ff = round((params - 2 * vocab_size * d_model - n_layers * 4 * d_model**2) / (3 * n_layers * d_model))
     if d_ff <= 0:
-        raise InputError(
-            "--params", params, f"more than the attention and embeddings of {n_layers}×{d_model}"
-        )
+        raise InputError("params", params, f"more than the attention and embeddings of {n_layers}×{d_model}")
+    if d_ff > MAX_SCHEMA_INT:
+        raise InputError("params", params, f"a count whose FFN width for {n_layers}×{d_model} stays ≤ 2**53")
     return ModelSpec(
         id="custom",
         name=f"custom {params / 1e9:.3g}B ({n_layers}×{d_model})",

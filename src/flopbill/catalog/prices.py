@@ -157,7 +157,7 @@ def select_offers(
     """
     rows = price_offers() if offers is None else offers
     if pricing is not None and pricing not in PRICING_MODELS:
-        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
+        raise InputError("pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
     if accelerator_id is not None and accelerator_id not in {o.accelerator_id for o in rows}:
         raise UnknownNameError("priced accelerator", accelerator_id, {o.accelerator_id for o in rows})
     if provider is not None and provider not in {o.provider for o in rows}:
@@ -184,7 +184,7 @@ def gpu_price(
     that pricing model (the known ones are named).
     """
     if pricing not in PRICING_MODELS:
-        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
+        raise InputError("pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
     rows = price_offers() if offers is None else offers
     for_acc = [o for o in rows if o.accelerator_id == accelerator_id]
     if not for_acc:
@@ -197,7 +197,7 @@ def gpu_price(
     chosen = [o for o in for_acc if o.pricing == pricing]
     if not chosen:
         have = ", ".join(sorted({o.pricing for o in for_acc}))
-        raise InputError("--pricing", pricing, f"a pricing model with offers for {accelerator_id} ({have})")
+        raise InputError("pricing", pricing, f"a pricing model with offers for {accelerator_id} ({have})")
     prices = [o.price_usd_per_gpu_hour for o in chosen]
     names = ", ".join(sorted(f"{o.provider} {o.instance} ${o.price_usd_per_gpu_hour:.2f}" for o in chosen))
     date = min(o.date_checked for o in chosen)

@@ -11,11 +11,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flopbill.checks import schema_numbers
+
 
 class Strict(BaseModel):
     """Base of every catalog schema: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_only(cls, data: object) -> object:
+        """Booleans are not numbers and whole numbers stay exact (see :mod:`flopbill.checks`)."""
+        return schema_numbers(cls, data)
 
 
 class Source(Strict):
@@ -143,6 +151,10 @@ class ModelSpec(Strict):
     qk_nope_head_dim: int | None = Field(default=None, gt=0)
     qk_rope_head_dim: int | None = Field(default=None, gt=0)
     v_head_dim: int | None = Field(default=None, gt=0)
+    # multi-token prediction heads (a built-in speculative draft)
+    mtp_layers: int = Field(
+        default=0, ge=0, description="multi-token-prediction layers (config.json num_nextn_predict_layers)"
+    )
     # provenance
     published_params_total: float | None = Field(
         default=None, gt=0, description="total parameters as published; None for user models"

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "flopbill.cli.measure",
     "flopbill.cli.serve_local",
     "flopbill.cli.calibrate",
+    "flopbill.cli.web",
 )
 
 

@@ -172,8 +172,8 @@ def api_command(
     names = [n.strip() for n in (compare or "").split(",") if n.strip()] or ([model] if model else [])
     if not names:
         raise InputError("--model/--compare", None, "a model name (--model gpt-4o) or a list (--compare a,b)")
-    if days_per_month <= 0:
-        raise InputError("--days-per-month", days_per_month, "a number of days > 0")
+    if not 0 < days_per_month <= 31:
+        raise InputError("--days-per-month", days_per_month, "a number of days in (0, 31]")
     workload = {
         "input_tokens": parse_count(input_tokens, "--input-tokens"),
         "output_tokens": parse_count(output_tokens, "--output-tokens"),

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -17,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flopbill.errors import FlopbillError
+from flopbill.errors import FlopbillError, InputError
 
 app = typer.Typer(
     name="flopbill",
@@ -70,8 +73,30 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+_JSON_SINK: ContextVar[list[Any] | None] = ContextVar("flopbill_json_sink", default=None)
+
+
+@contextmanager
+def capture_json() -> Iterator[list[Any]]:
+    """Collect what :func:`print_json` would print (as plain JSON values) instead of writing stdout.
+
+    The web server runs the CLI's own command functions inside this, so its answers are the CLI's
+    ``--json`` by construction. The sink is a context variable: each thread/request has its own.
+    """
+    sink: list[Any] = []
+    token = _JSON_SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _JSON_SINK.reset(token)
+
+
 def print_json(payload: Any) -> None:
-    """Write ``payload`` as indented JSON to stdout."""
+    """Write ``payload`` as indented JSON to stdout (or to the :func:`capture_json` sink)."""
+    sink = _JSON_SINK.get()
+    if sink is not None:
+        sink.append(to_jsonable(payload))
+        return
     sys.stdout.write(json.dumps(to_jsonable(payload), indent=2, sort_keys=False) + "\n")
 
 
@@ -103,6 +128,54 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+#: Library fields whose CLI flag is not the field written with dashes (``input_tokens`` → ``--input-tokens``).
+FIELD_FLAGS = {
+    "n_gpus": "--gpus",
+    "n_layers": "--layers",
+    "d_model": "--hidden",
+    "n_heads": "--heads",
+    "prefix_hit_rate": "--prefix-hit",
+    "context_tokens": "--context",
+    "budget_usd": "--budget-usd",
+}
+
+
+@functools.cache
+def _flags() -> frozenset[str]:
+    """Return every long option of every registered command."""
+    found: set[str] = set()
+    stack = [typer.main.get_command(app)]
+    while stack:
+        cmd = stack.pop()
+        found.update(o for p in cmd.params for o in getattr(p, "opts", ()) if o.startswith("--"))
+        stack.extend(getattr(cmd, "commands", {}).values())
+    return frozenset(found)
+
+
+def flag_for(field: str) -> str:
+    """Return how the CLI names a library field: ``input_tokens`` → ``--input-tokens``; a field
+    with no flag of its own (or already a flag) is returned as it is. ``a/b`` maps each part."""
+    if "/" in field:
+        return "/".join(flag_for(part) for part in field.split("/"))
+    if field in FIELD_FLAGS:
+        return FIELD_FLAGS[field]
+    candidate = "--" + field.replace("_", "-")
+    return candidate if candidate in _flags() else field
+
+
+def error_line(exc: FlopbillError) -> str:
+    """Return the one line the CLI prints for ``exc``: an input error names the CLI flag of its field."""
+    text = str(exc)
+    if isinstance(exc, InputError) and text.startswith(f"{exc.field}: "):
+        text = flag_for(exc.field) + text[len(exc.field) :]
+    text = "; ".join(part.strip() for part in text.splitlines() if part.strip())  # one line, always
+    return text if len(text) <= 2000 else text[:1990] + " [...]"
+
+
+#: Typer's usage error (unknown option, bad value for a typed option): printed as one line, exit 2.
+_USAGE_ERROR: Any = typer.BadParameter.__mro__[1]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI: user errors print one line and exit 2; anything else is a bug (traceback).
 
@@ -112,7 +185,20 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     register_commands()
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="flopbill")
+        code = app(args=list(argv) if argv is not None else None, prog_name="flopbill", standalone_mode=False)
     except FlopbillError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        err_console.print(f"error: {error_line(exc)}", markup=False, highlight=False)
         raise SystemExit(2) from None
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `flopbill` or `flopbill catalog`
+            exc.show()
+        else:
+            where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+            message = " ".join(exc.format_message().split())
+            err_console.print(f"error: {message}{where}", markup=False, highlight=False)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        err_console.print("aborted", markup=False, highlight=False)
+        raise SystemExit(1) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)

@@ -113,17 +113,23 @@ def _print(r: ModelReport) -> None:
 @app.command("model")
 def model_command(
     name: str = typer.Argument(None, help="catalog id (llama-3.1-70b), model YAML, or config.json path"),
-    context: str = typer.Option(str(DEFAULT_CONTEXT_TOKENS), "--context", help="context length, e.g. 8k"),
+    context: str = typer.Option(
+        None, "--context", help=f"context length, e.g. 8k [default: {DEFAULT_CONTEXT_TOKENS}]"
+    ),
     params: str = typer.Option(None, "--params", help="shorthand: total parameters, e.g. 7B"),
     layers: int = typer.Option(None, "--layers", help="shorthand: transformer blocks"),
     hidden: int = typer.Option(None, "--hidden", help="shorthand: hidden size"),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show parameters, FLOPs per token, weight memory per dtype and KV-cache bytes of a model."""
-    context_tokens = parse_count(context, "--context")
+    context_tokens = parse_count(context or str(DEFAULT_CONTEXT_TOKENS), "--context")
     if context_tokens <= 0:
         raise InputError("--context", context, "a positive number of tokens, e.g. 4096 or 8k")
-    report = model_report(_resolve(name, params, layers, hidden), context_tokens)
+    spec = _resolve(name, params, layers, hidden)
+    if name and context is not None and context_tokens > spec.max_context_tokens:
+        window = f"at most {spec.id}'s context window of {spec.max_context_tokens:,} tokens"
+        raise InputError("--context", context, window)
+    report = model_report(spec, context_tokens)
     if as_json:
         print_json(report)
     else:

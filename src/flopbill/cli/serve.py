@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import typer
@@ -10,6 +11,7 @@ import typer
 from flopbill.catalog import accelerator, accelerators, resolve_model
 from flopbill.catalog.efficiency import accuracy_band, engine_profile, hardware_efficiency
 from flopbill.catalog.schema import ModelSpec
+from flopbill.checks import integer
 from flopbill.cli.app import (
     JSON_OPTION,
     app,
@@ -28,17 +30,21 @@ from flopbill.cli.serve_lengths import (
     single_estimate_note,
     slo_checked,
 )
-from flopbill.dtypes import parse_dtype
+from flopbill.dtypes import Dtype, parse_dtype
 from flopbill.errors import FlopbillError, InputError
 from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, parse_precision
+from flopbill.estimate.serving_disaggregated import disaggregated_fleet
 from flopbill.estimate.serving_search import (
     Candidate,
     SearchGrid,
     Slo,
+    WorkloadOptions,
+    at_least,
     cheapest,
     pareto_front,
     search_serving,
     search_serving_lengths,
+    why_nothing_meets,
 )
 from flopbill.estimate.serving_workload import check_percentile
 from flopbill.units import format_bytes, format_duration, parse_count, parse_fraction, parse_price_usd
@@ -62,9 +68,12 @@ Examples:
 
 
 def _price(acc_id: str, given: str | None, pricing: str) -> tuple[float | None, str]:
+    from flopbill.catalog.prices import PRICING_MODELS, gpu_price
+
+    if pricing not in PRICING_MODELS:
+        raise InputError("--pricing", pricing, "one of " + ", ".join(PRICING_MODELS))
     if given is not None:
         return parse_price_usd(given, "--price-per-gpu-hour"), "given"
-    from flopbill.catalog.prices import gpu_price
 
     try:
         p = gpu_price(acc_id, pricing)
@@ -92,7 +101,7 @@ def _options(**kw: Any) -> ServingOptions:
     return ServingOptions(
         tp=tp,
         replicas=gpus // tp,
-        weights=parse_dtype(kw["weights"], "--weights"),
+        weights=parse_dtype(kw["weights"] or "bf16", "--weights"),
         kv=parse_precision(kw["kv"], "--kv"),
         activations=parse_precision(kw["activations"], "--activations"),
         batch=_batch(kw["batch"]),
@@ -103,11 +112,15 @@ def _options(**kw: Any) -> ServingOptions:
         n_samples=kw["samples"],
         reasoning_multiplier=kw["reasoning_multiplier"],
         utilization=parse_fraction(kw["utilization"], "--utilization"),
+        attention_dp=kw["attention_dp"],
+        cuda_graphs=not kw["eager"],
     )
 
 
 JSON_KEYS = (
     "ttft_s",
+    "ttft_static_batch_s",
+    "ttft_chunked_s",
     "tpot_s",
     "e2e_latency_s",
     "output_tokens_per_s_per_user",
@@ -132,13 +145,23 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
 
     def span(name: str, fmt: Any) -> str:
         low, high = r[f"{name}_low"], r[f"{name}_high"]
-        return "" if low is None or high is None else f"{fmt(low)} – {fmt(high)}"
+        if low is None and high is None:
+            return ""
+        if low is None or high is None:
+            return f"≥ {fmt(low)}" if high is None else f"≤ {fmt(high)}"
+        return f"{fmt(low)} – {fmt(high)}"
 
     def tok(v: float) -> str:
         return f"{v:,.0f}"
 
     rows = [
-        ("time to first token (TTFT)", format_duration(e.ttft_s), span("ttft_s", format_duration)),
+        ("TTFT, lone request", format_duration(e.ttft_s), span("ttft_s", format_duration)),
+        (f"TTFT, static batch of {e.batch} (all prefills first)", format_duration(e.ttft_static_batch_s), ""),
+        (
+            f"TTFT, joining {e.batch} running (chunked prefill, no queue)",
+            format_duration(e.ttft_chunked_s),
+            "",
+        ),
         (
             "time per output token (TPOT)",
             f"{format_duration(e.tpot_s)} ({e.bound}-bound)",
@@ -176,7 +199,12 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
 @app.command(help=SERVE_HELP)
 def serve(
     model_name: str = typer.Option(..., "--model", help="catalog id, YAML or config.json"),
-    gpu: str = typer.Option("h100-sxm", "--gpu", help="accelerator id (see `flopbill catalog gpus`)"),
+    gpu: str | None = typer.Option(
+        None,
+        "--gpu",
+        help="accelerator id (see `flopbill catalog gpus`; default h100-sxm); with --search a list a,b,c "
+        "(default: every priced accelerator)",
+    ),
     gpus: int | None = typer.Option(
         None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
     ),
@@ -191,12 +219,29 @@ def serve(
     lengths_file: str | None = typer.Option(
         None, "--lengths", help="CSV of requests with columns input_tokens,output_tokens"
     ),
-    weights: str = typer.Option("bf16", "--weights", help="bf16, fp8, int8, int4 (weight-only), fp4"),
-    kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default bf16)"),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="bf16 (default), fp8, int8, int4 (weight-only), fp4; with --search a list (default: all)",
+    ),
+    kv: str | None = typer.Option(None, "--kv", help="KV-cache format (default bf16); with --search a list"),
+    min_precision: str | None = typer.Option(
+        None,
+        "--min-precision",
+        help="lowest acceptable weight/KV format, e.g. fp8 (excludes int4/fp4); --search skips formats below",
+    ),
     activations: str | None = typer.Option(
         None, "--activations", help="matmul format (default from weights)"
     ),
     engine: str = typer.Option("vllm", "--engine", help="vllm, trtllm, sglang, llama.cpp"),
+    eager: bool = typer.Option(
+        False, "--eager", help="no CUDA graphs (vLLM --enforce-eager, SGLang --disable-cuda-graph)"
+    ),
+    attention_dp: bool = typer.Option(
+        False,
+        "--attention-dp",
+        help="MoE: attention data-parallel + expert-parallel over the --tp GPUs (SGLang dp-attention)",
+    ),
     spec_k: int = typer.Option(0, "--spec-k", help="speculative draft length k (0 = off)"),
     spec_acceptance: str = typer.Option("0.7", "--spec-acceptance", help="per-token acceptance α"),
     draft_model: str | None = typer.Option(
@@ -218,6 +263,12 @@ def serve(
         "(queueing for the TTFT objective may add replicas below it)",
     ),
     search: bool = typer.Option(False, "--search", help="search accelerators × TP × precision × batch"),
+    disaggregated: bool = typer.Option(
+        False,
+        "--disaggregated",
+        help="with --rps: separate prefill and decode pools, KV sent over the network",
+    ),
+    prefill_tp: int | None = typer.Option(None, "--prefill-tp", help="TP of the prefill pool (default --tp)"),
     rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
     slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
     slo_tpot: float = typer.Option(math.inf, "--slo-tpot", help="TPOT objective under load, s"),
@@ -231,16 +282,22 @@ def serve(
     m = resolve_model(model_name)
     lengths = lengths_from_options(input_tokens, output_tokens, lengths_file)
     i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
+    check_percentile(slo_percentile)
+    slo = Slo(slo_ttft, slo_tpot, slo_percentile)
+    integer(top, "--top", lower=1)
+    if disaggregated:
+        _run_disaggregated(m, gpu or "h100-sxm", i_tok, o_tok, rps, locals(), json_out)
+        return
     if search or rps is not None:
-        check_percentile(slo_percentile)
         check_window(m, lengths, lengths_file)
-        slo = Slo(slo_ttft, slo_tpot, slo_percentile)
-        _run_search(m, gpu if not search else None, lengths, rps, slo, locals(), json_out)
+        only = gpu if gpu else (None if search else "h100-sxm")
+        _run_search(m, only, lengths, rps, slo, locals(), json_out)
         return
     opt = _options(**locals())
-    acc = accelerator(gpu)
+    _check_floor(opt, min_precision)
+    acc = accelerator(gpu or "h100-sxm")
     price, note = _price(acc.id, price_per_gpu_hour, pricing)
-    band = accuracy_band()
+    band = accuracy_band(m.is_moe)
     est = estimate_serving(
         m,
         acc,
@@ -268,6 +325,100 @@ def serve(
         console.print(single_estimate_note(lengths))
 
 
+def _run_disaggregated(
+    m: ModelSpec, gpu: str, i_tok: float, o_tok: float, rps: str | None, kw: dict[str, Any], js: bool
+) -> None:
+    """Size separate prefill and decode pools for ``--rps`` (see ``serving_disaggregated``)."""
+    if rps is None:
+        raise InputError("--rps", None, "a request rate for --disaggregated, e.g. --rps 20")
+    rate = parse_count(rps, "--rps")
+    acc = accelerator(gpu)
+    price, note = _price(acc.id, kw["price_per_gpu_hour"], kw["pricing"])
+    if price is None:
+        raise InputError("--price-per-gpu-hour", None, f"a price for {acc.id} ({note})")
+    decode = _options(**kw)
+    _check_floor(decode, kw["min_precision"])
+    prefill = replace(decode, tp=kw["prefill_tp"] or decode.tp, batch=None, replicas=1)
+    util = parse_fraction(kw["utilization"], "--utilization")
+    f = disaggregated_fleet(
+        m,
+        acc,
+        hardware_efficiency(acc.id)[0],
+        engine_profile(kw["engine"]),
+        i_tok,
+        o_tok,
+        rate,
+        prefill,
+        decode,
+        price,
+        util,
+    )
+    if js:
+        print_json({k: getattr(f, k) for k in f.__dataclass_fields__} | {"price_usd_per_gpu_hour": price})
+        return
+    rows = [
+        (
+            "prefill pool",
+            f"{f.prefill_replicas} × TP{f.prefill_tp}",
+            f"{f.prefill_s_per_request * 1e3:.1f} ms/request",
+        ),
+        (
+            "decode pool",
+            f"{f.decode_replicas} × TP{f.decode_tp} at batch {f.decode_batch}",
+            f"{f.decode_s_per_request * 1e3:.1f} ms/request",
+        ),
+        ("GPUs", str(f.gpus), f"${f.cost_usd_per_request:.6f} per request at ${price}/GPU-hour"),
+        (
+            "TTFT (lone prefill + KV transfer, no queue)",
+            format_duration(f.ttft_s),
+            f"transfer {format_duration(f.kv_transfer_s)}",
+        ),
+        ("TPOT (decode pool, no prefill interference)", format_duration(f.tpot_s), ""),
+    ]
+    console.print(
+        make_table(
+            f"Disaggregated serving of {m.id} on {acc.id} at {rate:g} requests/s",
+            ["pool", "size", "note"],
+            rows,
+        )
+    )
+
+
+def _check_floor(opt: ServingOptions, floor_text: str | None) -> None:
+    """Raise when the chosen weight or KV format is below ``--min-precision``."""
+    floor = parse_precision(floor_text, "--min-precision")
+    for name, fmt in (("--weights", opt.weights), ("--kv", opt.kv or Dtype.BF16)):
+        if floor is not None and not at_least((fmt,), floor):
+            raise InputError(
+                name, fmt.value, f"a format at least as precise as --min-precision {floor.value}"
+            )
+
+
+def _formats(text: str | None, field_name: str, default: tuple[Dtype, ...]) -> tuple[Dtype, ...]:
+    """Return the formats of a comma-separated option (``default`` when not given)."""
+    if text is None:
+        return default
+    return tuple(parse_dtype(part.strip(), field_name) for part in text.split(",") if part.strip())
+
+
+def _workload(kw: dict[str, Any]) -> WorkloadOptions:
+    draft = resolve_model(kw["draft_model"]) if kw["draft_model"] else None
+    if kw["samples"] < 1 or kw["reasoning_multiplier"] < 1.0 or kw["spec_k"] < 0:
+        raise InputError(
+            "--samples/--reasoning-multiplier/--spec-k",
+            (kw["samples"], kw["reasoning_multiplier"], kw["spec_k"]),
+            "samples ≥ 1, multiplier ≥ 1, k ≥ 0",
+        )
+    return WorkloadOptions(
+        prefix_hit_rate=parse_fraction(kw["prefix_hit"], "--prefix-hit"),
+        n_samples=kw["samples"],
+        reasoning_multiplier=kw["reasoning_multiplier"],
+        spec_k=kw["spec_k"],
+        spec_acceptance=parse_fraction(kw["spec_acceptance"], "--spec-acceptance"),
+        draft=draft,
+    )
+
+
 def _run_search(
     m: ModelSpec,
     only_gpu: str | None,
@@ -282,7 +433,8 @@ def _run_search(
     rate = parse_count(rps, "--rps")
     if rate <= 0:
         raise InputError("--rps", rps, "a positive request rate")
-    accs = [accelerator(only_gpu)] if only_gpu else accelerators()
+    gpu_list = [g.strip() for g in only_gpu.split(",") if g.strip()] if only_gpu else []
+    accs = [accelerator(g) for g in gpu_list] if gpu_list else accelerators()
     cands = []
     for a in accs:
         price, _ = _price(a.id, kw["price_per_gpu_hour"], kw["pricing"])
@@ -292,17 +444,29 @@ def _run_search(
         raise InputError(
             "--price-per-gpu-hour", None, "a price: no accelerator searched has one in the snapshot"
         )
-    grid = SearchGrid(kv=parse_precision(kw["kv"], "--kv"))
-    if only_gpu:
-        tp = kw["tp"] or 1
-        grid = SearchGrid(tps=(tp,), weights=(parse_dtype(kw["weights"], "--weights"),), kv=grid.kv)
+    floor = parse_precision(kw["min_precision"], "--min-precision")
+    capacity = not kw["search"]  # capacity: one deployment as given; search: lists and the full grid
+    default = SearchGrid()
+    weights = _formats(kw["weights"], "--weights", (Dtype.BF16,) if capacity else default.weights)
+    kvs = _formats(kw["kv"], "--kv", (Dtype.BF16,))
+    weights, kvs = at_least(weights, floor), at_least(kvs, floor)
+    if not weights or not kvs:
+        raise InputError(
+            "--min-precision", kw["min_precision"], "a floor that leaves a weight and a KV format"
+        )
+    tps = (kw["tp"] or 1,) if capacity else ((kw["tp"],) if kw["tp"] else default.tps)
+    fixed_batch = _batch(kw["batch"])
+    batches = (fixed_batch,) if fixed_batch is not None else default.batches
+    grid = SearchGrid(tps=tps, weights=weights, kvs=kvs, batches=batches)
     util = parse_fraction(kw["utilization"], "--utilization")
     eng = engine_profile(kw["engine"])
+    work = _workload(kw)
     if lengths.sample is None:
         i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
-        res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util)
+        res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
     else:
-        res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util)
+        res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util, work)
+    why = why_nothing_meets(res, m, slo)
     best, front = cheapest(res, kw["top"]), pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
     rows = [_row(res, i) for i in best]
     prow = [_row(res, i) for i in front[: kw["top"]]]
@@ -311,6 +475,7 @@ def _run_search(
             {
                 "n_evaluated": res.n_evaluated,
                 "n_feasible": int(res.feasible.sum()),
+                "why_none": why or None,
                 "cheapest": rows,
                 "pareto": prow,
                 "slo_ttft_percentile": slo.ttft_percentile,
@@ -322,6 +487,7 @@ def _run_search(
     cols = [
         "accelerator",
         "weights",
+        "kv",
         "tp",
         "batch",
         "replicas",
@@ -334,6 +500,8 @@ def _run_search(
         f"wait P{slo.ttft_percentile:g} s",
     ]
     console.print(f"evaluated {res.n_evaluated:,} configurations; {int(res.feasible.sum()):,} meet the SLO")
+    if why:
+        console.print(why)
     if lengths.sample is not None:
         console.print(lengths_line(lengths, slo.ttft_percentile))
     console.print(make_table("Cheapest configurations meeting the SLO", cols, [_fmt(r) for r in rows]))
@@ -344,6 +512,7 @@ def _row(res: Any, i: int) -> dict[str, Any]:
     return {
         "accelerator": str(res.accelerator[i]),
         "weights": str(res.weights[i]),
+        "kv": None if res.kv is None else str(res.kv[i]),
         "tp": int(res.tp[i]),
         "batch": int(res.batch[i]),
         "replicas": int(res.replicas[i]),
@@ -365,6 +534,7 @@ def _fmt(r: dict[str, Any]) -> list[Any]:
     return [
         r["accelerator"],
         r["weights"],
+        r["kv"],
         r["tp"],
         r["batch"],
         r["replicas"],
@@ -380,14 +550,22 @@ def _fmt(r: dict[str, Any]) -> list[Any]:
 
 @validate_app.command("serving")
 def validate_serving(json_out: bool = JSON_OPTION) -> None:
-    """Compare serving estimates with published inference measurements (golden cases)."""
-    from flopbill.validation.serving import evaluate_all, median_abs_error
+    """Compare serving estimates with published inference measurements (golden cases).
+
+    The split is by source (fit sources chose the efficiency defaults; holdout sources never chose
+    anything): in-sample and out-of-sample errors are printed apart, then n, median and P90 |error| per
+    engine × accelerator × dense/MoE × batch regime × metric.
+    """
+    from flopbill.validation.serving import error_quantile, evaluate_all, group_stats, summary_by_split
 
     results = evaluate_all()
+    summary = summary_by_split(results)
+    groups = group_stats(results)
     if json_out:
         cases = [
             {
                 "case": r.case.id,
+                "source_id": r.case.source_id,
                 "source": r.case.source,
                 "engine": r.case.engine,
                 "metric": r.case.metric,
@@ -398,13 +576,35 @@ def validate_serving(json_out: bool = JSON_OPTION) -> None:
             }
             for r in results
         ]
-        summary = {s or "all": median_abs_error(results, s) for s in (None, "fit", "holdout")}
-        print_json({"cases": cases, "median_abs_error": summary})
+        print_json(
+            {
+                "cases": cases,
+                "median_abs_error": {s or "all": v["all"] for s, v in summary.items()},
+                "by_split_and_kind": summary,
+                "holdout_p80_abs_error": {
+                    "dense": error_quantile([r for r in results if not r.case.is_moe], 0.8),
+                    "moe": error_quantile([r for r in results if r.case.is_moe], 0.8),
+                },
+                "groups": [
+                    {
+                        "engine": g.key[0],
+                        "accelerator": g.key[1],
+                        "architecture": g.key[2],
+                        "batch_regime": g.key[3],
+                        "metric_kind": g.key[4],
+                        "n": g.n,
+                        "median_abs_error": g.median_abs_error,
+                        "p90_abs_error": g.p90_abs_error,
+                    }
+                    for g in groups
+                ],
+            }
+        )
         return
     rows = [
         (
             r.case.id,
-            r.case.source.split(" ")[0],
+            r.case.source_id,
             r.case.metric,
             r.case.split,
             f"{r.case.published:,.2f}",
@@ -415,8 +615,18 @@ def validate_serving(json_out: bool = JSON_OPTION) -> None:
     ]
     cols = ["case", "source", "metric", "split", "published", "predicted", "error"]
     console.print(make_table("Serving golden cases", cols, rows))
-    for split in (None, "fit", "holdout"):
-        console.print(f"median |error| ({split or 'all'}): {median_abs_error(results, split) * 100:.1f}%")
+    group_rows = [
+        (*g.key, str(g.n), f"{g.median_abs_error * 100:.1f}%", f"{g.p90_abs_error * 100:.1f}%")
+        for g in groups
+    ]
+    group_cols = ["engine", "accelerator", "arch", "batch", "metric", "n", "median |err|", "P90 |err|"]
+    console.print(make_table("|error| by group (all splits)", group_cols, group_rows))
+    for split, kinds in summary.items():
+        parts = ", ".join(f"{k} {v * 100:.1f}%" for k, v in kinds.items() if k != "all")
+        console.print(f"median |error| ({split}): {kinds['all'] * 100:.1f}% ({parts})")
+    for label, moe in (("dense", False), ("MoE", True)):
+        p80 = error_quantile([r for r in results if r.case.is_moe == moe], 0.8)
+        console.print(f"holdout P80 |error|, {label} models (the reported ±band): {p80 * 100:.1f}%")
 
 
 __all__ = ["serve", "validate_serving"]

@@ -7,6 +7,7 @@ Reading the CSV is the only I/O; the estimators get a
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from flopbill.estimate.serving_workload import (
     sample_from_pairs,
     sample_from_ranges,
 )
+from flopbill.safeio import MAX_DATA_FILE_BYTES, read_text
 from flopbill.units import parse_range
 
 COLUMNS = ("input_tokens", "output_tokens")
@@ -76,14 +78,10 @@ def read_lengths_csv(path: str) -> tuple[Any, Any]:
     Other columns are ignored (a request log may carry timestamps, ids...). Raises :class:`InputError`
     naming the file, the line and the column of the first bad value.
     """
+    text = read_text(path, "--lengths", MAX_DATA_FILE_BYTES).removeprefix("\ufeff")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            return _parse_rows(path, csv.reader(fh))
-    except OSError as exc:
-        raise InputError(
-            "--lengths", path, f"a readable CSV file with columns {','.join(COLUMNS)} ({exc.strerror})"
-        ) from exc
-    except (csv.Error, UnicodeDecodeError) as exc:
+        return _parse_rows(path, csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise InputError(
             "--lengths", path, f"a CSV file (UTF-8) with columns {','.join(COLUMNS)} ({exc})"
         ) from exc
@@ -132,6 +130,12 @@ def check_window(m: ModelSpec, lengths: Lengths, csv_path: str | None) -> None:
     """Raise if any request of the distribution exceeds the model's context window."""
     if lengths.full is not None:
         check_context_window(m, lengths.full, "--lengths" if csv_path else "--input-tokens/--output-tokens")
+    elif lengths.mean_input_tokens + lengths.mean_output_tokens > m.max_context_tokens:
+        raise InputError(
+            "--input-tokens/--output-tokens",
+            (lengths.mean_input_tokens, lengths.mean_output_tokens),
+            f"a request within {m.id}'s context window of {m.max_context_tokens:,} tokens",
+        )
 
 
 def lengths_payload(lengths: Lengths, percentile: float) -> dict[str, Any]:

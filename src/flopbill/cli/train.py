@@ -97,7 +97,7 @@ def train(
     heads: int = typer.Option(None, "--heads", help="Shorthand model: attention heads (default hidden/128)."),
     tokens: str = typer.Option(None, "--tokens", "-t", help="Training tokens (e.g. 15T)."),
     seq_len: str = typer.Option(
-        "4096", "--seq-len", help="Sequence length in tokens (e.g. 8k = 8000, 8Ki = 8192)."
+        None, "--seq-len", help="Sequence length in tokens (e.g. 8k = 8000, 8Ki = 8192). [default: 4096]"
     ),
     gpu: str = typer.Option(
         "h100-sxm", "--gpu", help="Accelerator id (see `flopbill catalog accelerators`)."
@@ -186,7 +186,10 @@ def train(
         optimizer=optimizer,
         optimizer_bytes_per_param=optimizer_bytes_per_param(optimizer),
     )
-    seq = int(parse_count(seq_len, "--seq-len"))
+    seq = int(parse_count(seq_len or "4096", "--seq-len"))
+    if seq_len is not None and seq > m.max_context_tokens:
+        window = f"at most {m.id}'s context window of {m.max_context_tokens:,} tokens"
+        raise InputError("--seq-len", seq_len, window)
     estimates = []
     for name, n_tokens in _stages(stage, tokens):
         cfg = StageConfig(

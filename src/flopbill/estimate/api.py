@@ -22,6 +22,8 @@ from genai_prices import Usage, calc_price, data_snapshot
 from genai_prices import __version__ as _genai_prices_version
 from genai_prices import types as gp
 
+from flopbill.checks import array as check_array
+from flopbill.checks import number
 from flopbill.errors import InputError, UnknownNameError
 from flopbill.estimate.arrays import ArrayLike, as_array, as_output
 from flopbill.estimate.assumptions import Assumption
@@ -181,6 +183,35 @@ def _timestamp(at: dt.date) -> dt.datetime:
     return dt.datetime(at.year, at.month, at.day, tzinfo=dt.UTC)
 
 
+#: The first public LLM API (OpenAI's, announced 2020-06-11: https://openai.com/index/openai-api/,
+#: checked 2026-12-01): no price in the data can apply to an earlier date.
+EARLIEST_PRICES_AT = dt.date(2020, 6, 11)
+
+
+def first_price_date(model: str, provider: str | None = None) -> dt.date | None:
+    """Return the date from which genai-prices has a price for ``model``, or None when its price is undated.
+
+    genai-prices falls back to the first price for dates before it; callers that must not price a date
+    before the model existed check against this.
+    """
+    _, model_info = _find_model(model, provider)
+    return first_dated_price(model_info)
+
+
+def first_dated_price(model_info: gp.ModelInfo) -> dt.date | None:
+    """Return the earliest start date of a genai-prices model's prices when all are dated, else None."""
+    prices = model_info.prices
+    if isinstance(prices, gp.ModelPrice) or not prices:
+        return None
+    starts = [
+        c.constraint.start_date
+        for c in prices
+        if c.constraint is not None and isinstance(c.constraint, gp.StartDateConstraint)
+    ]
+    undated = any(c.constraint is None for c in prices)
+    return None if undated or not starts else min(starts)
+
+
 def api_price(
     model: str,
     provider: str | None = None,
@@ -195,6 +226,10 @@ def api_price(
     ``batch_discount`` or :data:`DEFAULT_BATCH_DISCOUNT`. Raises :class:`UnknownNameError` with close
     matches for an unknown model or provider.
     """
+    if not isinstance(at, dt.date) or at < EARLIEST_PRICES_AT:
+        raise InputError(
+            "at", at, f"a date on or after {EARLIEST_PRICES_AT} (no hosted LLM API was priced before)"
+        )
     if batch_discount is not None and not 0.0 <= batch_discount <= 1.0:
         raise InputError("batch_discount", batch_discount, "a fraction between 0 and 1 (0.5 = half price)")
     provider_info, model_info = _find_model(model, provider)
@@ -298,14 +333,14 @@ def api_request_cost_usd(
 
 
 def _nonnegative(field: str, value: Any) -> Any:
-    arr = as_array(value)
+    arr = as_array(check_array(value, field))
     if np.any(~(arr >= 0)):
         raise InputError(field, value, "a number ≥ 0")
     return arr
 
 
 def _fraction(field: str, value: Any) -> Any:
-    arr = as_array(value)
+    arr = as_array(check_array(value, field, lower=None))
     if np.any(~((arr >= 0) & (arr <= 1))):
         raise InputError(field, value, "a fraction between 0 and 1")
     return arr
@@ -351,6 +386,8 @@ def api_workload_cost(
     ``per day = cost/request × requests/day`` (:func:`api_request_cost_usd`), ``per month = per day ×
     days_per_month`` (default 365.25/12 = 30.4375), ``per year = 12 months``.
     """
+    if not 0.0 < number(days_per_month, "days_per_month") <= 31.0:
+        raise InputError("days_per_month", days_per_month, "a number of days in (0, 31]")
     per_request = api_request_cost_usd(
         price, input_tokens, output_tokens, cache_hit, reasoning_tokens, batch_share, cache_write
     )

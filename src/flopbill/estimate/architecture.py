@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from flopbill.catalog.schema import ModelSpec
+from flopbill.checks import array as check_array
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value, parse_dtype
+from flopbill.errors import InputError
 from flopbill.estimate.arrays import ArrayLike, as_output
 
 
@@ -171,6 +173,7 @@ def attention_flops_per_token(
     Encoder-decoder models count decoder self-attention only (cross-attention and encoder attention
     depend on the source length).
     """
+    check_array(position_tokens, "context_tokens")
     t = np.asarray(position_tokens, dtype=np.float64)
     if m.is_mla:
         assert m.qk_nope_head_dim and m.qk_rope_head_dim and m.v_head_dim
@@ -207,6 +210,7 @@ def forward_flops_per_token(
     ``causal_average=False`` for one decode step at position ``context_tokens``.
     Compare Kaplan et al. 2020 Table 1: ``C_forward ≈ 2N + 2·n_layer·n_ctx·d_attn``.
     """
+    check_array(context_tokens, "context_tokens")
     linear = 2.0 * param_counts(m).matmul_active
     return linear + attention_flops_per_token(m, context_tokens, causal_average=causal_average)
 
@@ -272,6 +276,7 @@ def kv_cache_bytes(m: ModelSpec, context_tokens: ArrayLike, kv_dtype: Dtype | st
     Full-attention layers keep every token; sliding-window layers keep ``min(L, W)`` (Mistral 7B:
     W = 4096 in all layers; Gemma 2: every other layer).
     """
+    check_array(context_tokens, "context_tokens")
     t = np.asarray(context_tokens, dtype=np.float64)
     layers = m.n_decoder_layers or m.n_layers
     n_window = min(m.sliding_window_layers, layers)
@@ -289,6 +294,11 @@ def expected_experts_touched(
     Under uniform, independent routing each expert is missed by one token with probability
     ``1 − k/E``, so ``E·(1 − (1 − k/E)^B)``: ``k`` for B = 1, approaching ``E`` for large B.
     """
+    check_array(n_experts, "n_experts", strict=True)
+    check_array(experts_per_token, "experts_per_token")
+    check_array(batch_tokens, "batch_tokens")
+    if np.any(np.asarray(experts_per_token) > np.asarray(n_experts)):
+        raise InputError("experts_per_token", experts_per_token, "at most n_experts")
     e = np.asarray(n_experts, dtype=np.float64)
     k = np.asarray(experts_per_token, dtype=np.float64)
     b = np.asarray(batch_tokens, dtype=np.float64)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from flopbill.checks import array as check_array
 from flopbill.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -31,8 +32,9 @@ def as_output(value: Any) -> ArrayLike:
 
 
 def check_nonnegative(field: str, value: Any) -> FloatArray:
-    """Return ``value`` as an array, or raise :class:`InputError` naming ``field`` if any is < 0 or NaN."""
-    arr = as_array(value)
+    """Return ``value`` as an array, or raise :class:`InputError` naming ``field`` if any is < 0, NaN or
+    infinite."""
+    arr = as_array(check_array(value, field))
     if np.any(~(arr >= 0)):
         raise InputError(field, value, "a number ≥ 0 (no NaN)")
     return arr
@@ -40,7 +42,7 @@ def check_nonnegative(field: str, value: Any) -> FloatArray:
 
 def check_fraction(field: str, value: Any) -> FloatArray:
     """Return ``value`` as an array, or raise :class:`InputError` naming ``field`` unless all in [0, 1]."""
-    arr = as_array(value)
+    arr = as_array(check_array(value, field))
     if np.any(~((arr >= 0) & (arr <= 1))):
         raise InputError(field, value, "a fraction between 0 and 1")
     return arr

@@ -288,6 +288,8 @@ def crossover_month(one_time_usd: float, monthly_inference_usd: ArrayLike) -> in
     version of :func:`crossover_month_array`. Example: training $1M, inference $300k/month →
     cumulative 300k, 600k, 900k, 1.2M → month 4.
     """
+    check_nonnegative("one_time_usd", one_time_usd)
+    check_nonnegative("monthly_inference_usd", monthly_inference_usd)
     month = crossover_month_array(one_time_usd, np.atleast_1d(as_array(monthly_inference_usd)))
     if month.ndim != 0:
         raise InputError(

@@ -14,6 +14,7 @@ import numpy as np
 
 from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
 from flopbill.errors import DoesNotFitError, InputError
 from flopbill.estimate.assumptions import Assumption
@@ -45,11 +46,21 @@ class ServingOptions:
     n_samples: int = 1
     reasoning_multiplier: float = 1.0
     utilization: float = 1.0
+    attention_dp: bool = False  # attention data parallel + expert parallel over the tp ranks (MoE)
+    cuda_graphs: bool = (
+        True  # False: eager kernel launches (vLLM --enforce-eager, SGLang --disable-cuda-graph)
+    )
 
 
 @dataclass(frozen=True)
 class ServingEstimate:
-    """Serving figures of one deployment (SI units; per replica of ``tp`` GPUs unless named per GPU)."""
+    """Serving figures of one deployment (SI units; per replica of ``tp`` GPUs unless named per GPU).
+
+    Three TTFTs, each a different situation: ``ttft_s`` a lone request's prefill (an idle replica);
+    ``ttft_static_batch_s`` a static batch of ``batch`` requests whose prompts all prefill before decoding;
+    ``ttft_chunked_s`` a request joining ``batch`` running sequences under chunked prefill (continuous
+    batching), without the queueing wait (capacity planning adds it).
+    """
 
     model: str
     accelerator: str
@@ -82,19 +93,24 @@ class ServingEstimate:
     extrapolation: bool
     assumptions: tuple[Assumption, ...] = field(default=())
     error_band: float = 0.0
+    ttft_static_batch_s: float = 0.0  # static batch of ``batch``: all prompts prefill before decode
+    ttft_chunked_s: float = 0.0  # continuous batching at ``batch``: chunked prefill, queue not included
 
     def ranges(self) -> dict[str, float | None]:
         """Return low/high bounds of the headline figures for a relative error band ``e``.
 
         If the measured throughput is ``predicted / (1 + err)`` with ``|err| ≤ e``, throughput lies in
         ``[x/(1+e), x/(1−e)]`` and times and $/token (which scale with 1/throughput) in
-        ``[x·(1−e), x·(1+e)]``. Keys are ``<field>_low`` and ``<field>_high``.
+        ``[x·(1−e), x·(1+e)]``. With ``e ≥ 1`` (MoE today) the rate has no upper and the time no lower
+        bound: those keys are ``None``. Keys are ``<field>_low`` and ``<field>_high``.
         """
-        e = min(self.error_band, 0.99)
+        e = self.error_band
+        bounded = e < 1.0  # with e ≥ 1 the band puts no ceiling on rates and no floor on times
         out: dict[str, float | None] = {}
         for name in ("output_tokens_per_s_per_gpu", "decode_tokens_per_s_per_gpu"):
             value = float(getattr(self, name))
-            out[f"{name}_low"], out[f"{name}_high"] = value / (1 + e), value / (1 - e)
+            out[f"{name}_low"] = value / (1 + e)
+            out[f"{name}_high"] = value / (1 - e) if bounded else None
         for name in (
             "ttft_s",
             "tpot_s",
@@ -103,7 +119,7 @@ class ServingEstimate:
             "cost_usd_per_request",
         ):
             raw = getattr(self, name)
-            out[f"{name}_low"] = None if raw is None else float(raw) * (1 - e)
+            out[f"{name}_low"] = None if raw is None or not bounded else float(raw) * (1 - e)
             out[f"{name}_high"] = None if raw is None else float(raw) * (1 + e)
         return out
 
@@ -116,23 +132,34 @@ def compute_dtype(weights: Dtype, activations: Dtype | None) -> Dtype:
 def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp: int) -> DeviceArrays:
     """Return the device figures the physics needs, or raise if one is unknown for ``acc``."""
     peak = getattr(acc.peak_flops_per_s, compute.value, None)
-    _require(acc, f"peak {compute.value} FLOP/s", peak, "--gpu")
-    _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "--gpu")
-    _require(acc, "memory size", acc.memory_bytes, "--gpu")
+    _require(acc, f"peak {compute.value} FLOP/s", peak, "gpu")
+    _require(acc, "memory bandwidth", acc.memory_bandwidth_bytes_per_s, "gpu")
+    memory = eff.memory_bytes(acc.id, acc.memory_bytes)
+    _require(acc, "memory size", memory, "gpu")
     link = acc.interconnect_bidir_bytes_per_s
     if tp > 1:
-        _require(acc, "interconnect bandwidth (needed for --tp > 1)", link, "--tp")
+        _require(acc, "interconnect bandwidth (needed for tp > 1)", link, "tp")
     attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
-    _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "--gpu")
+    _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "gpu")
+    domain, network = eff.topology(acc.id)
+    if tp > domain and network != network:  # NaN: the network beyond the domain is unknown
+        raise InputError(
+            "tp",
+            tp,
+            f"at most {domain:.0f} (one {acc.id} scale-up domain): its network bandwidth per GPU is unknown",
+        )
     return DeviceArrays(
         peak_flops_per_s=peak,
         attention_peak_flops_per_s=attn_peak,
         bandwidth_bytes_per_s=acc.memory_bandwidth_bytes_per_s,
         interconnect_bidir_bytes_per_s=link or 1.0,
-        memory_bytes=acc.memory_bytes,
-        eta_flops=eff.eta_flops.value,
+        memory_bytes=memory,
+        eta_flops=eff.eta_flops_for(compute.value),
         eta_bw=eff.eta_bw.value,
         allreduce_latency_s=eff.allreduce_latency_s.value,
+        attention_eta_flops=eff.eta_flops_for(Dtype.BF16.value),
+        scale_up_gpus=domain,
+        scale_out_bidir_bytes_per_s=network,
     )
 
 
@@ -148,13 +175,28 @@ def precision_arrays(weights: Dtype, kv: Dtype | None, activations: Dtype | None
     )
 
 
-def runtime_arrays(engine: EngineProfile) -> RuntimeArrays:
-    """Return the engine figures as arrays."""
+def runtime_arrays(
+    engine: EngineProfile, attention_dp: bool = False, cuda_graphs: bool = True
+) -> RuntimeArrays:
+    """Return the engine figures as arrays (``attention_dp``: the deployment runs attention DP + EP).
+
+    ``cuda_graphs=False`` uses the engine's eager kernel floor (raises if the engine has none).
+    """
+    floor = engine.kernel_floor_s
+    if not cuda_graphs:
+        if engine.eager_kernel_floor_s is None:
+            raise InputError(
+                "eager", engine.id, "an engine with a measured eager-mode kernel cost (vllm, sglang)"
+            )
+        floor = engine.eager_kernel_floor_s
     return RuntimeArrays(
         overhead_s_per_step=engine.overhead_s_per_step.value,
         memory_reserve_fraction=engine.memory_reserve_fraction.value,
         prefill_chunk_tokens=engine.prefill_chunk_tokens.value,
         max_batch_sequences=engine.max_batch_sequences.value,
+        kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
+        kernel_floor_s=0.0 if floor is None else floor.value,
+        attention_dp=1.0 if attention_dp else 0.0,
     )
 
 
@@ -163,26 +205,37 @@ def mtp_draft(m: ModelSpec) -> ModelSpec:
     return m.model_copy(update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0})
 
 
+#: Most samples per request (test-time compute) and longest speculative draft accepted.
+MAX_SAMPLES_PER_REQUEST = 4096
+MAX_SPEC_K = 64
+#: Largest output multiplier (hidden reasoning tokens per visible token).
+MAX_REASONING_MULTIPLIER = 1000.0
+
+
 def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> None:
     """Raise :class:`InputError` for options the deployment cannot take (TP, fractions, counts)."""
     if opt.tp < 1 or m.n_heads % opt.tp:
-        raise InputError("--tp", opt.tp, f"a divisor of the {m.n_heads} attention heads of {m.id}")
+        raise InputError("tp", opt.tp, f"a divisor of the {m.n_heads} attention heads of {m.id}")
     kvh = m.kv_heads
     if not m.is_mla and kvh % opt.tp and opt.tp % kvh:
-        raise InputError("--tp", opt.tp, f"a divisor or multiple of the {kvh} KV heads of {m.id}")
+        raise InputError("tp", opt.tp, f"a divisor or multiple of the {kvh} KV heads of {m.id}")
     if opt.replicas < 1:
-        raise InputError("--gpus", opt.replicas * opt.tp, f"a positive multiple of --tp {opt.tp}")
-    for name, value in (("--prefix-hit", opt.prefix_hit_rate), ("--spec-acceptance", opt.spec_acceptance)):
+        raise InputError("n_gpus", opt.replicas * opt.tp, f"a positive multiple of tp = {opt.tp}")
+    for name, value in (("prefix_hit_rate", opt.prefix_hit_rate), ("spec_acceptance", opt.spec_acceptance)):
         if not 0.0 <= value <= 1.0:
             raise InputError(name, value, "a fraction in [0, 1]")
     if not 0.0 < opt.utilization <= 1.0:
-        raise InputError("--utilization", opt.utilization, "a fraction in (0, 1]")
-    if opt.spec_k < 0 or opt.n_samples < 1 or opt.reasoning_multiplier < 1.0:
+        raise InputError("utilization", opt.utilization, "a fraction in (0, 1]")
+    integer(opt.spec_k, "spec_k", lower=0, upper=MAX_SPEC_K)
+    integer(opt.n_samples, "samples", lower=1, upper=MAX_SAMPLES_PER_REQUEST)
+    if not 1.0 <= number(opt.reasoning_multiplier, "reasoning_multiplier") <= MAX_REASONING_MULTIPLIER:
         raise InputError(
-            "speculation/samples", (opt.spec_k, opt.n_samples), "k ≥ 0, samples ≥ 1, multiplier ≥ 1"
+            "reasoning_multiplier", opt.reasoning_multiplier, f"≥ 1 and ≤ {MAX_REASONING_MULTIPLIER:g}"
         )
     if opt.batch is not None and opt.batch < 1:
-        raise InputError("--batch", opt.batch, "a positive integer or 'max'")
+        raise InputError("batch", opt.batch, "a positive integer or 'max'")
+    if opt.attention_dp and not m.is_moe:
+        raise InputError("attention_dp", True, f"a mixture-of-experts model ({m.id} is dense)")
 
 
 def _require(acc: Accelerator, what: str, value: Any, field_name: str) -> None:
@@ -209,12 +262,14 @@ def estimate_serving(
     Raises :class:`DoesNotFitError` when the weights do not fit or ``opt.batch`` exceeds the memory limit.
     """
     validate_options(m, acc, opt)
+    input_tokens = number(input_tokens, "input_tokens")
+    output_tokens = number(output_tokens, "output_tokens")
     if input_tokens < 1 or output_tokens < 1:
-        raise InputError("--input-tokens/--output-tokens", (input_tokens, output_tokens), "≥ 1 token each")
+        raise InputError("input_tokens/output_tokens", (input_tokens, output_tokens), "≥ 1 token each")
     generated = output_tokens * opt.reasoning_multiplier
     if input_tokens + generated > m.max_context_tokens:
         raise InputError(
-            "--input-tokens/--output-tokens",
+            "input_tokens/output_tokens",
             (input_tokens, output_tokens),
             f"a request within {m.id}'s context window of {m.max_context_tokens:,} tokens "
             f"(input + generated = {input_tokens + generated:,.0f})",
@@ -223,7 +278,7 @@ def estimate_serving(
     comp = compute_dtype(opt.weights, opt.activations)
     dev = device_arrays(acc, comp, hw, opt.tp)
     prec = precision_arrays(opt.weights, opt.kv, opt.activations)
-    rt = runtime_arrays(engine)
+    rt = runtime_arrays(engine, opt.attention_dp, opt.cuda_graphs)
     t = model_terms(m)
     spec = _spec(m, opt)
     wl = WorkloadArrays(
@@ -231,7 +286,8 @@ def estimate_serving(
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)
-    _check_fit(m, acc, opt, probe, max_b, int(engine.max_batch_sequences.value))
+    cap = int(engine.max_batch_sequences.value) * (opt.tp if opt.attention_dp else 1)
+    _check_fit(m, acc, opt, probe, max_b, cap, float(dev.memory_bytes))
     batch = max_b if opt.batch is None else opt.batch
     mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
     cost = (
@@ -263,7 +319,7 @@ def estimate_serving(
         weights_bytes_per_gpu=float(mt.weights_bytes_per_gpu),
         kv_bytes_per_sequence_per_gpu=float(mt.kv_bytes_per_sequence_per_gpu),
         activation_bytes_per_gpu=float(mt.activation_bytes_per_gpu),
-        memory_bytes_per_gpu=float(acc.memory_bytes or 0.0),
+        memory_bytes_per_gpu=float(dev.memory_bytes or 0.0),
         price_usd_per_gpu_hour=price_usd_per_gpu_hour,
         utilization=opt.utilization,
         cost_usd_per_mtok_input=None if cost is None else float(cost.usd_per_mtok_input),
@@ -272,20 +328,43 @@ def estimate_serving(
         extrapolation=not measured,
         assumptions=notes,
         error_band=error_band,
+        ttft_static_batch_s=float(mt.ttft_static_batch_s),
+        ttft_chunked_s=float(mt.ttft_chunked_s),
     )
 
 
 def _spec(m: ModelSpec, opt: ServingOptions) -> SpecArrays:
-    if opt.spec_k <= 0:
+    return spec_arrays(m, opt.spec_k, opt.spec_acceptance, opt.draft)
+
+
+def spec_arrays(m: ModelSpec, spec_k: int, acceptance: float, draft: ModelSpec | None) -> SpecArrays:
+    """Return the speculative-decoding arrays: ``draft``, or the model's own MTP head when it has one.
+
+    Raises :class:`InputError` when ``spec_k > 0``, no draft is given and ``m`` has no MTP layers
+    (config.json ``num_nextn_predict_layers``): a model without MTP heads has no built-in draft.
+    """
+    if spec_k <= 0:
         return SpecArrays()
-    draft = opt.draft if opt.draft is not None else mtp_draft(m)
-    return SpecArrays(float(opt.spec_k), opt.spec_acceptance, model_terms(draft))
+    if draft is None and not m.mtp_layers:
+        raise InputError(
+            "draft_model",
+            None,
+            f"a draft model for --spec-k {spec_k}: {m.id} has no MTP head to draft with",
+        )
+    chosen = draft if draft is not None else mtp_draft(m)
+    return SpecArrays(float(spec_k), acceptance, model_terms(chosen))
 
 
 def _check_fit(
-    m: ModelSpec, acc: Accelerator, opt: ServingOptions, probe: Any, max_b: int, engine_cap: int
+    m: ModelSpec,
+    acc: Accelerator,
+    opt: ServingOptions,
+    probe: Any,
+    max_b: int,
+    engine_cap: int,
+    memory_bytes: float | None = None,
 ) -> None:
-    usable = float(acc.memory_bytes or 0.0)
+    usable = float(memory_bytes if memory_bytes is not None else acc.memory_bytes or 0.0)
     if max_b < 1:
         raise DoesNotFitError(
             f"{m.id} does not fit on {acc.id} with --tp {opt.tp} and {opt.weights.value} weights: "
@@ -315,8 +394,10 @@ def _assumptions(
     price_source: str,
 ) -> tuple[Assumption, ...]:
     extra = "" if measured else "extrapolation: no measured profile for this accelerator"
+    by_dtype = hw.eta_flops_by_dtype.get(comp.value)
+    eta = hw.eta_flops if by_dtype is None else by_dtype
     items = [
-        Assumption("eta_flops", hw.eta_flops.value, f"{hw.eta_flops.ref} ({hw.eta_flops.checked})", extra),
+        Assumption("eta_flops", eta.value, f"{comp.value}: {eta.ref} ({eta.checked})", extra),
         Assumption("eta_bw", hw.eta_bw.value, f"{hw.eta_bw.ref} ({hw.eta_bw.checked})", extra),
         Assumption("allreduce_latency_s", hw.allreduce_latency_s.value, hw.allreduce_latency_s.ref),
         Assumption("engine", engine.name, "given" if engine.id else "default"),

@@ -37,6 +37,7 @@ from flopbill.estimate.serving_step import (
     kv_bytes_per_sequence,
     kv_shards,
     prefill_time,
+    weight_bytes_per_gpu,
     weight_bytes_stored,
 )
 
@@ -55,12 +56,20 @@ def expected_tokens_per_step(draft_tokens: Any, acceptance: Any) -> Any:
 
 @dataclass(frozen=True)
 class RuntimeArrays:
-    """Engine figures: overhead per step, memory reserve, chunk budget, batch cap (broadcastable)."""
+    """Engine figures: overhead per step, memory reserve, chunk budget, batch cap (broadcastable).
+
+    ``kv_free_fraction``: share of the memory left after weights and activations that the KV cache gets
+    (TensorRT-LLM ``kv_cache_free_gpu_mem_fraction``); 1 for engines that budget a fraction of the total
+    (vLLM ``gpu_memory_utilization``, SGLang ``mem_fraction_static``, in ``memory_reserve_fraction``).
+    """
 
     overhead_s_per_step: Any
     memory_reserve_fraction: Any
     prefill_chunk_tokens: Any
     max_batch_sequences: Any
+    kv_free_fraction: Any = 1.0
+    kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
+    attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,40 @@ class Metrics:
     weights_bytes_per_gpu: Any
     kv_bytes_per_sequence_per_gpu: Any
     activation_bytes_per_gpu: Any
+    ttft_static_batch_s: Any = None  # static batch of B: every prompt prefills before any decode
+    ttft_chunked_s: Any = None  # continuous batching at B, chunked prefill under the token budget, no queue
+
+
+def static_batch_ttft_s(
+    prefill_s_per_request: Any, batch: Any, new_tokens: Any, chunk_tokens: Any, overhead_s: Any
+) -> Any:
+    """Return the TTFT of a static batch: all ``B`` prompts prefill before the first decode step (s).
+
+    ``B·p + ceil(B·n / chunk)·overhead`` with ``p`` a prompt's prefill replica-seconds (compute + TP
+    communication; the weights are read once per chunk and amortized) and ``n`` its new tokens: every
+    request's first token comes when the batch's prefill ends (TensorRT-LLM ``gptSessionBenchmark``, and
+    any flood of requests admitted at once). ``B = 1`` gives about the lone prompt's prefill.
+    """
+    b = np.asarray(batch, dtype=np.float64)
+    chunks = np.maximum(np.ceil(b * np.asarray(new_tokens, dtype=np.float64) / np.asarray(chunk_tokens)), 1.0)
+    return b * np.asarray(prefill_s_per_request) + chunks * np.asarray(overhead_s)
+
+
+def chunked_prefill_ttft_s(
+    step_s: Any, prefill_s_per_request: Any, batch: Any, new_tokens: Any, chunk_tokens: Any
+) -> Any:
+    """Return the TTFT of a prompt joining a running batch under chunked prefill, before any queueing (s).
+
+    Continuous batching with a token budget (Agrawal et al. 2024, "Sarathi-Serve"; vLLM V1
+    ``max_num_batched_tokens``): each step carries the ``B`` running decodes (one token each) and up to
+    ``c = chunk − B`` prompt tokens, so a prompt of ``n`` new tokens needs ``ceil(n / c)`` mixed steps,
+    each the decode step plus its share of the prompt's prefill compute:
+    ``ceil(n/c) · step + p`` (``p`` the prompt's prefill replica-seconds). ``c`` is at least one token.
+    """
+    n = np.asarray(new_tokens, dtype=np.float64)
+    room = np.maximum(np.asarray(chunk_tokens, dtype=np.float64) - np.asarray(batch, dtype=np.float64), 1.0)
+    steps = np.maximum(np.ceil(n / room), 1.0)
+    return steps * np.asarray(step_s) + np.asarray(prefill_s_per_request)
 
 
 def memory_limited_batch(
@@ -155,19 +198,29 @@ def memory_limited_batch(
 ) -> tuple[Any, Any, Any, Any]:
     """Return (max sequences, weight bytes/GPU, KV bytes/sequence/GPU, activation bytes/GPU).
 
-    ``floor((M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit; 0 when the
-    weights and activations alone do not fit. KV of a sequence at its full context.
+    ``floor(f_kv·(M·(1 − reserve) − W/tp − A) / KV_seq)`` capped at the engine's batch limit (per rank
+    under attention DP); 0 when
+    the weights and activations alone do not fit. KV of a sequence at its full context. vLLM and SGLang
+    budget a fraction of the total (``reserve = 1 − gpu_memory_utilization``, ``f_kv = 1``); TensorRT-LLM
+    gives the KV cache ``f_kv = kv_cache_free_gpu_mem_fraction`` of what is left after the weights.
     """
     tp_a = np.asarray(tp, dtype=np.float64)
-    weights = weight_bytes_stored(t, prec.weight_bpv, prec.kept_bpv) / tp_a
-    kv = kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a)
+    dp = rt.attention_dp
+    weights = weight_bytes_per_gpu(
+        t, weight_bytes_stored(t, prec.weight_bpv, prec.kept_bpv), prec.weight_bpv, tp_a, dp
+    )
+    kv = kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, dp)
     if spec.draft is not None:
         weights = weights + weight_bytes_stored(spec.draft, prec.weight_bpv, prec.kept_bpv) / tp_a
         kv = kv + kv_bytes_per_sequence(spec.draft, context_tokens, prec.kv_bpv) / kv_shards(spec.draft, tp_a)
     act = activation_bytes_per_gpu(t, rt.prefill_chunk_tokens, prec.activation_bpv, tp_a)
     free = np.asarray(dev.memory_bytes) * (1.0 - np.asarray(rt.memory_reserve_fraction)) - weights - act
+    free = free * np.asarray(rt.kv_free_fraction, dtype=np.float64)
     fit = np.floor(np.maximum(free, 0.0) / kv)
-    return np.minimum(fit, rt.max_batch_sequences), weights, kv, act
+    # under attention DP each rank schedules its own batch (TensorRT-LLM: "--max_batch_size: Max batch size
+    # in each rank", Best_perf_practice_on_DeepSeek-R1 guide), so the cap is per rank
+    cap = np.asarray(rt.max_batch_sequences) * np.where(np.asarray(dp) > 0, tp_a, 1.0)
+    return np.minimum(fit, cap), weights, kv, act
 
 
 def _draft_step(
@@ -181,7 +234,9 @@ def _draft_step(
 ) -> Any:
     if spec.draft is None:
         return 0.0
-    step = decode_step(spec.draft, dev, prec, tp, batch, ctx, 1.0, rt.overhead_s_per_step)
+    step = decode_step(
+        spec.draft, dev, prec, tp, batch, ctx, 1.0, rt.overhead_s_per_step, rt.attention_dp, rt.kernel_floor_s
+    )
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
 
@@ -212,7 +267,9 @@ def serving_metrics(
     fits = (b >= 1.0) & (b <= max_b)
     k = np.asarray(spec.draft_tokens, dtype=np.float64)
     tau = expected_tokens_per_step(k, spec.acceptance)
-    target = decode_step(t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step)
+    target = decode_step(
+        t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step, rt.attention_dp, rt.kernel_floor_s
+    )
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
     if prefill is None:
@@ -221,6 +278,7 @@ def serving_metrics(
     decode_req = wl.output_total * step_s / (b * tau)
     tp_a = np.asarray(tp, dtype=np.float64)
     seqs_per_req = np.asarray(wl.n_samples, dtype=np.float64)
+    new_tokens = np.asarray(wl.input_tokens, dtype=np.float64) * (1.0 - np.asarray(wl.prefix_hit_rate))
     return Metrics(
         batch=b,
         max_batch=max_b,
@@ -239,6 +297,10 @@ def serving_metrics(
         weights_bytes_per_gpu=w_gpu,
         kv_bytes_per_sequence_per_gpu=kv_seq,
         activation_bytes_per_gpu=act,
+        ttft_static_batch_s=static_batch_ttft_s(
+            prefill_req, b / seqs_per_req, new_tokens, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+        ),
+        ttft_chunked_s=chunked_prefill_ttft_s(step_s, prefill_req, b, new_tokens, rt.prefill_chunk_tokens),
     )
 
 
@@ -258,7 +320,16 @@ def one_prompt_prefill(
     """
     cached = np.asarray(input_tokens, dtype=np.float64) * np.asarray(prefix_hit_rate)
     pre = prefill_time(
-        t, dev, prec, tp, input_tokens, cached, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+        t,
+        dev,
+        prec,
+        tp,
+        input_tokens,
+        cached,
+        rt.prefill_chunk_tokens,
+        rt.overhead_s_per_step,
+        rt.attention_dp,
+        rt.kernel_floor_s,
     )
     return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=pre.compute_s + pre.comm_s)
 

@@ -21,6 +21,19 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
   once per chunk of ``prefill_chunk_tokens``.
 * Tensor parallelism (Shoeybi et al. 2019, Megatron-LM §3): 2 all-reduces per layer of the step's
   activations, ring time ``2·(tp−1)/tp · bytes / (bidir_bw/2) + latency``.
+* Attention data parallelism with expert parallelism (``attention_dp``; SGLang ``--enable-dp-attention``,
+  TensorRT-LLM ``enable_attention_dp`` with ``--ep``): each of the ``tp`` ranks runs attention for its own
+  ``B/tp`` sequences with a full copy of the attention (and dense-layer) weights, keeps only its own
+  sequences' KV cache (the MLA latent once per rank, not replicated), and the MoE layers exchange tokens
+  with two all-to-alls (dispatch + combine) instead of all-reduces.
+* MLA decode runs in the absorbed form (DeepSeek-V2 report §2.1.2; FlashMLA): queries are projected into
+  the latent space, so each head scores ``d_c + d_r`` values and mixes ``d_c`` values per cached token,
+  ``2·h·L·(2·d_c + d_r)`` FLOPs per layer (the projections stay in the matmuls).
+* Topology: a collective over more GPUs than one scale-up domain (8 NVLink GPUs in an HGX/DGX node, 72
+  in a GB200 NVL72) runs at the per-GPU network bandwidth (one NIC per GPU), not the interconnect's.
+* Latency floor: a step cannot be shorter than its kernels' minimum durations,
+  ``n_layers · kernels_per_layer · kernel_floor_s`` (the roofline is raised to it); all-reduces are counted
+  in the communication term.
 """
 
 from __future__ import annotations
@@ -60,6 +73,8 @@ class ModelTerms:
     d_model: int
     ffn_width: int  # widest FFN inner size (activation memory)
     kv_shard_limit: int  # TP ranks that can split the KV cache (KV heads; 1 for MLA: latent replicated)
+    replicated_params: float = 0.0  # attention + dense-FFN weights each rank holds under attention DP
+    kernels_per_layer: float = 0.0  # GPU kernels one decoder layer launches in decode (excl. all-reduces)
 
 
 def model_terms(m: ModelSpec) -> ModelTerms:
@@ -84,7 +99,26 @@ def model_terms(m: ModelSpec) -> ModelTerms:
         d_model=m.d_model,
         ffn_width=max(m.d_ff, m.d_ff_expert or 0),
         kv_shard_limit=1 if m.is_mla else m.kv_heads,
+        replicated_params=pc.attention + pc.ffn_dense,
+        kernels_per_layer=kernels_per_layer(m),
     )
+
+
+#: Decode kernels of one decoder layer, excluding all-reduces, as the engines' model code launches them
+#: (vLLM ``LlamaDecoderLayer``: fused residual+RMSNorm, QKV GEMM, rotary+KV-cache write, paged attention,
+#: output GEMM, fused residual+RMSNorm, gate-up GEMM, SiLU-and-mul, down GEMM: 9; ``FusedMoE`` adds router
+#: GEMM, top-k, token alignment, two grouped GEMMs and the weighted sum: 6 more; MLA adds the latent
+#: down/up projections and their norms: 3 more).
+DENSE_LAYER_KERNELS = 9.0
+MOE_EXTRA_KERNELS = 6.0
+MLA_EXTRA_KERNELS = 3.0
+
+
+def kernels_per_layer(m: ModelSpec) -> float:
+    """Return the mean number of decode kernels per decoder layer (count; see ``DENSE_LAYER_KERNELS``)."""
+    moe_share = (m.n_layers - m.n_dense_layers) / m.n_layers if m.is_moe else 0.0
+    mla = MLA_EXTRA_KERNELS if m.is_mla else 0.0
+    return DENSE_LAYER_KERNELS + mla + MOE_EXTRA_KERNELS * moe_share
 
 
 @dataclass(frozen=True)
@@ -139,9 +173,90 @@ def kv_bytes_per_sequence(t: ModelTerms, context_tokens: ArrayLike, kv_bpv: Arra
     return cast(ArrayLike, values * np.asarray(kv_bpv))
 
 
-def kv_shards(t: ModelTerms, tp: ArrayLike) -> ArrayLike:
-    """Return how many ways TP splits the KV cache: ``min(tp, kv_heads)`` (1 for MLA's shared latent)."""
-    return np.minimum(np.asarray(tp, dtype=np.float64), t.kv_shard_limit)
+def kv_shards(t: ModelTerms, tp: ArrayLike, attention_dp: ArrayLike = 0.0) -> ArrayLike:
+    """Return how many ways the KV cache is split over a replica's ``tp`` GPUs.
+
+    TP splits it by KV head, ``min(tp, kv_heads)`` (1 for MLA's shared latent: every rank holds all of
+    it); with attention data parallelism each rank holds only its own sequences, ``tp`` ways.
+    """
+    tp_a = np.asarray(tp, dtype=np.float64)
+    return np.where(np.asarray(attention_dp) > 0, tp_a, np.minimum(tp_a, t.kv_shard_limit))
+
+
+def weight_bytes_per_gpu(
+    t: ModelTerms, whole_model_bytes: ArrayLike, weight_bpv: ArrayLike, tp: ArrayLike, attention_dp: ArrayLike
+) -> ArrayLike:
+    """Return one GPU's share of ``whole_model_bytes`` of weights (bytes).
+
+    TP: ``bytes / tp``. Attention DP: the attention and dense-FFN weights (``replicated_params``) are whole
+    on every rank, the rest is split: ``R·bpv + (bytes − R·bpv) / tp``.
+    """
+    tp_a = np.asarray(tp, dtype=np.float64)
+    whole = np.asarray(whole_model_bytes, dtype=np.float64)
+    rep = t.replicated_params * np.asarray(weight_bpv)
+    return cast(ArrayLike, np.where(np.asarray(attention_dp) > 0, rep + (whole - rep) / tp_a, whole / tp_a))
+
+
+def decode_attention_flops_per_token(t: ModelTerms, context_tokens: ArrayLike) -> ArrayLike:
+    """Return attention-core FLOPs of one decoded token at context ``L`` (FLOPs, all layers).
+
+    MLA in the absorbed form: ``2·h·L·(d_c + d_r) + 2·h·L·d_c`` per layer (scores over the latent and
+    rotary key, then mixing of the latent values; DeepSeek-V2 report §2.1.2, FlashMLA); other attention
+    as :func:`flopbill.estimate.architecture.attention_flops_per_token`.
+    """
+    m = t.model
+    ctx = np.asarray(context_tokens, dtype=np.float64)
+    if not m.is_mla:
+        return attention_flops_per_token(m, ctx)
+    assert m.kv_lora_rank and m.qk_rope_head_dim
+    per_key = 2.0 * m.n_heads * (2.0 * m.kv_lora_rank + m.qk_rope_head_dim)
+    return cast(ArrayLike, per_key * t.n_layers * ctx)
+
+
+def alltoall_time_s(
+    t: ModelTerms,
+    tokens_in_step: ArrayLike,
+    activation_bpv: ArrayLike,
+    ranks: ArrayLike,
+    interconnect_bidir_bytes_per_s: ArrayLike,
+    latency_s: ArrayLike,
+) -> ArrayLike:
+    """Return expert-parallel communication seconds of one step: dispatch + combine in every MoE layer.
+
+    Each rank sends its ``T/ep`` tokens' hidden states to their ``k`` experts, ``(ep−1)/ep`` of them on
+    other ranks: ``(T/ep)·k·d·bpv·(ep−1)/ep`` bytes each way per all-to-all, over one direction of the
+    link, plus one latency; two all-to-alls (dispatch, combine) per MoE layer (DeepSeek-V3 report §3.2;
+    DeepEP). 0 for one rank or a dense model.
+    """
+    ep = np.asarray(ranks, dtype=np.float64)
+    one_way = np.asarray(interconnect_bidir_bytes_per_s, dtype=np.float64) / 2.0
+    sent = np.asarray(tokens_in_step) / ep * t.experts_per_token * t.d_model * np.asarray(activation_bpv)
+    each = sent * (ep - 1.0) / ep / one_way + latency_s
+    return cast(ArrayLike, np.where(ep > 1.0, 2.0 * t.n_moe_layers * each, 0.0))
+
+
+def step_comm_time_s(
+    t: ModelTerms,
+    tokens_in_step: ArrayLike,
+    activation_bpv: ArrayLike,
+    tp: ArrayLike,
+    interconnect_bidir_bytes_per_s: ArrayLike,
+    latency_s: ArrayLike,
+    attention_dp: ArrayLike = 0.0,
+) -> ArrayLike:
+    """Return communication seconds of one step: TP all-reduces, or EP all-to-alls under attention DP."""
+    tp_part = tp_comm_time_s(t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s)
+    if not t.n_moe_layers:
+        return tp_part
+    ep_part = alltoall_time_s(
+        t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s
+    )
+    return cast(ArrayLike, np.where(np.asarray(attention_dp) > 0, ep_part, tp_part))
+
+
+def kernel_floor_time_s(t: ModelTerms, kernel_floor_s: ArrayLike) -> ArrayLike:
+    """Return the shortest a forward step can be: ``n_layers · kernels_per_layer · kernel_floor_s`` (s)."""
+    return cast(ArrayLike, t.n_layers * t.kernels_per_layer * np.asarray(kernel_floor_s, dtype=np.float64))
 
 
 def decode_flops_per_token(t: ModelTerms, context_tokens: ArrayLike) -> ArrayLike:
@@ -214,6 +329,26 @@ class DeviceArrays:
     eta_flops: Any
     eta_bw: Any
     allreduce_latency_s: Any
+    attention_eta_flops: Any = None  # efficiency of the bf16 attention math; None: eta_flops
+    scale_up_gpus: Any = np.inf  # GPUs one scale-up domain (NVLink / Infinity Fabric) joins; inf: unbounded
+    scale_out_bidir_bytes_per_s: Any = np.nan  # per-GPU network beyond the domain (InfiniBand/RoCE NIC)
+
+    @property
+    def attention_eta(self) -> Any:
+        """The efficiency the attention math runs at (``attention_eta_flops``, else ``eta_flops``)."""
+        return self.eta_flops if self.attention_eta_flops is None else self.attention_eta_flops
+
+    def link_bidir_bytes_per_s(self, ranks: ArrayLike) -> ArrayLike:
+        """Return the bidirectional bandwidth a collective over ``ranks`` GPUs runs at (bytes/s).
+
+        Within one scale-up domain the interconnect's; beyond it a ring passes through every GPU's NIC,
+        so the slower of the two (NaN where the network bandwidth is unknown).
+        """
+        r = np.asarray(ranks, dtype=np.float64)
+        inside = np.asarray(self.interconnect_bidir_bytes_per_s, dtype=np.float64)
+        outside = np.fmin(inside, np.asarray(self.scale_out_bidir_bytes_per_s, dtype=np.float64))
+        outside = np.where(np.isnan(self.scale_out_bidir_bytes_per_s), np.nan, outside)
+        return cast(ArrayLike, np.where(r > np.asarray(self.scale_up_gpus), outside, inside))
 
 
 @dataclass(frozen=True)
@@ -235,6 +370,8 @@ def decode_step(
     context_tokens: ArrayLike,
     tokens_per_sequence: ArrayLike = 1.0,
     overhead_s: ArrayLike = 0.0,
+    attention_dp: ArrayLike = 0.0,
+    kernel_floor_s: ArrayLike = 0.0,
 ) -> StepTime:
     """Return the time of one decode (or speculative verify) step of ``batch`` sequences (s, per replica).
 
@@ -242,23 +379,33 @@ def decode_step(
     ``max(T·2·N_active / (tp·peak·η), weights_read(T)/tp / (bw·η))`` and the attention
     ``max(T·attn(L) / (tp·peak_attn·η), B·KV(L)/kv_shards / (bw·η))``, with ``T = B·q`` tokens
     (``q = k+1`` when verifying a draft). Attention math runs at the bf16 peak whatever the weight format.
+    ``attention_dp`` (1/0): attention data parallelism with expert parallelism (module docstring); the
+    roofline is raised to :func:`kernel_floor_time_s` of ``kernel_floor_s``.
     """
     b = np.asarray(batch, dtype=np.float64)
     tokens = b * np.asarray(tokens_per_sequence, dtype=np.float64)
     tp_a = np.asarray(tp, dtype=np.float64)
     lin_c = compute_time_s(tokens * t.linear_flops_per_token / tp_a, dev.peak_flops_per_s, dev.eta_flops)
-    attn = np.asarray(attention_flops_per_token(t.model, np.asarray(context_tokens, dtype=np.float64)))
-    att_c = compute_time_s(tokens * attn / tp_a, dev.attention_peak_flops_per_s, dev.eta_flops)
-    w_bytes = weight_bytes_read(t, tokens, prec.weight_bpv, prec.kept_bpv) / tp_a
-    kv = b * kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a)
+    attn = np.asarray(decode_attention_flops_per_token(t, context_tokens))
+    att_c = compute_time_s(tokens * attn / tp_a, dev.attention_peak_flops_per_s, dev.attention_eta)
+    w_read = weight_bytes_read(t, tokens, prec.weight_bpv, prec.kept_bpv)
+    w_bytes = weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp)
+    kv = b * kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, attention_dp)
     lin_m = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
     att_m = memory_time_s(kv, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    roofline = np.maximum(lin_c, lin_m) + np.maximum(att_c, att_m)
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(lin_m) + att_m,
-        roofline_s=np.maximum(lin_c, lin_m) + np.maximum(att_c, att_m),
-        comm_s=tp_comm_time_s(
-            t, tokens, prec.activation_bpv, tp_a, dev.interconnect_bidir_bytes_per_s, dev.allreduce_latency_s
+        roofline_s=np.maximum(roofline, kernel_floor_time_s(t, kernel_floor_s)),
+        comm_s=step_comm_time_s(
+            t,
+            tokens,
+            prec.activation_bpv,
+            tp_a,
+            dev.link_bidir_bytes_per_s(tp_a),
+            dev.allreduce_latency_s,
+            attention_dp,
         ),
         overhead_s=np.asarray(overhead_s, dtype=np.float64),
     )
@@ -273,6 +420,8 @@ def prefill_time(
     cached_tokens: ArrayLike,
     chunk_tokens: ArrayLike,
     overhead_s: ArrayLike = 0.0,
+    attention_dp: ArrayLike = 0.0,
+    kernel_floor_s: ArrayLike = 0.0,
 ) -> StepTime:
     """Return the time to prefill one prompt on one replica (s), in chunks of ``chunk_tokens``.
 
@@ -287,24 +436,29 @@ def prefill_time(
     chunk = np.asarray(chunk_tokens, dtype=np.float64)
     n_chunks = np.maximum(np.ceil(new / chunk), 1.0)
     tokens_per_chunk = np.minimum(new, chunk)
-    w_bytes = n_chunks * weight_bytes_read(t, tokens_per_chunk, prec.weight_bpv, prec.kept_bpv) / tp_a
+    w_read = weight_bytes_read(t, tokens_per_chunk, prec.weight_bpv, prec.kept_bpv)
+    w_bytes = n_chunks * np.asarray(weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp))
     lin_flops = np.asarray(prefill_linear_flops(t, new))
     attn_flops = np.asarray(prefill_flops(t, prompt_tokens, cached_tokens)) - lin_flops
     lin_c = compute_time_s(lin_flops / tp_a, dev.peak_flops_per_s, dev.eta_flops)
-    att_c = compute_time_s(attn_flops / tp_a, dev.attention_peak_flops_per_s, dev.eta_flops)
+    attn_ranks = np.where(np.asarray(attention_dp) > 0, 1.0, tp_a)  # a prompt's attention: one DP rank
+    att_c = compute_time_s(attn_flops / attn_ranks, dev.attention_peak_flops_per_s, dev.attention_eta)
     mem = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
-    comm_one = tp_comm_time_s(  # mean chunk: a short last chunk carries only its own tokens
+    comm_one = step_comm_time_s(  # mean chunk: a short last chunk carries only its own tokens
         t,
         new / n_chunks,
         prec.activation_bpv,
         tp_a,
-        dev.interconnect_bidir_bytes_per_s,
+        dev.link_bidir_bytes_per_s(tp_a),
         dev.allreduce_latency_s,
+        attention_dp,
     )
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(mem),
-        roofline_s=np.maximum(lin_c, mem) + att_c,
+        roofline_s=np.maximum(
+            np.maximum(lin_c, mem) + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)
+        ),
         comm_s=n_chunks * comm_one,
         overhead_s=n_chunks * np.asarray(overhead_s, dtype=np.float64),
     )

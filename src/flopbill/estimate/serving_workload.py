@@ -241,7 +241,7 @@ def longest_request_fits(
 def check_percentile(percentile: float) -> None:
     """Raise :class:`InputError` unless ``0 < percentile ≤ 100``."""
     if not 0.0 < percentile <= 100.0:
-        raise InputError("--slo-percentile", percentile, "a percentile in (0, 100], e.g. 90 or 99")
+        raise InputError("slo_percentile", percentile, "a percentile in (0, 100], e.g. 90 or 99")
 
 
 def check_context_window(

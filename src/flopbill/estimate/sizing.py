@@ -74,7 +74,7 @@ def chinchilla_optimal(
     result compares with :func:`inference_aware_optimal` on total compute.
     """
     if not flops > 0:
-        raise InputError("--budget", flops, "a positive FLOP or dollar budget")
+        raise InputError("budget_flops", flops, "a positive FLOP or dollar budget")
     n = float(compute_optimal_params(fit, flops))
     d = flops / 6.0 / n
     loss = float(predicted_loss(fit, n, d))
@@ -87,7 +87,7 @@ def inference_aware_optimal(
     """Return N, D reaching the Chinchilla-optimal loss for ``flops`` at least total compute
     ``6·N·D + 2·N·D_inf`` (Sardana et al. 2023); with ``D_inf = 0`` it is the Chinchilla point."""
     if lifetime_tokens < 0:
-        raise InputError("--lifetime-tokens", lifetime_tokens, "a non-negative token count such as 2T")
+        raise InputError("lifetime_tokens", lifetime_tokens, "a non-negative token count such as 2T")
     base = chinchilla_optimal(fit, flops, fit_name)
     target = base.predicted_loss
     grid = base.params * np.logspace(-3, 0.5, 2001)

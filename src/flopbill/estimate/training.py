@@ -120,7 +120,7 @@ def _peak_flops(acc: Accelerator, dtype: Dtype) -> float:
     if peak is None:
         known = [k for k, v in acc.peak_flops_per_s.model_dump().items() if v]
         raise InputError(
-            "--dtype",
+            "dtype",
             dtype.value,
             f"a format whose peak FLOP/s is known for {acc.id} ({', '.join(known) or 'none'})",
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flopbill.catalog.defaults import SourcedRange, mfu_model_range, training_defaults
 from flopbill.catalog.prices import gpu_price
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import integer, positive
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError, UnknownNameError
 from flopbill.estimate.architecture import forward_flops_per_token
@@ -42,7 +43,7 @@ def _cite(name: str, r: SourcedRange) -> Assumption:
 
 def _mfu(acc: Accelerator, n_gpus: int, mfu: Triple | None, d_model: int) -> tuple[Range, Assumption]:
     if mfu is not None:
-        r = _range(mfu, "--mfu", 0.0, 1.0, "a fraction in (0, 1] or a range such as 0.35..0.5")
+        r = _range(mfu, "mfu", 0.0, 1.0, "a fraction in (0, 1] or a range such as 0.35..0.5")
         return r, Assumption("mfu", f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given")
     fitted = mfu_model_range(acc, d_model)
     if fitted is not None:
@@ -83,7 +84,7 @@ def _distill_mfu(
 
 def _price(acc: Accelerator, price: Triple | None, pricing: str) -> tuple[Range | None, Assumption]:
     if price is not None:
-        r = _range(price, "--price-per-gpu-hour", 0.0, float("inf"), "a positive price in USD such as 2.49")
+        r = _range(price, "price_per_gpu_hour", 0.0, float("inf"), "a positive price in USD such as 2.49")
         return r, Assumption(
             "price_usd_per_gpu_hour", f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given"
         )
@@ -98,10 +99,10 @@ def _price(acc: Accelerator, price: Triple | None, pricing: str) -> tuple[Range 
 def _check_plan_fits_model(plan: ParallelPlan, model: ModelSpec) -> None:
     """Raise unless TP divides the attention heads and PP does not exceed the layers (Megatron-LM's rules)."""
     if model.n_heads % plan.tp:
-        raise InputError("--tp", plan.tp, f"a divisor of the {model.n_heads} attention heads of {model.id}")
+        raise InputError("tp", plan.tp, f"a divisor of the {model.n_heads} attention heads of {model.id}")
     layers = model.n_layers + (model.n_decoder_layers or 0)
     if plan.pp > layers:
-        raise InputError("--pp", plan.pp, f"at most the {layers} layers of {model.id}")
+        raise InputError("pp", plan.pp, f"at most the {layers} layers of {model.id}")
 
 
 def resolve_training_setup(
@@ -122,10 +123,9 @@ def resolve_training_setup(
     stage: StageConfig | None = None,
 ) -> TrainingSetup:
     """Return a :class:`TrainingSetup` with user values where given and sourced defaults elsewhere."""
-    if tokens <= 0:
-        raise InputError("--tokens", tokens, "a positive number of tokens such as 2T or 1e9")
-    if seq_len < 1:
-        raise InputError("--seq-len", seq_len, "a positive sequence length such as 4096 or 8k")
+    positive(tokens, "tokens", "a positive number of tokens such as 2T or 1e9")
+    integer(seq_len, "seq_len", lower=1)
+    integer(n_gpus, "n_gpus", lower=1)
     defaults = training_defaults()
     mfu_r, mfu_a = _distill_mfu(acc, model, stage, seq_len, mfu) or _mfu(acc, n_gpus, mfu, model.d_model)
     price_r, price_a = _price(acc, price, pricing)
@@ -144,8 +144,7 @@ def resolve_training_setup(
         ),
     ):
         if given is not None:
-            flag = "--" + name.split("_")[0]
-            r = _range(given, flag, lo, hi, allowed, lo_open=name == "goodput")
+            r = _range(given, name.split("_")[0], lo, hi, allowed, lo_open=name == "goodput")
             resolved[name] = r
             assumptions.append(
                 Assumption(name, f"{r.low:g}..{r.high:g}" if r.low != r.high else r.low, "given")
@@ -159,7 +158,7 @@ def resolve_training_setup(
         assumptions.append(Assumption("tdp_w", "unknown", acc.id, "energy and CO2e not estimated"))
     plan = plan or ParallelPlan(n_gpus=n_gpus)
     if plan.n_gpus != n_gpus:
-        raise InputError("--gpus", n_gpus, f"the parallel plan's GPU count {plan.n_gpus}")
+        raise InputError("n_gpus", n_gpus, f"the parallel plan's GPU count {plan.n_gpus}")
     _check_plan_fits_model(plan, model)
     cfg = stage or StageConfig()
     bw = defaults.decode_bandwidth_utilisation
@@ -193,5 +192,5 @@ def optimizer_bytes_per_param(name: str) -> float:
     """Return total bytes per trainable parameter for an optimizer (``adam``, ``adam8bit``, ``sgd``)."""
     table = training_defaults().optimizer_bytes_per_param
     if name not in table:
-        raise InputError("--optimizer", name, "one of " + ", ".join(sorted(table)))
+        raise InputError("optimizer", name, "one of " + ", ".join(sorted(table)))
     return table[name].value

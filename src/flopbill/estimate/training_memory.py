@@ -70,15 +70,15 @@ class ParallelPlan:
     optimizer_bytes_per_param: float = 16.0
 
     def __post_init__(self) -> None:
-        for name, value in (("--gpus", self.n_gpus), ("--tp", self.tp), ("--pp", self.pp)):
+        for name, value in (("n_gpus", self.n_gpus), ("tp", self.tp), ("pp", self.pp)):
             if value < 1:
                 raise InputError(name, value, "a positive integer")
         if self.micro_batch < 1:
-            raise InputError("--micro-batch", self.micro_batch, "a positive integer")
+            raise InputError("micro_batch", self.micro_batch, "a positive integer")
         if self.zero not in (0, 1, 2, 3):
-            raise InputError("--zero", self.zero, "0, 1, 2 or 3 (3 = FSDP full shard)")
+            raise InputError("zero", self.zero, "0, 1, 2 or 3 (3 = FSDP full shard)")
         if self.n_gpus % (self.tp * self.pp):
-            raise InputError("--gpus", self.n_gpus, f"a multiple of tp·pp = {self.tp * self.pp}")
+            raise InputError("n_gpus", self.n_gpus, f"a multiple of tp·pp = {self.tp * self.pp}")
 
     @property
     def dp(self) -> int:

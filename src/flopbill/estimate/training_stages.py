@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.checks import integer, positive
 from flopbill.dtypes import Dtype, bytes_per_value
 from flopbill.errors import InputError
 from flopbill.estimate.architecture import attention_flops_per_token, forward_flops_per_token, param_counts
@@ -60,7 +61,7 @@ def parse_stage(text: str) -> Stage:
     try:
         return Stage(key)
     except ValueError:
-        raise InputError("--stage", text, "one of " + ", ".join(s.value for s in Stage)) from None
+        raise InputError("stage", text, "one of " + ", ".join(s.value for s in Stage)) from None
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,13 @@ class StageConfig:
 
     def __post_init__(self) -> None:
         if self.lora_rank < 1:
-            raise InputError("--lora-rank", self.lora_rank, "a positive integer")
+            raise InputError("lora_rank", self.lora_rank, "a positive integer")
         if not 0.0 < self.generated_fraction <= 1.0:
-            raise InputError("--generated-fraction", self.generated_fraction, "a fraction in (0, 1]")
+            raise InputError("generated_fraction", self.generated_fraction, "a fraction in (0, 1]")
         if self.rollout_batch < 1 or self.ppo_epochs < 1:
-            raise InputError("--rollout-batch/--ppo-epochs", self.rollout_batch, "positive integers")
+            raise InputError("rollout_batch/ppo_epochs", self.rollout_batch, "positive integers")
         if self.stage == Stage.DISTILL and self.teacher is None:
-            raise InputError("--teacher", None, "a teacher model (catalog id or file) for --stage distill")
+            raise InputError("teacher", None, "a teacher model (catalog id or file) for --stage distill")
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _rollout_gpu_s(m: ModelSpec, generated: float, cfg: StageConfig, acc: Accele
     peak = getattr(acc.peak_flops_per_s, dtype.value, None)
     if bw is None or peak is None:
         raise InputError(
-            "--gpu", acc.id, "an accelerator with known memory bandwidth and peak FLOP/s for rollouts"
+            "gpu", acc.id, "an accelerator with known memory bandwidth and peak FLOP/s for rollouts"
         )
     weights = param_counts(m).total * bytes_per_value(
         dtype if dtype in (Dtype.BF16, Dtype.FP8) else Dtype.BF16
@@ -224,10 +225,8 @@ def stage_compute(
     m: ModelSpec, tokens: float, seq_len: int, cfg: StageConfig, acc: Accelerator, dtype: Dtype
 ) -> StageCompute:
     """Return the FLOPs, rollout time and memory roles of one stage on ``tokens`` tokens (see module doc)."""
-    if tokens <= 0:
-        raise InputError("--tokens", tokens, "a positive number of tokens such as 2T or 1e9")
-    if seq_len < 1:
-        raise InputError("--seq-len", seq_len, "a positive sequence length such as 4096 or 8k")
+    positive(tokens, "tokens", "a positive number of tokens such as 2T or 1e9")
+    integer(seq_len, "seq_len", lower=1)
     if cfg.stage in RLHF_STAGES:
         return _rlhf(m, tokens, seq_len, cfg, acc, dtype)
     fwd = _forward_flops(m, tokens, seq_len)

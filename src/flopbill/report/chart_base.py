@@ -8,6 +8,8 @@ from typing import Any
 from flopbill.scenario.result import ScenarioResult
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563")
+#: Line dashes per option, so overlapping options stay distinguishable without colour.
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 CHART_HEIGHT_PX = 420
 _FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
@@ -26,6 +28,25 @@ class Chart:
 def colors(result: ScenarioResult) -> dict[str, str]:
     """Return a fixed colour per option name, in the order the result lists the options."""
     return {opt.name: PALETTE[i % len(PALETTE)] for i, opt in enumerate(result.options)}
+
+
+def dashes(result: ScenarioResult) -> dict[str, str]:
+    """Return a fixed line dash per option name (cycling), in the order the result lists the options."""
+    return {opt.name: DASHES[i % len(DASHES)] for i, opt in enumerate(result.options)}
+
+
+def spike_marks(fig: Any, result: ScenarioResult) -> None:
+    """Shade and label every spike month of ``fig`` (a month-axis chart)."""
+    for m in result.spike_months():
+        i = m - 1
+        fig.add_vrect(
+            x0=m - 0.5,
+            x1=m + 0.5,
+            fillcolor="rgba(217,119,6,0.12)",
+            line_width=0,
+            annotation_text=f"spike ×{result.traffic.spike_multiplier[i]:.3g}",
+            annotation_position="top left",
+        )
 
 
 def rgba(hex_color: str, alpha: float) -> str:
@@ -65,13 +86,18 @@ def layout(fig: Any, x_title: str, y_title: str, height_px: int = CHART_HEIGHT_P
     return fig
 
 
-def months_layout(fig: Any, y_title: str, result: ScenarioResult) -> Any:
-    """Apply the layout of a month-by-month USD chart (linear/log buttons, months 1..horizon)."""
-    layout(fig, "month", y_title, hovermode="x unified", updatemenus=[_SCALE_BUTTONS])
+def months_layout(fig: Any, y_title: str, result: ScenarioResult, log: bool = False) -> Any:
+    """Apply the layout of a month-by-month USD chart (linear/log buttons, months 1..horizon, spikes
+    shaded); ``log`` starts on the log scale so cheap options are not flattened by the dearest one."""
+    buttons = {**_SCALE_BUTTONS, "active": 1 if log else 0}
+    layout(fig, "month", y_title, hovermode="x unified", updatemenus=[buttons])
+    spike_marks(fig, result)
+    if log:
+        fig.update_yaxes(type="log")
     fig.update_xaxes(
         range=[0.5, result.horizon_months + 0.5], dtick=1 if result.horizon_months <= 12 else None
     )
-    fig.update_yaxes(tickprefix="$", rangemode="tozero")
+    fig.update_yaxes(tickprefix="$", rangemode="tozero" if not log else "normal")
     return fig
 
 

@@ -22,7 +22,17 @@ from typing import Any
 import plotly.graph_objects as go
 
 from flopbill.report import fmt
-from flopbill.report.chart_base import CHART_HEIGHT_PX, PALETTE, Chart, colors, layout, months_layout, rgba
+from flopbill.report.chart_base import (
+    CHART_HEIGHT_PX,
+    PALETTE,
+    Chart,
+    colors,
+    dashes,
+    layout,
+    months_layout,
+    rgba,
+    spike_marks,
+)
 from flopbill.scenario.result import (
     Crossover,
     OptionProjection,
@@ -32,25 +42,129 @@ from flopbill.scenario.result import (
 )
 
 
+def _positive(values: tuple[float, ...]) -> bool:
+    return all(v > 0 for v in values)
+
+
 def monthly_cost_chart(result: ScenarioResult) -> Chart:
-    """Return monthly cost (USD, one-time costs in the month they fall in) per option over the horizon."""
-    palette = colors(result)
+    """Return recurring cost (USD per month) per option over the horizon, on a log scale when it can be."""
+    palette, dash = colors(result), dashes(result)
     fig = go.Figure()
     for opt in result.options:
         fig.add_trace(
             go.Scatter(
                 x=list(result.traffic.months),
-                y=list(opt.monthly_cost_usd),
+                y=list(opt.recurring_cost_usd),
                 name=opt.label,
                 mode="lines+markers",
-                line={"color": palette[opt.name], "width": 2},
+                line={"color": palette[opt.name], "width": 2, "dash": dash[opt.name]},
                 hovertemplate="$%{y:,.2f}",
             )
         )
-    caption = "Total bill of each option per month, one-time costs included in the month they are paid."
-    return Chart(
-        "chart-monthly-cost", "Monthly cost by option", caption, months_layout(fig, "USD per month", result)
+    log = all(_positive(o.recurring_cost_usd) for o in result.options)
+    caption = "Recurring bill of each option per month (one-time costs are in the cumulative chart)" + (
+        "; log scale, so cheap options stay visible next to dear ones (switch to linear above)."
+        if log
+        else "."
     )
+    fig = months_layout(fig, "USD per month", result, log=log)
+    return Chart("chart-monthly-cost", "Monthly cost by option", caption, fig)
+
+
+def cumulative_chart(result: ScenarioResult) -> Chart:
+    """Return each option's cumulative cost (one-time included) with every payback month marked."""
+    palette, dash = colors(result), dashes(result)
+    fig = go.Figure()
+    months = list(result.traffic.months)
+    for opt in result.options:
+        fig.add_trace(
+            go.Scatter(
+                x=months,
+                y=list(opt.cumulative_cost_usd),
+                name=opt.label,
+                mode="lines",
+                line={"color": palette[opt.name], "width": 2, "dash": dash[opt.name]},
+                hovertemplate="$%{y:,.0f}",
+            )
+        )
+    for i, pb in enumerate(p for p in result.paybacks if p.month is not None):
+        assert pb.month is not None and pb.cumulative_option_usd is not None
+        _crossover_marker(
+            fig, pb.month, pb.cumulative_option_usd, palette[pb.option], i, f"payback vs {pb.api_option}"
+        )
+    log = all(_positive(o.cumulative_cost_usd) for o in result.options)
+    caption = (
+        "Running total of each option's cost, one-time costs included; a star marks the month an option's "
+        "cumulative cost falls to or below an API option's (payback)."
+    )
+    return Chart(
+        "chart-cumulative",
+        "Cumulative cost and payback",
+        caption,
+        months_layout(fig, "USD (cumulative)", result, log),
+    )
+
+
+def gpus_chart(result: ScenarioResult) -> Chart:
+    """Return GPUs per month of every GPU-backed option (peak instances × GPUs per instance)."""
+    title = "GPUs per month"
+    gpu_opts = [o for o in result.options if o.gpus is not None]
+    if not gpu_opts:
+        return Chart("chart-gpus", title, "", None, "No option runs on GPUs.")
+    palette, dash = colors(result), dashes(result)
+    fig = go.Figure()
+    for opt in gpu_opts:
+        assert opt.gpus is not None
+        fig.add_trace(
+            go.Scatter(
+                x=list(result.traffic.months),
+                y=list(opt.gpus),
+                name=opt.label,
+                mode="lines+markers",
+                line={"color": palette[opt.name], "width": 2, "dash": dash[opt.name], "shape": "hv"},
+                hovertemplate="%{y:,.0f} GPUs",
+            )
+        )
+    layout(fig, "month", "GPUs (busiest hour, whole instances)", hovermode="x unified")
+    spike_marks(fig, result)
+    caption = "GPUs each option holds in its busiest hour of the month (owned: bought and kept)."
+    return Chart("chart-gpus", title, caption, fig)
+
+
+def revenue_chart(result: ScenarioResult) -> Chart:
+    """Return revenue and each option's gross margin (revenue − recurring cost) per month."""
+    title = "Revenue and margin"
+    if result.revenue_usd is None:
+        return Chart("chart-revenue", title, "", None, "The scenario gives no revenue.")
+    palette, dash = colors(result), dashes(result)
+    months = list(result.traffic.months)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=list(result.revenue_usd),
+            name="revenue",
+            mode="lines",
+            line={"color": "#111827", "width": 3},
+            hovertemplate="$%{y:,.0f}",
+        )
+    )
+    for opt in result.options:
+        if opt.gross_profit_usd is None:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=months,
+                y=list(opt.gross_profit_usd),
+                name=f"{opt.label}: gross profit",
+                mode="lines",
+                line={"color": palette[opt.name], "width": 2, "dash": dash[opt.name]},
+                customdata=[100 * m if m == m else None for m in (opt.gross_margin or ())],
+                hovertemplate="$%{y:,.0f} (margin %{customdata:.0f}%)",
+            )
+        )
+    caption = "Revenue per month and what is left after each option's recurring cost (hover: margin)."
+    return Chart("chart-revenue", title, caption, months_layout(fig, "USD per month", result))
 
 
 def _crossover_traces(fig: Any, result: ScenarioResult, cross: Crossover, color: str, index: int) -> None:
@@ -71,7 +185,7 @@ def _crossover_traces(fig: Any, result: ScenarioResult, cross: Crossover, color:
         go.Scatter(
             x=months,
             y=[cross.one_time_usd] * len(months),
-            name=f"{opt.label}: one-time (training)",
+            name=f"{opt.label}: one-time ({', '.join(c.name for c in result.one_time_costs) or 'one-time'})",
             mode="lines",
             line={"color": color, "width": 2, "dash": "dash"},
             hovertemplate="$%{y:,.0f}",
@@ -81,7 +195,9 @@ def _crossover_traces(fig: Any, result: ScenarioResult, cross: Crossover, color:
         _crossover_marker(fig, cross.month, cross.cumulative_inference_usd_at_month, color, index)
 
 
-def _crossover_marker(fig: Any, month: int, value_usd: float, color: str, index: int) -> None:
+def _crossover_marker(
+    fig: Any, month: int, value_usd: float, color: str, index: int, what: str = "crossover"
+) -> None:
     """Mark one crossover with a star and a label; labels of later options sit higher and alternate sides."""
     fig.add_trace(
         go.Scatter(
@@ -90,7 +206,7 @@ def _crossover_marker(fig: Any, month: int, value_usd: float, color: str, index:
             mode="markers",
             marker={"color": color, "size": 14, "symbol": "star", "line": {"width": 1}},
             showlegend=False,
-            hovertemplate=f"crossover, month {month}: $%{{y:,.0f}}<extra></extra>",
+            hovertemplate=f"{what}, month {month}: $%{{y:,.0f}}<extra></extra>",
         )
     )
     fig.add_annotation(
@@ -98,7 +214,7 @@ def _crossover_marker(fig: Any, month: int, value_usd: float, color: str, index:
         y=value_usd,
         ax=-70 if index % 2 == 0 else 70,
         ay=-36 - 26 * index,
-        text=f"crossover: month {month}",
+        text=f"{what}: month {month}",
         showarrow=True,
         arrowcolor=color,
         font={"color": color},
@@ -108,10 +224,11 @@ def _crossover_marker(fig: Any, month: int, value_usd: float, color: str, index:
 
 def crossover_chart(result: ScenarioResult) -> Chart:
     """Return cumulative inference spend against one-time spend per option, crossover months marked."""
-    title = "Cumulative inference vs one-time training"
+    title = "Cumulative inference vs one-time costs"
     caption = (
-        "Running total of recurring (inference) cost against the one-time cost (dashed); the star marks "
-        "the first month inference has cost more than training."
+        "Running total of recurring (inference) cost against the one-time cost (dashed: training, "
+        "fine-tuning, engineering as the scenario names them); the star marks the first month inference "
+        "has cost more than the one-time spend."
     )
     known = {opt.name for opt in result.options}
     crossings = [c for c in result.crossovers if c.option in known and c.one_time_usd > 0]
@@ -225,11 +342,61 @@ def metric_title(metric: str) -> tuple[str, bool]:
     return (f"{words} (USD)" if is_usd else words), is_usd
 
 
+_LABELS = {
+    "traffic.monthly_growth": ("monthly growth", "%"),
+    "traffic.peak_factor": ("busiest hour ÷ mean", "×"),
+    "traffic.ai_share": ("share of requests needing AI", "%"),
+    "traffic.requests_per_user_per_day": ("requests per user per day", ""),
+    "traffic.daily_active_users": ("daily active users", ""),
+    "traffic.requests_per_day": ("requests per day", ""),
+    "request.input_tokens": ("input tokens per request", ""),
+    "request.output_tokens": ("output tokens per request", ""),
+    "request.cache_hit_rate": ("prompt cache hit rate", "%"),
+    "request.samples_per_request": ("model calls per request", ""),
+    "revenue.paying_share": ("paying share of users", "%"),
+}
+_FIELD_LABELS = {
+    "throughput_scale": ("throughput vs estimate", "×"),
+    "target_utilization": ("planned GPU utilization", "%"),
+    "price_usd_per_gpu_hour": ("GPU price, $/GPU-hour", "$"),
+    "cost_usd": ("cost", "$"),
+    "multiplier": ("spike size", "×"),
+    "duration_days": ("spike length, days", ""),
+    "small_share": ("share sent to the small model", "%"),
+    "tokens": ("training tokens", ""),
+    "mfu": ("MFU", "%"),
+}
+
+
+def _fmt_value(x: float, unit: str) -> str:
+    if unit == "%":
+        return f"{100 * x:.3g}"
+    if unit == "$":
+        return fmt.usd(x)
+    return fmt.count(x) if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def input_label(name: str, low: float, high: float) -> str:
+    """Return a human label for a ranged input: ``"monthly growth 10–30 %"``, ``"llama: GPU price $2–$3"``."""
+    label, unit = _LABELS.get(name, ("", ""))
+    if not label:
+        parts = name.split(".")
+        field = parts[-1]
+        label, unit = _FIELD_LABELS.get(field, (field.replace("_", " "), ""))
+        owner = parts[1] if len(parts) > 2 and parts[0] in ("options", "one_time") else ""
+        if name.startswith("traffic.spikes"):
+            owner = "traffic"
+        label = f"{owner}: {label}" if owner else label
+    span = f"{_fmt_value(low, unit)}–{_fmt_value(high, unit)}"
+    suffix = " %" if unit == "%" else ("×" if unit == "×" else "")
+    return f"{label} {span}{suffix}"
+
+
 def tornado_chart(result: ScenarioResult, tornado: Tornado, index: int) -> Chart:
     """Return one tornado: the output with each ranged input at its low and at its high value."""
     label = {opt.name: opt.label for opt in result.options}.get(tornado.option, tornado.option)
     title, is_usd = metric_title(tornado.metric)
-    names = [f"{row.input_name} ({fmt.plain(row.low)} … {fmt.plain(row.high)})" for row in tornado.rows]
+    names = [input_label(row.input_name, row.low, row.high) for row in tornado.rows]
     base = [tornado.expected_output] * len(tornado.rows)
     fig = go.Figure()
     for end, color, attr in (("low", "#2563eb", "output_low"), ("high", "#dc2626", "output_high")):
@@ -336,6 +503,9 @@ def charts(result: ScenarioResult) -> tuple[Chart, ...]:
     """Return every chart of the report in page order (absent ones carry their reason)."""
     return (
         monthly_cost_chart(result),
+        cumulative_chart(result),
+        revenue_chart(result),
+        gpus_chart(result),
         crossover_chart(result),
         break_even_chart(result),
         *tornado_charts(result),

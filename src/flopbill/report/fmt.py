@@ -66,3 +66,16 @@ def plain(value: float | str) -> str:
     if value == int(value):
         return f"{int(value):,}"
     return f"{value:,.6g}"
+
+
+def probability(p: float | None) -> str:
+    """Return a probability as a percentage never rounded to 0 % or 100 % unless exact (``"<1%"``)."""
+    if p is None or _missing(p):
+        return DASH
+    if p == 0.0 or p == 1.0:
+        return f"{100 * p:.0f}%"
+    if p < 0.01:
+        return "<1%"
+    if p > 0.99:
+        return ">99%"
+    return f"{100 * p:.0f}%"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 
 from flopbill.report import fmt
@@ -20,17 +21,44 @@ def _cls(index: int, numeric: Collection[int], wide: Collection[int]) -> str:
     return ' class="wide"' if index in wide else ""
 
 
-def table(headers: Row, rows: Sequence[Row], numeric: Collection[int] = (), table_id: str = "") -> str:
+_URL = re.compile(r"https?://[^\s,;()<>\"']+")
+
+
+def linkify(text: str) -> str:
+    """Return ``text`` HTML-escaped with every http(s) URL made a link (the URL itself escaped too)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        url = m.group(0).rstrip(".")
+        out.append(esc(text[last : m.start()]))
+        out.append(f'<a href="{esc(url)}" rel="noreferrer">{esc(url)}</a>')
+        last = m.start() + len(url)
+    out.append(esc(text[last:]))
+    return "".join(out)
+
+
+def table(
+    headers: Row,
+    rows: Sequence[Row],
+    numeric: Collection[int] = (),
+    table_id: str = "",
+    links: Collection[int] = (),
+) -> str:
     """Return an HTML table, every cell escaped.
 
     Columns whose index is in ``numeric`` are right-aligned (class ``num``); free-text columns (notes,
-    sources) get class ``wide`` so they wrap at word boundaries instead of squeezing.
+    sources) get class ``wide`` so they wrap at word boundaries instead of squeezing; in columns listed in
+    ``links`` URLs become links (:func:`linkify`).
     """
     ident = f' id="{esc(table_id)}"' if table_id else ""
     wide = {i for i, h in enumerate(headers) if h in WIDE_HEADERS}
     head = "".join(f'<th{_cls(i, numeric, wide)} scope="col">{esc(h)}</th>' for i, h in enumerate(headers))
     body = "\n".join(
-        "<tr>" + "".join(f"<td{_cls(i, numeric, wide)}>{esc(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td{_cls(i, numeric, wide)}>{linkify(c) if i in links else esc(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
         for row in rows
     )
     return (
@@ -86,7 +114,7 @@ def tco_table(result: ScenarioResult) -> str:
                 else [
                     fmt.usd(band.total_cost_usd.p10),
                     fmt.usd(band.total_cost_usd.p90),
-                    fmt.percent(band.probability_cheapest),
+                    fmt.probability(band.probability_cheapest),
                 ]
             )
         rows.append(row)
@@ -205,9 +233,12 @@ def idle_table(result: ScenarioResult) -> str:
 
 
 def assumptions_table(result: ScenarioResult) -> str:
-    """Return every assumption (scenario-wide, then per option) with its value, source and note."""
-    rows = [["scenario", a.name, fmt.plain(a.value), a.source, a.note] for a in result.assumptions]
+    """Return every assumption once: name, value and its source with the note (which options use it), the
+    sources' URLs as links. Given inputs come first, as the scenario lists them."""
+    rows = [
+        [a.name, fmt.plain(a.value), a.source + (f" — {a.note}" if a.note else "")]
+        for a in result.assumptions
+    ]
     for opt in result.options:
-        rows += [[opt.label, a.name, fmt.plain(a.value), a.source, a.note] for a in opt.assumptions]
-    headers = ["applies to", "assumption", "value", "source (and date)", "note"]
-    return table(headers, rows, table_id="table-assumptions")
+        rows += [[f"{opt.label}: {a.name}", fmt.plain(a.value), a.source] for a in opt.assumptions]
+    return table(["assumption", "value", "source (and date)"], rows, table_id="table-assumptions", links={2})

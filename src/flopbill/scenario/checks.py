@@ -12,10 +12,9 @@ from flopbill.scenario.schema import (
     LEAF_KINDS,
     ApiOption,
     EdgeOption,
-    OwnedOption,
+    GpuBacked,
     RouterOption,
     Scenario,
-    SelfHostedOption,
 )
 
 
@@ -85,7 +84,7 @@ def _check_option(
     source: str,
     lines: dict[LinePath, int],
 ) -> None:
-    if isinstance(opt, SelfHostedOption | OwnedOption):
+    if isinstance(opt, GpuBacked):
         _check_models(source, lines, loc, opt.model, opt.gpu)
         from flopbill.dtypes import parse_dtype
 

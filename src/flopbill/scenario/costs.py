@@ -1,16 +1,19 @@
 """Each option's monthly costs, vectorised over samples: arrays of shape (samples, months), USD.
 
 - **api**: ``calls × (in·(1−h)·p_in + in·h·p_cached + out·p_out)`` or ``calls × price per call``.
-- **self_hosted / owned**: a replica serves ``c`` calls/s (serving estimator × ``throughput_scale``;
-  scaled by expected ÷ sampled output tokens, decode-bound); sized for ``c × target_utilization``.
-  A fixed fleet runs ``max(1, ⌈peak rate / (c·u)⌉)`` replicas all month (peak = mean × diurnal peak
-  factor × spike multiplier). An autoscaling fleet runs ``D·G(m/D, p)`` replicas on average
-  (:mod:`flopbill.scenario.diurnal`; continuous replica counts, i.e. no rounding up per hour).
-  Owned fleets buy GPUs when the peak needs them and keep them (running maximum); depreciation,
-  energy and hosting per GPU-month come from :func:`flopbill.estimate.fleet.owned_gpu_cost`.
+- **self_hosted / owned / serverless**: a replica serves ``c`` calls/s (serving planner at the
+  scenario's SLO × ``throughput_scale``; scaled by expected ÷ sampled output tokens, decode-bound),
+  sized for ``c × target_utilization``. Every day is 24 hourly slots of the diurnal curve, billed by
+  :mod:`flopbill.estimate.fleet_day`: whole replicas per hour, whole instances (GPUs per instance
+  from the price catalog), billing increments, cold starts, scale to zero; demand above the capacity
+  at the planned utilization is unserved. A fixed fleet runs what its busiest hour of the month needs
+  (or the ``replicas`` given). Owned fleets buy whole servers when the peak needs them and keep them
+  (running maximum); depreciation, energy and hosting per GPU-month come from
+  :func:`flopbill.estimate.fleet.owned_gpu_cost`. Serverless bills replica-seconds up.
 - **router**: the small option serves ``s`` of the calls, the large one ``(1 − s) + s·e``
   (escalations), plus a router fee per call (as :func:`flopbill.estimate.economics.router_cost`).
-- **edge**: each new device costs once; a fallback option serves a share of the calls.
+- **edge**: each new device costs once (capital, paid in the month it is added: ``capital``, not a
+  recurring component); a fallback option serves a share of the calls.
 - **custom**: ``calls × cost per call + fixed per month``.
 """
 
@@ -22,18 +25,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from flopbill.estimate.economics import HOURS_PER_DAY
 from flopbill.estimate.fleet import owned_gpu_cost
-from flopbill.scenario.diurnal import mean_of_floor_max
+from flopbill.estimate.fleet_day import DayFleet, day_fleet, replicas_running, serverless_day
+from flopbill.scenario.diurnal import hourly_curves
 from flopbill.scenario.inputs import Resolved
 from flopbill.scenario.schema import (
     ApiOption,
     CustomOption,
     EdgeOption,
+    GpuBacked,
     Option,
     OwnedOption,
     RouterOption,
     SelfHostedOption,
+    ServerlessOption,
 )
 from flopbill.scenario.traffic import TrafficArrays
 
@@ -50,6 +55,10 @@ class OptionArrays:
     utilization: FloatArray | None = None
     idle_usd: FloatArray | None = None
     over_capacity: bool = False
+    unserved_calls: FloatArray | None = None
+    cold_start_waits: FloatArray | None = None
+    cash_usd: FloatArray | None = None
+    capital: dict[str, FloatArray] = field(default_factory=dict)  # one-time purchases (label → USD)
 
     def add(self, label: str, kind: str, usd: FloatArray) -> None:
         """Add ``usd`` to the component ``label`` (created on first use)."""
@@ -111,7 +120,7 @@ def _api_cost_per_call(opt: ApiOption, ctx: Context) -> FloatArray:
     return np.asarray(cost, dtype=np.float64)
 
 
-def _capacity(opt: SelfHostedOption | OwnedOption, ctx: Context) -> FloatArray:
+def _capacity(opt: GpuBacked, ctx: Context) -> FloatArray:
     """Return calls/s one replica serves, (samples, 1)."""
     key = f"options.{opt.name}"
     scale = ctx.col(f"{key}.throughput_scale")
@@ -123,58 +132,140 @@ def _capacity(opt: SelfHostedOption | OwnedOption, ctx: Context) -> FloatArray:
     return ctx.resolved.capacity_requests_per_s[opt.name] * scale * ratio
 
 
-def _replicas(
-    opt: SelfHostedOption | OwnedOption, ctx: Context, share: Share, arrays: OptionArrays
-) -> FloatArray:
-    """Return mean replicas running each month, (samples, months); sets gpus and utilization."""
+@dataclass(frozen=True)
+class FleetMonth:
+    """A GPU-backed option's fleet month by month, each (samples, months)."""
+
+    instance_hours: FloatArray
+    peak_instances: FloatArray
+    served_calls: FloatArray
+    unserved_calls: FloatArray
+    cold_start_waits: FloatArray
+
+
+def _day(
+    opt: GpuBacked, ctx: Context, rate_h: FloatArray, floor: FloatArray | float, ceiling: FloatArray
+) -> DayFleet:
     key = f"options.{opt.name}"
-    t = ctx.traffic
+    terms = ctx.resolved.fleet[opt.name]
     cap = _capacity(opt, ctx)
-    eff = cap * ctx.col(f"{key}.target_utilization")
-    base = t.base_calls_per_s * share
-    peak_rate = base * ctx.col("traffic.peak_factor") * t.peak_multiplier
-    mean_rate = t.mean_calls_per_s * share
-    peak_needed = np.ceil(peak_rate / eff - 1e-9)
-    if opt.fleet == "fixed" or isinstance(opt, OwnedOption):
+    u = ctx.col(f"{key}.target_utilization")
+    cold = ctx.col(f"{key}.cold_start_s")
+    if isinstance(opt, ServerlessOption):
+        return serverless_day(
+            rate_h,
+            cap,
+            u,
+            terms.billing_increment_s,
+            terms.billing_minimum_s,
+            cold,
+            terms.scale_down_delay_s,
+            ceiling,
+        )
+    return day_fleet(
+        rate_h,
+        cap,
+        u,
+        floor,
+        ceiling,
+        opt.gpus_per_replica,
+        terms.gpus_per_instance,
+        terms.billing_increment_s,
+        terms.billing_minimum_s,
+        cold,
+        terms.scale_down_delay_s,
+        unimodal=True,  # the hourly curves rise once and fall once (diurnal.hourly_curves)
+    )
+
+
+def fleet_month(
+    opt: GpuBacked,
+    ctx: Context,
+    base: FloatArray,
+    spike_days: FloatArray,
+    spike_mult: FloatArray,
+    peak_mult: FloatArray,
+) -> FleetMonth:
+    """Return the option's fleet for mean calls/s ``base`` (samples, months) on days without a spike.
+
+    Every day follows the hourly curve of the diurnal peak factor
+    (:func:`flopbill.scenario.diurnal.hourly_curves`); ``spike_days`` of the month run at ``spike_mult``×
+    (:mod:`flopbill.estimate.fleet_day` bills each day). A fixed fleet (and an owned one) runs the
+    replicas that its busiest hour of the month needs, or the ``replicas`` given; an autoscaling one
+    follows the hours between ``min_replicas`` and ``max_replicas``; serverless follows the load.
+    """
+    days = ctx.resolved.scenario.days_per_month
+    curve = hourly_curves(ctx.v["traffic.peak_factor"])[:, None, :]  # (samples, 1, 24)
+    cap = _capacity(opt, ctx)
+    key = f"options.{opt.name}"
+    u = ctx.col(f"{key}.target_utilization")
+    ceiling: FloatArray = np.full(base.shape, np.inf if opt.max_replicas is None else float(opt.max_replicas))
+    floor: FloatArray | float
+    if isinstance(opt, ServerlessOption):
+        floor = 0.0
+    elif opt.fleet == "fixed" or isinstance(opt, OwnedOption):
         if opt.replicas is not None:
-            running = np.full(ctx.shape, float(opt.replicas))
-            arrays.over_capacity = bool(np.any(peak_rate > running * cap * (1 + 1e-9)))
+            sized = np.full(base.shape, float(opt.replicas))
         else:
-            running = np.maximum(1.0, peak_needed)
-        peak_replicas = running
+            peak_rate = base * peak_mult * curve.max(axis=-1)
+            sized = np.maximum(1.0, replicas_running(peak_rate, cap, u, 1.0))
+            sized = np.minimum(sized, ceiling)
+        floor, ceiling = sized[..., None], sized
     else:
         floor = float(opt.min_replicas)
-        p = ctx.col("traffic.peak_factor")
-        days = ctx.resolved.scenario.days_per_month
-        running = _autoscaled(base / eff, floor, p)
-        cols = np.flatnonzero(np.any(t.spike_days > 0, axis=0))  # only months with a spike
-        if cols.size:
-            sd = t.spike_days[:, cols]
-            spiked = _autoscaled(base[:, cols] * t.spike_multiplier[:, cols] / eff, floor, p)
-            running[:, cols] = ((days - sd) * running[:, cols] + sd * spiked) / days
-        peak_replicas = np.maximum(floor, peak_needed)
+    normal = _day(opt, ctx, base[..., None] * curve, floor, ceiling)
+    fields = ("instance_hours", "peak_instances", "served_calls", "unserved_calls", "cold_start_waits")
+    out = {f: getattr(normal, f) * (days if f != "peak_instances" else 1.0) for f in fields}
+    cols = np.flatnonzero(np.any(spike_days > 0, axis=0))
+    if cols.size:
+        sub_floor = floor if isinstance(floor, float) else floor[:, cols]
+        rate = (base[:, cols] * spike_mult[:, cols])[..., None] * curve
+        spiked = _day(opt, ctx, rate, sub_floor, ceiling[:, cols])
+        sd = spike_days[:, cols]
+        for f in fields:
+            if f == "peak_instances":
+                out[f][:, cols] = np.maximum(out[f][:, cols], spiked.peak_instances)
+            else:
+                out[f][:, cols] = (days - sd) * getattr(normal, f)[:, cols] + sd * getattr(spiked, f)
+    return FleetMonth(**out)
+
+
+def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> FleetMonth:
+    """Return the option's fleet for its share of the scenario's calls; sets utilization and unserved."""
+    t = ctx.traffic
+    fm = fleet_month(
+        opt, ctx, t.base_calls_per_s * share, t.spike_days, t.spike_multiplier, t.peak_multiplier
+    )
+    terms = ctx.resolved.fleet[opt.name]
+    replicas_per_instance = terms.gpus_per_instance / opt.gpus_per_replica
+    paid = fm.instance_hours * 3600.0 * replicas_per_instance * _capacity(opt, ctx)
     with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(running > 0, mean_rate / np.where(running > 0, running * cap, 1.0), 0.0)
+        util = np.where(paid > 0, fm.served_calls / np.where(paid > 0, paid, 1.0), 0.0)
     arrays.utilization = np.minimum(util, 1.0)
-    arrays.gpus = peak_replicas * opt.gpus_per_replica
-    return running
-
-
-def _autoscaled(demand: FloatArray, floor: float, peak_factor: FloatArray) -> FloatArray:
-    """Return mean replicas ``D·G(m/D, p)`` (``m`` where demand is 0)."""
-    safe = np.where(demand > 0, demand, 1.0)
-    return np.where(demand > 0, safe * mean_of_floor_max(floor / safe, peak_factor), floor)
+    arrays.unserved_calls = fm.unserved_calls
+    arrays.cold_start_waits = fm.cold_start_waits
+    arrays.over_capacity = bool(np.any(fm.unserved_calls > 1e-6 * (fm.served_calls + fm.unserved_calls)))
+    arrays.gpus = fm.peak_instances * terms.gpus_per_instance
+    return fm
 
 
 def _self_hosted(opt: SelfHostedOption, ctx: Context, share: Share) -> OptionArrays:
     arrays = OptionArrays()
-    running = _replicas(opt, ctx, share, arrays)
-    hours = HOURS_PER_DAY * ctx.resolved.scenario.days_per_month
+    fm = _fleet(opt, ctx, share, arrays)
     price = ctx.col(f"options.{opt.name}.price_usd_per_gpu_hour")
-    usd = running * opt.gpus_per_replica * hours * price
+    usd = fm.instance_hours * ctx.resolved.fleet[opt.name].gpus_per_instance * price
     arrays.add(f"{opt.name} GPU rental ({opt.pricing})", "gpu_rental", usd)
-    if opt.fleet == "fixed" and arrays.utilization is not None:
+    if arrays.utilization is not None:
         arrays.idle_usd = usd * (1.0 - arrays.utilization)
+    return arrays
+
+
+def _serverless(opt: ServerlessOption, ctx: Context, share: Share) -> OptionArrays:
+    arrays = OptionArrays()
+    fm = _fleet(opt, ctx, share, arrays)
+    price = ctx.col(f"options.{opt.name}.price_usd_per_gpu_second")
+    usd = fm.instance_hours * 3600.0 * opt.gpus_per_replica * price
+    arrays.add(f"{opt.name} serverless GPU-seconds", "serverless", usd)
     return arrays
 
 
@@ -187,13 +278,19 @@ def _lagged(values: FloatArray, lag_months: FloatArray) -> FloatArray:
 
 
 def _owned(opt: OwnedOption, ctx: Context, share: Share) -> OptionArrays:
+    """Owned GPUs come as whole servers of ``gpus_per_server``, bought when the busiest hour needs them
+    and kept (running maximum). Accrual view: straight-line depreciation of GPUs and server extras,
+    energy, hosting; cash view (``cash_usd``): the purchase in the month it happens, energy, hosting."""
     arrays = OptionArrays()
     key = f"options.{opt.name}"
-    running = _replicas(opt, ctx, share, arrays)
-    owned = np.maximum.accumulate(running, axis=1) * opt.gpus_per_replica
+    fm = _fleet(opt, ctx, share, arrays)
+    servers = np.maximum.accumulate(fm.peak_instances, axis=1)
+    owned = servers * opt.gpus_per_server
     dep_months = ctx.col(f"{key}.depreciation_years") * 12.0
+    price = ctx.col(f"{key}.purchase_price_usd_per_gpu")
+    extras = ctx.col(f"{key}.server_extras_usd_per_server")
     per_gpu = owned_gpu_cost(
-        purchase_price_usd=ctx.col(f"{key}.purchase_price_usd_per_gpu"),
+        purchase_price_usd=price + extras / opt.gpus_per_server,
         depreciation_months=dep_months,
         power_kw=ctx.col(f"{key}.power_w_per_gpu") / 1e3,
         pue=ctx.col(f"{key}.pue"),
@@ -207,21 +304,34 @@ def _owned(opt: OwnedOption, ctx: Context, share: Share) -> OptionArrays:
         "gpu_depreciation",
         np.asarray(per_gpu.depreciation_usd_per_gpu_month) * depreciating,
     )
-    arrays.add(f"{opt.name} power", "power", np.asarray(per_gpu.energy_usd_per_gpu_month) * owned)
-    arrays.add(f"{opt.name} hosting", "hosting", np.asarray(per_gpu.hosting_usd_per_gpu_month) * owned)
+    energy = np.asarray(per_gpu.energy_usd_per_gpu_month) * owned
+    hosting = np.asarray(per_gpu.hosting_usd_per_gpu_month) * owned
+    arrays.add(f"{opt.name} power", "power", energy)
+    arrays.add(f"{opt.name} hosting", "hosting", hosting)
+    bought = np.diff(servers, axis=1, prepend=0.0)
+    arrays.cash_usd = bought * (price * opt.gpus_per_server + extras) + energy + hosting
     arrays.gpus = owned
     if arrays.utilization is not None:
-        arrays.utilization = (
-            arrays.utilization * running * opt.gpus_per_replica / np.where(owned > 0, owned, 1.0)
-        )
+        held = fm.instance_hours / (24.0 * ctx.resolved.scenario.days_per_month)
+        arrays.utilization = arrays.utilization * held / np.where(servers > 0, servers, 1.0)
         arrays.idle_usd = arrays.recurring(ctx.shape) * (1.0 - arrays.utilization)
     return arrays
+
+
+def _plus(a: FloatArray | None, b: FloatArray | None) -> FloatArray | None:
+    if a is None:
+        return b
+    return a if b is None else a + b
 
 
 def _merge(into: OptionArrays, part: OptionArrays) -> None:
     for label, (kind, usd) in part.components.items():
         into.add(label, kind, usd)
+    for label, usd in part.capital.items():
+        into.capital[label] = into.capital.get(label, 0.0) + usd
     into.over_capacity = into.over_capacity or part.over_capacity
+    into.unserved_calls = _plus(into.unserved_calls, part.unserved_calls)
+    into.cold_start_waits = _plus(into.cold_start_waits, part.cold_start_waits)
 
 
 def option_costs(opt: Option, ctx: Context, share: Share = 1.0) -> OptionArrays:
@@ -236,6 +346,8 @@ def option_costs(opt: Option, ctx: Context, share: Share = 1.0) -> OptionArrays:
         return _self_hosted(opt, ctx, share)
     if isinstance(opt, OwnedOption):
         return _owned(opt, ctx, share)
+    if isinstance(opt, ServerlessOption):
+        return _serverless(opt, ctx, share)
     if isinstance(opt, CustomOption):
         arrays = OptionArrays()
         usd = t.model_calls * share * ctx.col(f"{key}.cost_usd_per_request") + ctx.col(
@@ -274,7 +386,7 @@ def _edge(opt: EdgeOption, ctx: Context, share: Share) -> OptionArrays:
         devices = ctx.traffic.daily_active_users * ctx.col(f"{key}.devices_per_user")
     owned = np.maximum.accumulate(devices, axis=1)
     new = np.diff(owned, axis=1, prepend=0.0)
-    arrays.add(f"{opt.name} devices", "edge_devices", new * ctx.col(f"{key}.cost_usd_per_device"))
+    arrays.capital[f"{opt.name} devices"] = new * ctx.col(f"{key}.cost_usd_per_device")
     if opt.fallback is not None:
         fallback_share = ctx.col(f"{key}.fallback_share")
         _merge(arrays, option_costs(_by_name(ctx, opt.fallback), ctx, share * fallback_share))

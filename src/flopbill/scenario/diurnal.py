@@ -100,3 +100,33 @@ def mean_of_floor_max(floor_ratio: FloatArray | float, peak_factor: FloatArray |
     low += high
     # G(x, p) = x for x ≥ p, and G ≥ max(x, 1) everywhere (the tabulated values are ≥ 1)
     return np.asarray(np.maximum(low, x, out=low).reshape(shape), dtype=np.float64)
+
+
+#: Scaling slots per day of :func:`hourly_curves`.
+SLOTS_PER_DAY = 24
+
+
+@functools.lru_cache(maxsize=1)
+def _hourly_table() -> FloatArray:
+    theta = np.linspace(-np.pi, np.pi, SLOTS_PER_DAY, endpoint=False)
+    rows = []
+    for p in _P_GRID:
+        k = exponent_for_peak_factor(float(p))
+        f = (1.0 + np.cos(theta)) ** k if p > 1.0 else np.ones(SLOTS_PER_DAY)
+        rows.append(f / f.mean())
+    return np.asarray(rows, dtype=np.float64)
+
+
+def hourly_curves(peak_factor: FloatArray | float) -> FloatArray:
+    """Return relative load per hour of the day, shape ``shape(peak_factor) + (24,)``, mean exactly 1.
+
+    The curve ``(1 + cos θ)^k`` sampled at 24 hours (busiest hour at θ = 0) and normalised over those
+    hours, interpolated linearly between tabulated peak factors (a mix of mean-1 curves keeps mean 1).
+    Its busiest hour is the peak factor within the sampling (≤ 1 % off for p ≤ 4).
+    """
+    p = np.clip(np.asarray(peak_factor, dtype=np.float64), 1.0, MAX_PEAK_FACTOR)
+    pi = (p - 1.0) / (_P_GRID[1] - _P_GRID[0])
+    i0 = np.clip(np.floor(pi), 0, len(_P_GRID) - 2).astype(np.int64)
+    w = (pi - i0)[..., None]
+    table = _hourly_table()
+    return np.asarray(table[i0] * (1.0 - w) + table[i0 + 1] * w, dtype=np.float64)

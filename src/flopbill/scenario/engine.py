@@ -108,6 +108,8 @@ def evaluate(resolved: Resolved, v: Mapping[str, FloatArray]) -> Evaluation:
         details[opt.name] = arrays
         recurring[opt.name] = arrays.recurring(shape)
         paid = np.zeros(shape)
+        for usd in arrays.capital.values():
+            paid = paid + usd
         for item in scenario.one_time:
             if applies_to(resolved, item.name, opt):
                 paid[:, item.month - 1] += items[item.name]

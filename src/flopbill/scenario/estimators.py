@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flopbill.catalog.prices import gpu_price
 from flopbill.errors import FlopbillError, InputError
-from flopbill.estimate.api import api_price
+from flopbill.estimate.api import api_price, first_price_date
 from flopbill.estimate.assumptions import Assumption
 
 _PER_MILLION = 1_000_000
@@ -35,6 +35,11 @@ def api_token_prices(model: str, provider: str | None, when: dt.date) -> TokenPr
     The first (shortest-context) tier is used; cached input without a published cache price pays the
     input price. Unknown model → :class:`UnknownNameError` with close matches.
     """
+    first = first_price_date(model, provider)
+    if first is not None and when < first:
+        raise InputError(
+            "prices_as_of", when.isoformat(), f"a date on or after {first.isoformat()}, {model}'s first price"
+        )
     price = api_price(model, provider, at=when)
     cached = price.cached_input_usd_per_mtok
     prices = TokenPrices(
@@ -160,3 +165,181 @@ def training_cost(
         *(a for a in est.assumptions if a.name != "price_usd_per_gpu_hour"),
     )
     return est.cost_usd.expected, est.gpu_hours.expected, notes
+
+
+@dataclass(frozen=True)
+class InstanceTerms:
+    """How a rented GPU is billed: GPUs per instance, billing increment and minimum (s)."""
+
+    gpus_per_instance: int
+    billing_increment_s: float
+    billing_minimum_s: float
+    assumptions: tuple[Assumption, ...]
+
+
+def instance_terms(gpu: str, pricing: str, provider: str | None) -> InstanceTerms:
+    """Return the instance shape and billing of the catalog offer whose price is nearest the median.
+
+    Ties (to the micro-dollar) go to the offer with more GPUs per instance (the conservative reading).
+    Without any offer: 1 GPU per instance billed in whole hours (stated).
+    """
+    try:
+        p = gpu_price(gpu, pricing, provider=provider)
+    except FlopbillError:
+        return InstanceTerms(
+            1,
+            3600.0,
+            3600.0,
+            (Assumption(f"{gpu} instance", "1 GPU, billed per whole hour", "no catalog offer: assumed"),),
+        )
+    offer = min(
+        p.offers,
+        key=lambda o: (
+            round(abs(o.price_usd_per_gpu_hour - p.price_usd_per_gpu_hour), 6),
+            -o.gpus_per_instance,
+        ),
+    )
+    known = offer.billing_increment_known_s is not None
+    note = (
+        f"{offer.provider} {offer.instance}: {offer.gpus_per_instance} GPU(s) per instance, billed per "
+        f"{offer.billing_increment_s:g} s after a {offer.billing_minimum_s:g} s minimum"
+        + ("" if known else " (increment unknown: whole hours assumed)")
+    )
+    return InstanceTerms(
+        offer.gpus_per_instance,
+        offer.billing_increment_s,
+        offer.billing_minimum_s,
+        (Assumption(f"{gpu} {pricing} instance", offer.gpus_per_instance, offer.source_url, note),),
+    )
+
+
+@dataclass(frozen=True)
+class SloCapacity:
+    """One replica at the batch the serving planner picks for a latency target, and what it delivers."""
+
+    requests_per_s: float
+    utilization: float
+    batch: int
+    ttft_s: float
+    tpot_s: float
+    weight_bytes: float
+    assumptions: tuple[Assumption, ...]
+
+
+def replica_at_slo(
+    model: str,
+    gpu: str,
+    gpus_per_replica: int,
+    weight_dtype: str,
+    input_tokens: float,
+    output_tokens: float,
+    slo: tuple[float, float, float],
+    rps: float,
+) -> SloCapacity:
+    """Return the replica throughput (requests/s) and planned utilization that meet ``slo`` at ``rps``.
+
+    ``slo`` is (TTFT s, TPOT s, percentile). Calls :func:`flopbill.estimate.serving_search.search_serving`
+    for this accelerator, weight format and TP = ``gpus_per_replica`` over its batch grid; of the
+    configurations that meet the SLO under load (TPOT with interleaved prefills, TTFT with the M/M/c
+    wait), the one with the most output tokens/s per GPU is priced. Its utilization ρ = λ·S / replicas
+    is the busy fraction up to which the fleet sized for ``rps`` (``n`` replicas) still meets the TTFT
+    percentile: the largest ``λ·S/n`` whose M/M/c wait (``n·B`` slots) fits the TTFT budget left after
+    the service TTFT (bisection on λ).
+    Raises :class:`InputError` naming the SLO when no batch meets it.
+    """
+    import numpy as np
+
+    from flopbill.catalog import accelerator, resolve_model
+    from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
+    from flopbill.dtypes import parse_dtype
+    from flopbill.estimate.serving_search import Candidate, SearchGrid, Slo, search_serving
+
+    acc = accelerator(gpu)
+    m = resolve_model(model)
+    w = parse_dtype(weight_dtype, "weight_dtype")
+    eff, measured = hardware_efficiency(acc.id)
+    ttft, tpot, pct = slo
+    found = search_serving(
+        m,
+        [Candidate(acc, eff, 1.0)],
+        engine_profile(),
+        max(input_tokens, 1.0),
+        max(output_tokens, 1.0),
+        max(rps, 1e-9),
+        Slo(ttft_s=ttft, tpot_s=tpot, ttft_percentile=pct),
+        SearchGrid(tps=(gpus_per_replica,), weights=(w,)),
+    )
+    ok = np.flatnonzero(found.feasible)
+    if ok.size == 0:
+        raise InputError(
+            "slo",
+            f"TTFT {ttft:g} s, TPOT {tpot:g} s at P{pct:g}",
+            f"a latency target {model} on {gpus_per_replica}× {gpu} ({w.value}) can meet at some batch "
+            "(relax slo, add GPUs per replica, or give throughput_requests_per_s_per_replica)",
+        )
+    i = int(ok[np.argmax(found.output_tokens_per_s_per_gpu[ok])])
+    out_tok = max(output_tokens, 1.0)
+    rps_rep = float(found.output_tokens_per_s_per_gpu[i]) * gpus_per_replica / out_tok
+    util = _max_utilization(
+        float(found.replicas[i]),
+        float(found.batch[i]),
+        1.0 / rps_rep,
+        ttft - (float(found.ttft_s[i]) - float(np.nan_to_num(found.queue_wait_s[i]))),
+        pct / 100.0,
+    )
+    wbytes = weight_bytes(model, weight_dtype)
+    note = (
+        f"batch {int(found.batch[i])}: TTFT {float(found.ttft_s[i]):.3g} s, "
+        f"TPOT {float(found.tpot_s[i]):.3g} s "
+        f"({1.0 / float(found.tpot_s[i]):.3g} tokens/s per user) under load at {rps:.4g} calls/s; "
+        f"SLO TTFT {ttft:g} s, TPOT {tpot:g} s at P{pct:g}"
+        + ("" if measured else "; extrapolation (no measured efficiency for this GPU)")
+    )
+    return SloCapacity(
+        requests_per_s=rps_rep,
+        utilization=util,
+        batch=int(found.batch[i]),
+        ttft_s=float(found.ttft_s[i]),
+        tpot_s=float(found.tpot_s[i]),
+        weight_bytes=wbytes,
+        assumptions=(
+            Assumption(
+                f"{model} on {gpus_per_replica}× {gpu} requests/s per replica",
+                rps_rep,
+                "serving planner",
+                note,
+            ),
+            Assumption(
+                f"{model} on {gpus_per_replica}× {gpu} utilization at the SLO",
+                util,
+                "serving planner (M/M/c)",
+            ),
+        ),
+    )
+
+
+def _max_utilization(replicas: float, batch: float, s_per_request: float, slack_s: float, q: float) -> float:
+    """Return the largest ``ρ = λ·S/n`` whose wait at quantile ``q`` is within ``slack_s`` (0 < ρ < 1)."""
+    from flopbill.estimate.queueing import wait_quantile_s
+
+    cap = replicas / s_per_request  # requests/s at ρ = 1
+    lo, hi = 0.0, cap
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        wait = float(wait_quantile_s(replicas * batch, mid, batch * s_per_request, q))
+        lo, hi = (mid, hi) if wait <= slack_s else (lo, mid)
+    return max(lo / cap, 1e-6)
+
+
+def weight_bytes(model: str, weight_dtype: str) -> float:
+    """Return the bytes of a model's weights stored in ``weight_dtype`` (quantized formats keep
+    embeddings and norms in bf16, as the serving estimator counts them)."""
+    from flopbill.catalog import resolve_model
+    from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value, parse_dtype
+    from flopbill.estimate.serving_step import model_terms, weight_bytes_stored
+
+    w = parse_dtype(weight_dtype, "weight_dtype")
+    kept = Dtype.BF16 if w in QUANTIZED else w
+    return float(
+        weight_bytes_stored(model_terms(resolve_model(model)), bytes_per_value(w), bytes_per_value(kept))
+    )

@@ -7,18 +7,59 @@ Input names are paths: ``traffic.monthly_growth``, ``options.<name>.price_usd_pe
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
-from flopbill.errors import InputError
+from flopbill.errors import FlopbillError, InputError
 from flopbill.estimate.api import DEFAULT_PRICES_AT
 from flopbill.estimate.assumptions import Assumption, Range
 from flopbill.scenario import estimators
-from flopbill.scenario.schema import ApiOption, OwnedOption, Scenario, SelfHostedOption
+from flopbill.scenario.schema import (
+    ApiOption,
+    GpuBacked,
+    OwnedOption,
+    Scenario,
+    SelfHostedOption,
+    ServerlessOption,
+)
 from flopbill.scenario.values import RangeValue
+
+#: Networking bought with each 8-GPU server: in a 64-node H100 cluster with one layer of 400 Gb/s InfiniBand
+#: switches, 8 switches at $36k ($288,000) plus $675,840 of connectors and cables, ÷ 64 nodes = $15,060 a node
+#: (E. Cheah, "H100 Freakonomics" cost spreadsheet, prices of Aug 2024; the node itself, InfiniBand cards
+#: included, at $310k: a Thinkmate quotation).
+SERVER_NETWORK_USD = (288_000 + 675_840) / 64
+SERVER_NETWORK_SOURCE = (
+    "E. Cheah, H100 cluster cost spreadsheet (Aug 2024), https://docs.google.com/spreadsheets/d/"
+    "1Ft3RbeZ-w43kYSiLfYc1vxO41mK5lmJpcPC9GOYHAWc, via https://substack.tech-talk-cto.com/p/h100-freakonomics-"
+    "the-economical (checked 2026-12-01)"
+)
+
+
+@dataclass(frozen=True)
+class FleetTerms:
+    """How one GPU-backed option is billed and started (see :mod:`flopbill.estimate.fleet_day`)."""
+
+    gpus_per_instance: int
+    billing_increment_s: float
+    billing_minimum_s: float
+    scale_down_delay_s: float
+
+
+@dataclass(frozen=True)
+class PricedLatency:
+    """The latency a GPU-backed option is priced at (serving planner; NaN when throughput is given)."""
+
+    ttft_s: float
+    tpot_s: float
+    batch: int
+    utilization: float
 
 
 @dataclass(frozen=True)
@@ -33,6 +74,8 @@ class Resolved:
     training_gpu_hours: dict[str, float]
     prices_as_of: dt.date
     assumptions: tuple[Assumption, ...]
+    fleet: dict[str, FleetTerms] = field(default_factory=dict)
+    latency: dict[str, PricedLatency] = field(default_factory=dict)
 
 
 def _walk(obj: Any, path: str, out: dict[str, Range]) -> None:
@@ -66,24 +109,54 @@ def _given(ranges: dict[str, Range]) -> list[Assumption]:
     return notes
 
 
+#: Library fields (serving estimator) → the self-hosted option field that sets them.
+OPTION_FIELDS = {"tp": "gpus_per_replica", "n_gpus": "gpus_per_replica", "weights": "weight_dtype"}
+#: Library fields (training estimator) → the training stage field that sets them.
+TRAINING_FIELDS = {"seq_len": "context_tokens", "n_gpus": "gpus", "tp": "gpus"}
+#: Library fields that come from the scenario's request shape, whatever the option.
+_REQUEST_FIELDS = {
+    "input_tokens": "request.input_tokens",
+    "output_tokens": "request.output_tokens",
+    "input_tokens/output_tokens": "request.input_tokens",
+    "rps": "traffic",  # the peak request rate the fleet is sized for comes from the traffic
+}
+
+
+def _at(scenario: Scenario, entry: object) -> str:
+    """Return the scenario path of an option or one-time cost: ``options[2]``, ``one_time[0]``."""
+    if entry in scenario.options:
+        return f"options[{scenario.options.index(entry)}]"
+    return f"one_time[{scenario.one_time.index(entry)}]"  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def scenario_field(prefix: str, fields: dict[str, str]) -> Iterator[None]:
+    """Re-raise an estimator's :class:`InputError` as one naming the scenario field under ``prefix``
+    (``tp`` → ``options[2].gpus_per_replica``), so the file and line can be found."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.field in _REQUEST_FIELDS:
+            field = _REQUEST_FIELDS[exc.field]
+        elif exc.field.startswith(("options", "one_time", "request", "traffic")):
+            raise
+        else:
+            field = f"{prefix}.{fields.get(exc.field, exc.field)}"
+        raise InputError(field, exc.value, exc.allowed) from None
+
+
 def _option_defaults(
-    scenario: Scenario, ranges: dict[str, Range], notes: list[Assumption]
+    scenario: Scenario, ranges: dict[str, Range], notes: list[Assumption], owners: dict[int, str]
 ) -> tuple[dict[str, estimators.TokenPrices], dict[str, float]]:
     api: dict[str, estimators.TokenPrices] = {}
     capacity: dict[str, float] = {}
     when = scenario.prices_as_of or DEFAULT_PRICES_AT
-    req = scenario.request
     for opt in scenario.options:
         key = f"options.{opt.name}"
+        mark = len(notes)
         if isinstance(opt, ApiOption) and opt.model is not None:
             api[opt.name] = estimators.api_token_prices(opt.model, opt.provider, when)
             notes.extend(api[opt.name].assumptions)
-        if isinstance(opt, SelfHostedOption) and opt.price_usd_per_gpu_hour is None:
-            price, src = estimators.gpu_hour_price(
-                opt.gpu, opt.pricing, opt.provider, f"{key}.price_usd_per_gpu_hour"
-            )
-            ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
-            notes.extend(src)
         if isinstance(opt, OwnedOption) and opt.power_w_per_gpu is None:
             from flopbill.catalog import accelerator
 
@@ -94,24 +167,169 @@ def _option_defaults(
             notes.append(
                 Assumption(f"{key}.power_w_per_gpu", tdp, f"{opt.gpu} TDP, hardware catalog", "upper bound")
             )
-        if isinstance(opt, SelfHostedOption | OwnedOption):
-            if opt.throughput_requests_per_s_per_replica is not None:
-                capacity[opt.name] = 1.0  # the given (ranged) throughput is an input; see engine
-                continue
-            rps, src = estimators.replica_throughput(
-                opt.model,
-                opt.gpu,
-                opt.gpus_per_replica,
-                opt.weight_dtype,
-                req.input_tokens.expected,
-                req.output_tokens.expected,
-            )
-            capacity[opt.name] = rps
+        if isinstance(opt, OwnedOption) and opt.server_extras_usd_per_server is None:
+            ranges[f"{key}.server_extras_usd_per_server"] = Range.point(SERVER_NETWORK_USD)
             notes.append(
-                Assumption(f"{key} requests/s per replica", rps, "serving estimator", "at expected tokens")
+                Assumption(
+                    f"{key}.server_extras_usd_per_server",
+                    SERVER_NETWORK_USD,
+                    SERVER_NETWORK_SOURCE,
+                    "InfiniBand switches + cables per node, 64-node cluster; storage, racking not included",
+                )
             )
-            notes.extend(src)
+        owners.update(dict.fromkeys(range(mark, len(notes)), opt.name))
     return api, capacity
+
+
+def _peak_calls_per_s(scenario: Scenario, ranges: dict[str, Range]) -> float:
+    """Return the busiest hour's model calls/s over the horizon at expected inputs (spikes included)."""
+    from flopbill.estimate.uncertainty import expected_inputs
+    from flopbill.scenario.traffic import project_traffic
+
+    t = project_traffic(scenario, expected_inputs(ranges), 1)
+    return float((t.base_calls_per_s * t.peak_multiplier).max()) * ranges["traffic.peak_factor"].expected
+
+
+def _fleet_defaults(
+    scenario: Scenario,
+    ranges: dict[str, Range],
+    notes: list[Assumption],
+    capacity: dict[str, float],
+    owners: dict[int, str],
+) -> tuple[dict[str, FleetTerms], dict[str, PricedLatency]]:
+    """Fill GPU prices, instance terms, SLO throughput and utilization, and cold starts of GPU options."""
+    from flopbill.estimate.fleet_day import DEFAULT_ENGINE_START_S, DEFAULT_LOAD_BYTES_PER_S, cold_start_s
+
+    fleet: dict[str, FleetTerms] = {}
+    latency: dict[str, PricedLatency] = {}
+    gpu_options = [o for o in scenario.options if isinstance(o, GpuBacked)]
+    if not gpu_options:
+        return fleet, latency
+    peak = _peak_calls_per_s(scenario, ranges)
+    req, slo = scenario.request, scenario.slo
+    for opt in gpu_options:
+        key = f"options.{opt.name}"
+        mark = len(notes)
+        fleet[opt.name] = _terms(opt, key, ranges, notes)
+        u = 1.0
+        if opt.throughput_requests_per_s_per_replica is not None:
+            capacity[opt.name] = 1.0  # the given (ranged) throughput is an input; see costs
+            latency[opt.name] = PricedLatency(float("nan"), float("nan"), 0, float("nan"))
+            wbytes = estimators.weight_bytes(opt.model, opt.weight_dtype)
+        else:
+            with scenario_field(_at(scenario, opt), OPTION_FIELDS):
+                cap = estimators.replica_at_slo(
+                    opt.model,
+                    opt.gpu,
+                    opt.gpus_per_replica,
+                    opt.weight_dtype,
+                    req.input_tokens.expected,
+                    req.output_tokens.expected,
+                    (slo.ttft_s, slo.tpot_s, slo.percentile),
+                    peak,
+                )
+            capacity[opt.name], u, wbytes = cap.requests_per_s, cap.utilization, cap.weight_bytes
+            latency[opt.name] = PricedLatency(cap.ttft_s, cap.tpot_s, cap.batch, cap.utilization)
+            notes.extend(cap.assumptions)
+        if opt.target_utilization is None:
+            ranges[f"{key}.target_utilization"] = Range.point(u)
+            src = "serving planner: busy fraction meeting the slo" if u < 1.0 else "throughput given"
+            notes.append(Assumption(f"{key}.target_utilization", u, src))
+        if opt.cold_start_s is None:
+            cold = float(cold_start_s(wbytes))
+            ranges[f"{key}.cold_start_s"] = Range.point(cold)
+            notes.append(
+                Assumption(
+                    f"{key}.cold_start_s",
+                    cold,
+                    "weight bytes ÷ load rate + engine start",
+                    f"{wbytes / 1e9:.3g} GB ÷ {DEFAULT_LOAD_BYTES_PER_S / 1e9:.2g} GB/s "
+                    f"(vLLM default loader, gp3 SSD) + {DEFAULT_ENGINE_START_S:g} s (vLLM start, warm cache)",
+                )
+            )
+        owners.update(dict.fromkeys(range(mark, len(notes)), opt.name))
+    return fleet, latency
+
+
+def once_each(notes: list[Assumption], owners: dict[int, str]) -> tuple[Assumption, ...]:
+    """Return the assumptions with duplicates merged (same name, value and source), each naming the
+    options that use it ("used by a, b") unless its name already says which option it belongs to."""
+    first: dict[tuple[str, str, str], Assumption] = {}
+    users: dict[tuple[str, str, str], list[str]] = {}
+    for i, a in enumerate(notes):
+        key = (a.name, repr(a.value), a.source)
+        first.setdefault(key, a)
+        who = users.setdefault(key, [])
+        if i in owners and owners[i] not in who:
+            who.append(owners[i])
+    out = []
+    for key, a in first.items():
+        who = users[key]
+        if who and not a.name.startswith("options."):
+            used = "used by " + ", ".join(who)
+            a = dataclasses.replace(a, note=f"{a.note}; {used}" if a.note else used)
+        out.append(a)
+    return tuple(out)
+
+
+def _terms(opt: GpuBacked, key: str, ranges: dict[str, Range], notes: list[Assumption]) -> FleetTerms:
+    if isinstance(opt, ServerlessOption):
+        from flopbill.catalog.serverless import serverless_price
+
+        try:
+            sp = serverless_price(opt.gpu, opt.provider)
+        except FlopbillError as exc:
+            if opt.price_usd_per_gpu_second is None:
+                raise InputError(f"{key}.price_usd_per_gpu_second", None, f"a price ({exc})") from None
+            return FleetTerms(opt.gpus_per_replica, 1.0, 1.0, opt.idle_timeout_s or 60.0)
+        if opt.price_usd_per_gpu_second is None:
+            ranges[f"{key}.price_usd_per_gpu_second"] = Range.point(sp.price_usd_per_gpu_second)
+            notes.append(
+                Assumption(f"{opt.gpu} serverless USD per GPU-second", sp.price_usd_per_gpu_second, sp.source)
+            )
+        idle = sp.terms.idle_timeout_s if opt.idle_timeout_s is None else opt.idle_timeout_s
+        notes.append(
+            Assumption(
+                f"{key} idle timeout, s",
+                idle,
+                f"{sp.terms.provider} default" if opt.idle_timeout_s is None else "given",
+            )
+        )
+        return FleetTerms(
+            opt.gpus_per_replica, sp.terms.billing_increment_s, sp.terms.billing_minimum_s, idle
+        )
+    if isinstance(opt, SelfHostedOption):
+        if opt.price_usd_per_gpu_hour is None:
+            price, src = estimators.gpu_hour_price(
+                opt.gpu, opt.pricing, opt.provider, f"{key}.price_usd_per_gpu_hour"
+            )
+            ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
+            notes.extend(src)
+            t = estimators.instance_terms(opt.gpu, opt.pricing, opt.provider)
+        else:
+            t = estimators.InstanceTerms(
+                1,
+                3600.0,
+                3600.0,
+                (
+                    Assumption(
+                        f"{key} instance",
+                        "1 GPU, billed per whole hour",
+                        "price given: assumed unless gpus_per_instance / billing_increment_s are given",
+                    ),
+                ),
+            )
+        notes.extend(t.assumptions)
+        inc = opt.billing_increment_s or t.billing_increment_s
+        minimum = t.billing_minimum_s if opt.billing_increment_s is None else inc
+        return FleetTerms(
+            opt.gpus_per_instance or t.gpus_per_instance,
+            inc,
+            minimum if opt.billing_minimum_s is None else opt.billing_minimum_s,
+            opt.scale_down_delay_s,
+        )
+    assert isinstance(opt, OwnedOption)
+    return FleetTerms(opt.gpus_per_server, 3600.0, 0.0, opt.scale_down_delay_s)
 
 
 def _training_defaults(
@@ -126,21 +344,25 @@ def _training_defaults(
         key = f"one_time.{item.name}.training"
         if stage.price_usd_per_gpu_hour is None:
             price, src = estimators.gpu_hour_price(
-                stage.gpu, stage.pricing, stage.provider, f"{key}.price_usd_per_gpu_hour"
+                stage.gpu,
+                stage.pricing,
+                stage.provider,
+                f"{_at(scenario, item)}.training.price_usd_per_gpu_hour",
             )
             ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
             notes.extend(src)
-        usd, gpu_h, src = estimators.training_cost(
-            stage.stage,
-            stage.model,
-            stage.tokens.expected,
-            stage.gpu,
-            stage.mfu.expected if stage.mfu is not None else None,
-            stage.context_tokens,
-            ranges[f"{key}.price_usd_per_gpu_hour"].expected,
-            stage.gpus,
-            stage.teacher,
-        )
+        with scenario_field(f"{_at(scenario, item)}.training", TRAINING_FIELDS):
+            usd, gpu_h, src = estimators.training_cost(
+                stage.stage,
+                stage.model,
+                stage.tokens.expected,
+                stage.gpu,
+                stage.mfu.expected if stage.mfu is not None else None,
+                stage.context_tokens,
+                ranges[f"{key}.price_usd_per_gpu_hour"].expected,
+                stage.gpus,
+                stage.teacher,
+            )
         cost[item.name], hours[item.name] = usd, gpu_h
         notes.append(
             Assumption(f"{key} cost at expected inputs, USD", usd, "training estimator", f"{gpu_h:.4g} GPU-h")
@@ -154,12 +376,25 @@ def resolve(scenario: Scenario, today: dt.date | None = None) -> Resolved:
 
     ``today`` dates API prices when the scenario has no ``prices_as_of`` (the CLI passes the date).
     """
-    if scenario.prices_as_of is None and today is not None:
-        scenario = scenario.model_copy(update={"prices_as_of": today})
+    if scenario.prices_as_of is None:
+        scenario = scenario.model_copy(update={"prices_as_of": today or DEFAULT_PRICES_AT})
     ranges = collect_ranges(scenario)
     notes = _given(ranges)
     notes.append(Assumption("days_per_month", scenario.days_per_month, "given or default 365.25/12"))
-    api, capacity = _option_defaults(scenario, ranges, notes)
-    cost, hours = _training_defaults(scenario, ranges, notes)
     when = scenario.prices_as_of or DEFAULT_PRICES_AT
-    return Resolved(scenario, ranges, api, capacity, cost, hours, when, tuple(notes))
+    notes.append(
+        Assumption(
+            "prices_as_of",
+            when.isoformat(),
+            "given"
+            if when != DEFAULT_PRICES_AT
+            else "default date (flopbill.estimate.api.DEFAULT_PRICES_AT)",
+        )
+    )
+    owners: dict[int, str] = {}
+    api, capacity = _option_defaults(scenario, ranges, notes, owners)
+    fleet, latency = _fleet_defaults(scenario, ranges, notes, capacity, owners)
+    cost, hours = _training_defaults(scenario, ranges, notes)
+    return Resolved(
+        scenario, ranges, api, capacity, cost, hours, when, once_each(notes, owners), fleet, latency
+    )

@@ -8,6 +8,7 @@ maps to the line where ``gpu:`` is written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from flopbill.errors import InputError, close_matches
+from flopbill.errors import InputError, close_matches, shown
+from flopbill.safeio import DocumentError, check_path, load_yaml, read_text
 from flopbill.scenario.schema import Scenario
 
 LinePath = tuple[str | int, ...]
@@ -35,18 +37,23 @@ class ScenarioError(InputError):
         return str(self.args[0])
 
 
-def line_map(text: str) -> dict[LinePath, int]:
+def line_map(text: str | yaml.Node | None) -> dict[LinePath, int]:
     """Return 1-based line numbers of every node in a YAML document, keyed by its path.
 
     A mapping value's path ends in its key and points at the key's line; a sequence item's path ends in
-    its index. The root is ``()``.
+    its index. The root is ``()``. Each node is visited once: the subtree an alias points to keeps
+    the lines of its anchor, so an alias-heavy document costs no more than its text.
     """
     lines: dict[LinePath, int] = {}
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = load_yaml(text, "<scenario>")[1] if isinstance(text, str) else text
     if root is None:
         return lines
+    seen: set[int] = set()
 
     def walk(node: yaml.Node, path: LinePath) -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 key = str(key_node.value)
@@ -95,6 +102,7 @@ def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
         "api": schema.ApiOption,
         "self_hosted": schema.SelfHostedOption,
         "owned": schema.OwnedOption,
+        "serverless": schema.ServerlessOption,
         "router": schema.RouterOption,
         "edge": schema.EdgeOption,
         "custom": schema.CustomOption,
@@ -107,6 +115,7 @@ def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
         "one_time": schema.OneTime,
         "spikes": schema.Spike,
         "training": schema.TrainingStage,
+        "slo": schema.Slo,
     }
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -178,14 +187,10 @@ def _drop_tags(loc: Sequence[str | int]) -> list[str | int]:
 def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario, dict[LinePath, int]]:
     """Return the scenario in ``text`` and its line map; raise :class:`ScenarioError` on any problem."""
     try:
-        data = yaml.safe_load(text)
-        lines = line_map(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ScenarioError(
-            source, line, "(yaml)", f"not valid YAML ({getattr(exc, 'problem', exc)})"
-        ) from None
+        data, root = load_yaml(text, source)
+    except DocumentError as exc:
+        raise ScenarioError(source, exc.line, "(yaml)", exc.problem) from None
+    lines = line_map(root)
     if not isinstance(data, dict):
         raise ScenarioError(source, 1, "(top level)", "a scenario is a YAML mapping (name:, traffic:, ...)")
     try:
@@ -198,22 +203,41 @@ def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario
     return scenario, lines
 
 
+def load_scenario_lines(path: Path | str) -> tuple[Scenario, dict[LinePath, int]]:
+    """Return the validated scenario in the YAML file at ``path`` and its line map."""
+    p = check_path(path, "scenario")
+    if not p.exists():
+        raise InputError("scenario", str(path), "an existing scenario YAML file (see examples/)")
+    return parse_scenario_text(read_text(p, "scenario"), str(path))
+
+
 def load_scenario(path: Path | str) -> Scenario:
     """Return the validated scenario in the YAML file at ``path``."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("scenario", str(path), "an existing scenario YAML file (see examples/)")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("scenario", str(path), f"a readable UTF-8 YAML file ({exc})") from None
-    scenario, _ = parse_scenario_text(text, str(path))
-    return scenario
+    return load_scenario_lines(path)[0]
+
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_SCENARIO_ROOTS = ("options", "one_time", "request", "traffic", "revenue", "monte_carlo")
+
+
+def located(source: str, lines: dict[LinePath, int], exc: InputError) -> InputError:
+    """Return ``exc`` as a :class:`ScenarioError` with its line when its field is a scenario path
+    (``options[2].gpus_per_replica``, raised while projecting); any other error unchanged."""
+    if isinstance(exc, ScenarioError) or not exc.field.startswith(_SCENARIO_ROOTS):
+        return exc
+    loc: list[str | int] = [int(i) if i else name for name, i in _PART.findall(exc.field)]
+    _, line = locate(lines, loc)
+    allowed = f"; expected {exc.allowed}" if exc.allowed else ""
+    return ScenarioError(source, line, exc.field, f"{shown(exc.value)} is not allowed{allowed}")
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Return a validated scenario from a Python mapping (same checks as a file, by YAML round trip)."""
-    text = yaml.safe_dump(data, sort_keys=False)
+    try:
+        text = yaml.safe_dump(data, sort_keys=False)
+    except (yaml.YAMLError, RecursionError) as exc:
+        problem = "nested too deep" if isinstance(exc, RecursionError) else f"not plain data ({exc})"
+        raise ScenarioError(source, None, "(top level)", problem) from None
     scenario, _ = parse_scenario_text(text, source)
     return scenario
 
@@ -222,7 +246,9 @@ __all__ = [
     "ScenarioError",
     "line_map",
     "load_scenario",
+    "load_scenario_lines",
     "locate",
+    "located",
     "parse_scenario_text",
     "path_text",
     "scenario_from_dict",

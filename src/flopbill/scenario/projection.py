@@ -8,9 +8,11 @@ import datetime as dt
 import numpy as np
 import numpy.typing as npt
 
+from flopbill.checks import MAX_MONTE_CARLO_CELLS, MAX_MONTE_CARLO_SAMPLES, budget, integer
 from flopbill.estimate.economics import SECONDS_PER_DAY, crossover_month_array
 from flopbill.estimate.uncertainty import expected_inputs
 from flopbill.scenario.breakeven import break_evens, cost_curves
+from flopbill.scenario.costs import OptionArrays
 from flopbill.scenario.engine import Evaluation, evaluate
 from flopbill.scenario.inputs import Resolved, resolve
 from flopbill.scenario.montecarlo import monte_carlo, tornado
@@ -20,6 +22,8 @@ from flopbill.scenario.result import (
     IdleCost,
     OneTimeCost,
     OptionProjection,
+    Payback,
+    PricedLatency,
     RouterSavings,
     ScenarioResult,
     TrafficProjection,
@@ -49,11 +53,33 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
     dau = ev.traffic.daily_active_users
     revenue = ev.revenue_usd[0] if ev.revenue_usd is not None else None
     total_ai = float(ai.sum())
-    notes = (
-        ["fixed fleet is below the peak in some months: demand above capacity is not served"]
-        if det.over_capacity
-        else []
-    )
+    unserved = _unserved_requests(ev, det)
+    served = ai - unserved if unserved is not None else ai
+    share = float(unserved.sum()) / total_ai if unserved is not None and total_ai > 0 else 0.0
+    share = share if share > 1e-9 else 0.0  # rounding noise of served = min(demand, capacity)
+    notes = []
+    if unserved is not None and share > 0:
+        months = [i + 1 for i, x in enumerate(unserved) if x > 1e-6 * max(ai[i], 1.0)]
+        notes.append(
+            f"{100 * share:.3g}% of AI requests are dropped or queue beyond the slo "
+            f"({_fmt_count(float(unserved.sum()))} over the horizon, {_month_list(months)}): "
+            "the fleet is below the demand; $/served request leaves them out"
+        )
+    lat = resolved.latency.get(name)
+    if lat is not None and lat.batch > 0:
+        used = resolved.ranges[f"options.{name}.target_utilization"].expected
+        if used > lat.utilization * (1 + 1e-6):
+            notes.append(
+                f"target_utilization {used:.2g} is above the {lat.utilization:.3g} at which the slo holds: "
+                "the busiest hours run slower than the slo"
+            )
+    waits = det.cold_start_waits[0] if det.cold_start_waits is not None else None
+    if waits is not None and float(waits.sum()) >= 0.5:
+        cold = resolved.ranges[f"options.{name}.cold_start_s"].expected
+        notes.append(
+            f"{_fmt_count(float(waits.sum()))} requests wait up to {cold:.0f} s for a cold start "
+            "(scale from zero) over the horizon"
+        )
     return OptionProjection(
         name=name,
         kind=kind,
@@ -73,7 +99,81 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
         gpus=_s(det.gpus[0]) if det.gpus is not None else None,
         gpu_utilization=_s(det.utilization[0]) if det.utilization is not None else None,
         notes=tuple(notes),
+        unserved_requests=_s(unserved) if unserved is not None else None,
+        unserved_share=share,
+        cost_per_served_request_usd=_s(_ratio(recurring, served)),
+        cold_start_waits=_s(waits / _calls_per_request(ev)) if waits is not None else None,
+        latency=_latency(resolved, name),
+        cash_monthly_usd=_s(det.cash_usd[0] + one_time) if det.cash_usd is not None else None,
     )
+
+
+def _calls_per_request(ev: Evaluation) -> FloatArray:
+    t = ev.traffic
+    return np.asarray(_ratio(t.model_calls[0], t.ai_requests[0]), dtype=np.float64)
+
+
+def _unserved_requests(ev: Evaluation, det: OptionArrays) -> FloatArray | None:
+    """Return AI requests per month the option does not serve within the slo (calls ÷ calls per request)."""
+    if det.unserved_calls is None:
+        return None
+    per = _calls_per_request(ev)
+    return np.asarray(np.nan_to_num(det.unserved_calls[0] / np.where(per > 0, per, 1.0)), dtype=np.float64)
+
+
+def _latency(resolved: Resolved, name: str) -> PricedLatency | None:
+    lat = resolved.latency.get(name)
+    if lat is None:
+        return None
+    slo = resolved.scenario.slo
+    cold = resolved.ranges[f"options.{name}.cold_start_s"].expected
+    per_user = 1.0 / lat.tpot_s if lat.tpot_s > 0 else float("nan")
+    return PricedLatency(
+        lat.ttft_s,
+        lat.tpot_s,
+        per_user,
+        lat.batch,
+        resolved.ranges[f"options.{name}.target_utilization"].expected,
+        slo.ttft_s,
+        slo.tpot_s,
+        slo.percentile,
+        cold,
+    )
+
+
+def _fmt_count(x: float) -> str:
+    return f"{x:,.0f}"
+
+
+def _month_list(months: list[int]) -> str:
+    if len(months) == 1:
+        return f"month {months[0]}"
+    if len(months) <= 6:
+        return "months " + ", ".join(map(str, months))
+    return f"months {months[0]}–{months[-1]} ({len(months)} months)"
+
+
+def _paybacks(options: tuple[OptionProjection, ...]) -> tuple[Payback, ...]:
+    """Return, for every non-API option and API option, the first month cumulative costs cross."""
+    apis = [o for o in options if o.kind == "api"]
+    out = []
+    for opt in options:
+        if opt.kind == "api":
+            continue
+        mine = np.asarray(opt.cumulative_cost_usd)
+        for api in apis:
+            theirs = np.asarray(api.cumulative_cost_usd)
+            below = mine <= theirs
+            if not np.any(below):
+                out.append(Payback(opt.name, api.name, None, None, None, "never within the horizon"))
+                continue
+            i = int(np.argmax(below))
+            note = "cheaper from month 1" if i == 0 else ""
+            if not np.all(below[i:]):
+                last = int(np.flatnonzero(~below[i:])[-1]) + i + 1
+                note = (note + "; " if note else "") + f"behind {api.name} again in month {last}"
+            out.append(Payback(opt.name, api.name, i + 1, float(mine[i]), float(theirs[i]), note))
+    return tuple(out)
 
 
 def _traffic(scenario: Scenario, ev: Evaluation, peak_factor: float) -> TrafficProjection:
@@ -169,13 +269,18 @@ def project(
     ``samples`` / ``seed`` override the scenario's Monte Carlo settings (0 samples: no Monte Carlo).
     ``today`` dates API prices when the scenario has no ``prices_as_of``.
     """
+    s = scenario.scenario if isinstance(scenario, Resolved) else scenario
+    n = s.monte_carlo.samples if samples is None else integer(samples, "samples", lower=0)
+    seed_ = s.monte_carlo.seed if seed is None else integer(seed, "seed", lower=0, upper=2**63 - 1)
+    where = "samples" if samples is not None else "monte_carlo.samples"  # the argument or the file
+    budget(n, MAX_MONTE_CARLO_SAMPLES, where, n, "Monte Carlo samples")  # checked before any work
+    cells = n * s.horizon_months * len(s.options)
+    budget(cells, MAX_MONTE_CARLO_CELLS, where, n, "Monte Carlo cells (samples × months × options)")
     resolved = scenario if isinstance(scenario, Resolved) else resolve(scenario, today)
     s = resolved.scenario
     ev = evaluate(resolved, expected_inputs(resolved.ranges))
     options = tuple(_option(resolved, ev, o.name, o.kind, o.label) for o in s.options)
     cheapest = min(options, key=lambda o: o.total_cost_usd).name
-    n = s.monte_carlo.samples if samples is None else samples
-    seed_ = s.monte_carlo.seed if seed is None else seed
     mc = (
         monte_carlo(resolved, n, np.random.default_rng(seed_), seed_)
         if n > 0 and (_ranged(resolved) or samples is not None)
@@ -186,7 +291,9 @@ def project(
             name=item.name,
             cost_usd=float(ev.one_time_items[item.name][0]),
             month=item.month,
-            source="training estimator" if item.training is not None else "given",
+            source=(
+                f"training estimator ({item.training.stage} stage)" if item.training is not None else "given"
+            ),
             gpu_hours=resolved.training_gpu_hours.get(item.name),
             accelerator=item.training.gpu if item.training is not None else None,
         )
@@ -194,6 +301,8 @@ def project(
     )
     evens = break_evens(resolved, ev)
     return ScenarioResult(
+        paybacks=_paybacks(options),
+        prices_as_of=resolved.prices_as_of.isoformat(),
         name=s.name,
         description=s.description,
         horizon_months=s.horizon_months,

@@ -104,6 +104,48 @@ class OptionProjection:
     gpu_utilization: Series | None = None
     notes: tuple[str, ...] = ()
     assumptions: tuple[Assumption, ...] = ()
+    unserved_requests: Series | None = None
+    unserved_share: float = 0.0
+    cost_per_served_request_usd: Series | None = None
+    cold_start_waits: Series | None = None
+    latency: PricedLatency | None = None
+    cash_monthly_usd: Series | None = None
+
+
+@dataclass(frozen=True)
+class PricedLatency:
+    """The latency a GPU-backed option is priced at: the serving planner's configuration at the SLO.
+
+    ``ttft_s`` / ``tpot_s`` under load at the busiest hour; ``tokens_per_s_per_user = 1/tpot_s``;
+    ``utilization`` the busy fraction the fleet is sized for. NaN (and batch 0) when the scenario gives
+    the throughput instead. ``slo_*`` is the target.
+    """
+
+    ttft_s: float
+    tpot_s: float
+    tokens_per_s_per_user: float
+    batch: int
+    utilization: float
+    slo_ttft_s: float
+    slo_tpot_s: float
+    slo_percentile: float
+    cold_start_s: float
+
+
+@dataclass(frozen=True)
+class Payback:
+    """The first month in which an option's cumulative cost (one-time included) is at or below an API's.
+
+    ``month`` is 1-based, ``None`` when it does not happen within the horizon; ``note`` says when the
+    option is cheaper from month 1 or falls behind again later.
+    """
+
+    option: str
+    api_option: str
+    month: int | None
+    cumulative_option_usd: float | None
+    cumulative_api_usd: float | None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -269,6 +311,30 @@ class ScenarioResult:
     resolved_scenario: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     cost_curves: tuple[VolumeCostCurve, ...] = ()
+    paybacks: tuple[Payback, ...] = ()
+    prices_as_of: str = ""
+
+    def spike_months(self) -> tuple[int, ...]:
+        """Return the 1-based months with a traffic spike."""
+        return tuple(
+            m for m, x in zip(self.traffic.months, self.traffic.spike_multiplier, strict=True) if x > 1
+        )
+
+    def key_months(self) -> tuple[int, ...]:
+        """Return the months a reader must see: all of them when the horizon is ≤ 24 months, otherwise the
+        first 3, every spike month, every crossover and payback month, and the last."""
+        n = self.horizon_months
+        if n <= 24:
+            return tuple(range(1, n + 1))
+        marks = {1, 2, 3, n, *self.spike_months()}
+        marks |= {c.month for c in self.crossovers if c.month is not None}
+        marks |= {p.month for p in self.paybacks if p.month is not None}
+        return tuple(sorted(m for m in marks if 1 <= m <= n))
+
+    def cheapest_api(self) -> str | None:
+        """Return the API option with the lowest total cost, or None without API options."""
+        apis = [o for o in self.options if o.kind == "api"]
+        return min(apis, key=lambda o: o.total_cost_usd).name if apis else None
 
     def option(self, name: str) -> OptionProjection:
         """Return the option called ``name`` (KeyError if absent)."""

@@ -13,8 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flopbill.checks import schema_numbers
+from flopbill.estimate.api import DEFAULT_PRICES_AT
 from flopbill.estimate.economics import DAYS_PER_MONTH
-from flopbill.scenario.values import Fraction, Growth, NonNegative, Positive, RangeValue
+from flopbill.scenario.values import Fraction, Growth, NonNegative, Positive, PositiveFraction, RangeValue
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -22,7 +24,13 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 class Strict(BaseModel):
     """Base of every scenario model: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_only(cls, data: object) -> object:
+        """Booleans are not numbers and whole numbers stay exact (see :mod:`flopbill.checks`)."""
+        return schema_numbers(cls, data)
 
 
 class Spike(Strict):
@@ -40,13 +48,9 @@ class Traffic(Strict):
     Give ``requests_per_day``, or ``daily_active_users`` and ``requests_per_user_per_day``.
     """
 
-    daily_active_users: NonNegative | None = Field(default=None, description="users in month 1 (ranged)")
-    requests_per_user_per_day: NonNegative | None = Field(
-        default=None, description="per active user (ranged)"
-    )
-    requests_per_day: NonNegative | None = Field(
-        default=None, description="product requests per day, month 1"
-    )
+    daily_active_users: Positive | None = Field(default=None, description="users in month 1 (ranged)")
+    requests_per_user_per_day: Positive | None = Field(default=None, description="per active user (ranged)")
+    requests_per_day: Positive | None = Field(default=None, description="product requests per day, month 1")
     monthly_growth: Growth = Field(
         default=RangeValue.point(0.0), description="compounding month-over-month growth (ranged), e.g. 10%"
     )
@@ -54,7 +58,7 @@ class Traffic(Strict):
         default=RangeValue.point(1.0),
         description="busiest hour ÷ daily mean rate (diurnal curve, ranged); 1 = flat traffic",
     )
-    ai_share: Fraction = Field(
+    ai_share: PositiveFraction = Field(
         default=RangeValue.point(1.0),
         description="share of requests that actually need the AI output (ranged), e.g. 20%",
     )
@@ -119,30 +123,46 @@ class ApiOption(_Option):
         return self
 
 
-class _GpuOption(_Option):
+class _ServedModel(_Option):
     model: str = Field(description="catalog model id, e.g. llama-3.1-8b, or a model YAML / config.json path")
     gpu: str = Field(description="catalog accelerator id, e.g. h100-sxm")
     gpus_per_replica: int = Field(default=1, ge=1, le=1024, description="GPUs holding one model copy")
     weight_dtype: str = Field(default="bf16", description="weight precision: bf16, fp8, int8, int4, ...")
-    fleet: Literal["fixed", "autoscale"] = Field(
-        default="fixed", description="fixed: sized for each month's peak, always on; autoscale: follows load"
+    max_replicas: int | None = Field(
+        default=None, ge=1, description="scaling ceiling; demand above it is counted as unserved"
     )
-    replicas: int | None = Field(default=None, ge=1, description="fixed fleet size; default: sized to peak")
-    min_replicas: int = Field(default=1, ge=0, description="autoscaling floor")
-    target_utilization: Fraction = Field(
-        default=RangeValue.point(1.0), description="load ÷ capacity the fleet is sized for (ranged)"
+    target_utilization: PositiveFraction | None = Field(
+        default=None,
+        description="load ÷ capacity the fleet is sized for (ranged); default: the busy fraction at which "
+        "the serving planner meets the scenario's slo",
     )
     throughput_requests_per_s_per_replica: Positive | None = Field(
-        default=None, description="measured capacity of one replica; default: the serving estimator"
+        default=None, description="measured capacity of one replica; default: serving estimator at the slo"
     )
     throughput_scale: Positive = Field(
         default=RangeValue.point(1.0),
         description="multiplier on the estimated throughput (ranged), e.g. 0.7..1.2 for efficiency doubt",
     )
+    cold_start_s: NonNegative | None = Field(
+        default=None,
+        description="seconds from a replica's start to serving (ranged); default: weight bytes ÷ load "
+        "bandwidth + engine start",
+    )
+
+
+class _GpuOption(_ServedModel):
+    fleet: Literal["fixed", "autoscale"] = Field(
+        default="fixed", description="fixed: sized for each month's peak, always on; autoscale: follows load"
+    )
+    replicas: int | None = Field(default=None, ge=1, description="fixed fleet size; default: sized to peak")
+    min_replicas: int = Field(default=1, ge=0, description="autoscaling floor; 0 scales to zero")
+    scale_down_delay_s: float = Field(
+        default=300.0, ge=0, description="idle seconds before the autoscaler removes the last replica"
+    )
 
 
 class SelfHostedOption(_GpuOption):
-    """An open model on rented GPUs (on-demand, reserved or spot)."""
+    """An open model on rented GPUs (on-demand, reserved or spot), billed per whole instance."""
 
     kind: Literal["self_hosted"]
     pricing: Literal["on_demand", "reserved_1y", "reserved_3y", "spot"] = "on_demand"
@@ -150,19 +170,47 @@ class SelfHostedOption(_GpuOption):
     price_usd_per_gpu_hour: NonNegative | None = Field(
         default=None, description="USD per GPU-hour (ranged); default: the GPU price catalog"
     )
+    gpus_per_instance: int | None = Field(
+        default=None, ge=1, le=64, description="GPUs billed together; default: the catalog offer's instance"
+    )
+    billing_increment_s: float | None = Field(
+        default=None, gt=0, description="seconds per billing increment; default: the catalog offer's"
+    )
+    billing_minimum_s: float | None = Field(
+        default=None, ge=0, description="minimum billed seconds per start; default: the catalog offer's"
+    )
 
 
 class OwnedOption(_GpuOption):
-    """An open model on GPUs you buy: straight-line depreciation, power × PUE, hosting."""
+    """An open model on GPUs you buy as whole servers: depreciation (or cash), power × PUE, hosting."""
 
     kind: Literal["owned"]
     purchase_price_usd_per_gpu: NonNegative = Field(description="including its share of the server (ranged)")
+    gpus_per_server: int = Field(default=8, ge=1, le=64, description="GPUs per server bought (whole servers)")
+    server_extras_usd_per_server: NonNegative | None = Field(
+        default=None,
+        description="networking per server bought, one-time (ranged); default: a one-layer InfiniBand "
+        "fabric's switches and cables per 8-GPU node, $15,060 (sourced)",
+    )
     depreciation_years: Positive = Field(description="straight-line depreciation period (ranged)")
     power_w_per_gpu: NonNegative | None = Field(default=None, description="default: the accelerator's TDP")
     pue: Positive = Field(default=RangeValue.point(1.0), description="power usage effectiveness (ranged)")
     electricity_usd_per_kwh: NonNegative = Field(description="(ranged)")
     hosting_usd_per_gpu_month: NonNegative = Field(
         default=RangeValue.point(0.0), description="colocation, network, staff per GPU (ranged)"
+    )
+
+
+class ServerlessOption(_ServedModel):
+    """An open model on a serverless GPU endpoint: billed per second of replicas up, scales to zero."""
+
+    kind: Literal["serverless"]
+    provider: str | None = Field(default=None, description="serverless price catalog provider, e.g. modal")
+    price_usd_per_gpu_second: NonNegative | None = Field(
+        default=None, description="USD per GPU-second (ranged); default: the serverless GPU price catalog"
+    )
+    idle_timeout_s: float | None = Field(
+        default=None, ge=0, description="seconds a replica idles after its last request; default: provider's"
     )
 
 
@@ -199,12 +247,15 @@ class CustomOption(_Option):
 
 
 Option = Annotated[
-    ApiOption | SelfHostedOption | OwnedOption | RouterOption | EdgeOption | CustomOption,
+    ApiOption | SelfHostedOption | OwnedOption | ServerlessOption | RouterOption | EdgeOption | CustomOption,
     Field(discriminator="kind"),
 ]
 
 #: Option kinds a router or an edge fallback may point at.
-LEAF_KINDS = ("api", "self_hosted", "owned", "custom")
+LEAF_KINDS = ("api", "self_hosted", "owned", "serverless", "custom")
+
+#: Options that run a model on GPUs (sized by the fleet model).
+GpuBacked = SelfHostedOption | OwnedOption | ServerlessOption
 
 
 class TrainingStage(Strict):
@@ -253,6 +304,22 @@ class Revenue(Strict):
         return self
 
 
+class Slo(Strict):
+    """Latency objectives every GPU-backed option is sized for (s), checked at ``percentile``.
+
+    Default: a chat SLO — time to first token 2 s (the MLPerf Inference server-scenario TTFT limit for
+    Llama 2 70B, ``llama2-70b.Server.ttft_latency = 2000`` ms in mlcommons/inference ``loadgen/mlperf.conf``,
+    https://github.com/mlcommons/inference, checked 2026-12-01; its TPOT limit there is 200 ms) and 0.1 s
+    per output token (10 tokens/s, about twice the 238 words/min average silent reading rate of Brysbaert
+    2019, "How many words do we read per minute?", J. Memory and Language 109, at ~0.75 words per token),
+    at the 90th percentile (the serving estimator's default SLO percentile).
+    """
+
+    ttft_s: float = Field(default=2.0, gt=0, description="time to first token, s")
+    tpot_s: float = Field(default=0.1, gt=0, description="time per output token after the first, s")
+    percentile: float = Field(default=90.0, gt=0, lt=100, description="share of requests meeting it, %")
+
+
 class MonteCarloSettings(Strict):
     """How many samples to draw from the ranged inputs, and the seed."""
 
@@ -269,7 +336,11 @@ class Scenario(Strict):
     days_per_month: float = Field(
         default=DAYS_PER_MONTH, gt=0, le=31, description="default 365.25/12; say 30 for 30-day months"
     )
-    prices_as_of: dt.date | None = Field(default=None, description="date for API prices; default: today")
+    prices_as_of: dt.date | None = Field(
+        default=None,
+        description=f"date of the API prices; default {DEFAULT_PRICES_AT.isoformat()} (recorded in results)",
+    )
+    slo: Slo = Field(default_factory=Slo, description="latency target GPU-backed options are sized for")
     traffic: Traffic
     request: RequestShape
     options: list[Option] = Field(min_length=1)

@@ -19,7 +19,7 @@ _RANGE_HELP = "a number or a range such as 0.35..0.5, 5%..20%, 1M..3M or low..ex
 class RangeValue(BaseModel):
     """An uncertain input as (low, expected, high); a point value has all three equal."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     low: float
     expected: float
@@ -141,5 +141,7 @@ NonNegative = Annotated[Ranged, AfterValidator(_nonnegative)]
 Positive = Annotated[Ranged, AfterValidator(_positive)]
 #: A ranged fraction in [0, 1].
 Fraction = Annotated[Ranged, AfterValidator(_fraction)]
+#: A ranged fraction in (0, 1] (a utilization: zero would divide by zero).
+PositiveFraction = Annotated[Ranged, AfterValidator(_fraction), AfterValidator(_positive)]
 #: A ranged monthly growth rate > −1.
 Growth = Annotated[Ranged, AfterValidator(_growth)]
