@@ -54,6 +54,9 @@ _EXPORTS: dict[str, str] = {
     "load_scenario": "flopbill.scenario.loader",
     "project": "flopbill.scenario.projection",
     "render_html": "flopbill.report",
+    # fleet simulation
+    "simulate": "flopbill.simulate",
+    "load_simulation_spec": "flopbill.simulate",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

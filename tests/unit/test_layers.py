@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "estimate": 2,
     "scenario": 3,
     "validation": 3,
+    "simulate": 3,
     "measure": 4,
     "bills": 4,
     "report": 5,

@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "flopbill.cli.serve_local",
     "flopbill.cli.calibrate",
     "flopbill.cli.web",
+    "flopbill.cli.bill",
+    "flopbill.cli.simulate",
 )
 
 

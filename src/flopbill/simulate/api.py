@@ -1,0 +1,347 @@
+"""``simulate(spec)``: resolve a spec against the catalogs, run the kernel, summarise the outcome."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from flopbill.catalog import accelerator, resolve_model
+from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
+from flopbill.catalog.prices import PriceOffer, gpu_price, select_offers
+from flopbill.dtypes import Dtype, parse_dtype
+from flopbill.errors import FlopbillError, InputError, UnknownNameError
+from flopbill.estimate.assumptions import Assumption
+from flopbill.simulate import events
+from flopbill.simulate.autoscaler import autoscaler_code
+from flopbill.simulate.entities import (
+    F_END,
+    I_DROPPED,
+    I_FINISHED,
+    I_N_INTERVALS,
+    I_N_TIMELINE,
+    I_PREEMPTIONS,
+    I_STEPS,
+    I_STOPPED,
+    TIMED_OUT,
+    TOO_LONG,
+    Config,
+    Requests,
+    State,
+    Tables,
+    new_state,
+)
+from flopbill.simulate.metrics import billed_gpu_s, distribution
+from flopbill.simulate.physics import StepTables, serving_options, step_tables
+from flopbill.simulate.result import Outcomes, SimulationResult, Timeline
+from flopbill.simulate.router import router_code
+from flopbill.simulate.spec import SimulationSpec
+from flopbill.simulate.traffic import Workload, workload
+
+_DAY_S = 86400.0
+_PER_SECOND_S = 1.0  # per-second billing (AWS EC2 Linux on-demand, GCP, Azure)
+_MINIMUM_S = 60.0  # AWS EC2 Linux: per-second billing with a 60-second minimum
+_MAX_TIMELINE = 100_000
+_MAX_INTERVALS = 1_000_000
+
+
+@dataclass(frozen=True)
+class _Price:
+    usd_per_gpu_hour: float | None
+    source: str
+    gpus_per_instance: int
+    increment_s: float
+    minimum_s: float
+
+
+def _offer(spec: SimulationSpec) -> PriceOffer | None:
+    """Return the snapshot offer named by ``deployment.instance`` (None when not given)."""
+    d = spec.deployment
+    if d.instance is None:
+        return None
+    offers = [o for o in select_offers(d.gpu, pricing=d.pricing) if o.instance == d.instance]
+    if not offers:
+        known = {o.instance for o in select_offers(d.gpu, pricing=d.pricing)}
+        raise UnknownNameError(f"{d.pricing} instance with {d.gpu}", d.instance, known)
+    return offers[0]
+
+
+def _price(spec: SimulationSpec) -> _Price:
+    """Return the price and billing terms: given fields first, then the named instance, then defaults."""
+    d, fl = spec.deployment, spec.fleet
+    offer = _offer(spec)
+    gpi = d.gpus_per_instance or (offer.gpus_per_instance if offer is not None else d.tp)
+    inc = fl.billing_increment_s or (offer.billing_increment_s if offer is not None else _PER_SECOND_S)
+    low = fl.minimum_billed_s
+    minimum = low if low is not None else (offer.billing_minimum_s if offer is not None else _MINIMUM_S)
+    if d.price_usd_per_gpu_hour is not None:
+        return _Price(d.price_usd_per_gpu_hour, "given", gpi, inc, minimum)
+    if offer is not None:
+        src = f"{offer.provider} {offer.instance} {offer.pricing} (checked {offer.date_checked}): "
+        src += offer.source_url
+        return _Price(offer.price_usd_per_gpu_hour, src, gpi, inc, minimum)
+    try:
+        p = gpu_price(d.gpu, d.pricing)
+    except FlopbillError:
+        return _Price(None, f"no {d.pricing} price for {d.gpu} in the snapshot", gpi, inc, minimum)
+    return _Price(p.price_usd_per_gpu_hour, p.source, gpi, inc, minimum)
+
+
+def tables_for(spec: SimulationSpec, max_context_tokens: int) -> StepTables:
+    """Return the step tables of the spec's deployment (resolving model, GPU, engine, efficiency)."""
+    d = spec.deployment
+    m = resolve_model(d.model)
+    acc = accelerator(d.gpu)
+    opt = serving_options(d.tp, parse_dtype(d.weights, "deployment.weights"), _kv(d.kv))
+    eff, _ = hardware_efficiency(acc.id)
+    return step_tables(
+        m,
+        acc,
+        opt,
+        eff,
+        engine_profile(d.engine),
+        max_context_tokens,
+        d.block_tokens,
+        d.max_seqs,
+        d.token_budget,
+    )
+
+
+def _kv(text: str | None) -> Dtype | None:
+    return None if text is None else parse_dtype(text, "deployment.kv")
+
+
+def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
+    fl, a = spec.fleet, spec.fleet.autoscaler
+    code = autoscaler_code(a.policy)
+    fixed = code == 0
+    max_r = max(fl.replicas, 1) if fixed else a.max_replicas
+    if not fixed and not a.min_replicas <= a.max_replicas:
+        raise InputError("fleet.autoscaler.min_replicas", a.min_replicas, f"≤ max_replicas {a.max_replicas}")
+    if not fixed and fl.replicas > a.max_replicas:
+        raise InputError("fleet.replicas", fl.replicas, f"≤ autoscaler.max_replicas {a.max_replicas}")
+    if fixed and fl.replicas < 1:
+        raise InputError("fleet.replicas", fl.replicas, "≥ 1 replica with a fixed fleet (or an autoscaler)")
+    last = float(wl.arrival_s[-1])
+    max_sim = spec.bounds.max_sim_seconds if spec.bounds.max_sim_seconds is not None else last + _DAY_S
+    return Config(
+        block_tokens=tb.block_tokens,
+        kv_blocks=tb.kv_blocks,
+        max_seqs=tb.max_seqs,
+        token_budget=tb.token_budget,
+        router=router_code(fl.router),
+        autoscaler=code,
+        max_replicas=max_r,
+        min_replicas=max_r if fixed else a.min_replicas,
+        initial_replicas=fl.replicas,
+        eval_interval_s=a.eval_interval_s,
+        autoscale_target=a.target,
+        cooldown_s=a.cooldown_s,
+        cold_start_s=cold_start_s(spec, tb),
+        queue_timeout_s=spec.queue_timeout_s if spec.queue_timeout_s is not None else math.inf,
+        prefix_ttl_s=spec.prefix_cache_ttl_s,
+        affinity_slack=spec.affinity_slack,
+        max_sim_s=float(max_sim),
+    )
+
+
+def cold_start_s(spec: SimulationSpec, tb: StepTables) -> float:
+    """Return a new replica's start delay: given, or ``weights bytes / load bandwidth + engine start`` (s)."""
+    a = spec.fleet.autoscaler
+    if a.cold_start_s is not None:
+        return a.cold_start_s
+    return tb.weights_bytes / a.load_bytes_per_s + a.engine_start_s
+
+
+def _check_fits(wl: Workload, tb: StepTables) -> None:
+    """Raise when no request of the traffic fits one replica's KV cache (a replica that holds none)."""
+    need = -(-(wl.prompt_tokens + wl.output_tokens) // tb.block_tokens)
+    if int(need.min()) > tb.kv_blocks:
+        raise InputError(
+            "traffic.input_tokens/output_tokens",
+            int((wl.prompt_tokens + wl.output_tokens).min()),
+            f"requests a replica can hold: its KV cache has {tb.kv_blocks * tb.block_tokens:,} tokens",
+        )
+
+
+def run_kernel(
+    wl: Workload, cfg: Config, tb: StepTables, progress: Callable[[float], None] | None = None
+) -> State:
+    """Run the compiled event loop on ``wl`` and return its final state.
+
+    ``progress`` (optional) is called with the fraction of requests done (0..1) every 2 % of simulated
+    time up to the last arrival (the result does not depend on it).
+    """
+    n_groups = int(wl.group.max()) + 1 if wl.group.size else 1
+    st = new_state(wl.arrival_s.size, cfg, n_groups, _MAX_INTERVALS, _MAX_TIMELINE)
+    rq = Requests(wl.arrival_s, wl.prompt_tokens, wl.output_tokens, wl.group, wl.prefix_tokens)
+    cum = np.concatenate([[0.0], np.cumsum(tb.decode_attention_s)])
+    tables = Tables(tb.linear_s, tb.decode_attention_s, tb.prefill_attention_s, cum)
+    events.start(st, cfg)
+    if progress is None:
+        events.run(st, rq, cfg, tables, math.inf)
+        return st
+    horizon = max(float(wl.arrival_s[-1]), 1e-9)
+    chunk = 0
+    while not events.run(st, rq, cfg, tables, horizon * (chunk + 1) / 50.0 if chunk < 49 else math.inf):
+        chunk += 1
+        progress(float(st.ints[I_FINISHED] + st.ints[I_DROPPED]) / wl.arrival_s.size)
+    progress(1.0)
+    return st
+
+
+def simulate(spec: SimulationSpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
+    """Return what the spec's fleet does under its traffic (seeded: the same spec gives the same result).
+
+    ``progress``, if given, is called with the fraction of requests done as the run advances.
+    """
+    wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
+    max_ctx = int((wl.prompt_tokens + wl.output_tokens).max())
+    tb = tables_for(spec, max_ctx)
+    limit = spec.deployment.kv_tokens_limit
+    if limit is not None:
+        blocks = min(tb.kv_blocks, limit // tb.block_tokens)
+        if blocks < 1:
+            raise InputError("deployment.kv_tokens_limit", limit, f"≥ one block of {tb.block_tokens} tokens")
+        tb = dataclasses.replace(tb, kv_blocks=blocks)
+    _check_fits(wl, tb)
+    cfg = _config(spec, tb, wl)
+    st = run_kernel(wl, cfg, tb, progress)
+    return summarise(spec, wl, cfg, tb, st)
+
+
+def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, st: State) -> SimulationResult:
+    """Return the :class:`SimulationResult` of a finished kernel run."""
+    d = spec.deployment
+    end = float(st.floats[F_END])
+    fin = ~np.isnan(st.finish_s)
+    ttft = (st.first_token_s - wl.arrival_s)[fin]
+    e2e = (st.finish_s - wl.arrival_s)[fin]
+    multi = fin & (wl.output_tokens > 1)
+    tpot = ((st.finish_s - st.first_token_s) / np.maximum(wl.output_tokens - 1, 1))[multi]
+    ok = fin & ((st.first_token_s - wl.arrival_s) <= spec.slo.ttft_s)
+    tpot_all = np.where(
+        wl.output_tokens > 1, (st.finish_s - st.first_token_s) / np.maximum(wl.output_tokens - 1, 1), 0.0
+    )
+    ok &= tpot_all <= spec.slo.tpot_s
+    admitted = ~np.isnan(st.admit_s)
+    price = _price(spec)
+    gpi = price.gpus_per_instance
+    if gpi < d.tp or gpi % d.tp:
+        raise InputError("deployment.gpus_per_instance", gpi, f"a multiple of tp {d.tp}")
+    k = int(st.ints[I_N_INTERVALS])
+    billed_s = billed_gpu_s(st.iv_start_s[:k], st.iv_end_s[:k], d.tp, gpi, price.increment_s, price.minimum_s)
+    busy_s = float(st.r_busy_s.sum()) * d.tp
+    out_tokens = int(st.generated[fin].sum())
+    total_tokens = out_tokens + int(wl.prompt_tokens[fin].sum())
+    cost = None if price.usd_per_gpu_hour is None else billed_s / 3600.0 * price.usd_per_gpu_hour
+    idle = None if price.usd_per_gpu_hour is None else (billed_s - busy_s) / 3600.0 * price.usd_per_gpu_hour
+    n_fin = int(fin.sum())
+    n_tl = int(st.ints[I_N_TIMELINE])
+    tl = Timeline(
+        st.tl_t_s[:n_tl].copy(),
+        st.tl_ready[:n_tl].copy(),
+        st.tl_provisioning[:n_tl].copy(),
+        st.tl_waiting[:n_tl].copy(),
+        st.tl_running[:n_tl].copy(),
+    )
+    return SimulationResult(
+        resolved=_resolved(spec, cfg, tb, price),
+        arrived=int(wl.arrival_s.size if not st.ints[I_STOPPED] else np.sum(wl.arrival_s <= end)),
+        finished=n_fin,
+        dropped=int((st.dropped > 0).sum()),
+        dropped_too_long=int((st.dropped == TOO_LONG).sum()),
+        dropped_timed_out=int((st.dropped == TIMED_OUT).sum()),
+        unfinished=int(np.sum((wl.arrival_s <= end) & ~fin & (st.dropped == 0))),
+        preemptions=int(st.ints[I_PREEMPTIONS]),
+        prefix_cached_tokens=int(st.cached_tokens[admitted].sum()),
+        steps=int(st.ints[I_STEPS]),
+        duration_s=end,
+        ttft_s=distribution(ttft),
+        tpot_s=distribution(tpot),
+        e2e_s=distribution(e2e),
+        queue_wait_s=distribution((st.admit_s - wl.arrival_s)[admitted]),
+        goodput_rps=float(ok.sum()) / end if end > 0 else 0.0,
+        goodput_fraction=float(ok.sum()) / max(int(np.sum(wl.arrival_s <= end)), 1),
+        input_tokens=int(wl.prompt_tokens[fin].sum()),
+        output_tokens=out_tokens,
+        output_tokens_per_s=out_tokens / end if end > 0 else 0.0,
+        gpu_hours_billed=billed_s / 3600.0,
+        gpu_hours_busy=busy_s / 3600.0,
+        kv_blocks_per_replica=tb.kv_blocks,
+        kv_blocks_peak_used=int(tb.kv_blocks - st.r_min_free_blocks.min()),
+        max_replicas_seen=int(max(tl.ready.max(initial=0), cfg.initial_replicas)),
+        price_usd_per_gpu_hour=price.usd_per_gpu_hour,
+        cost_usd=cost,
+        idle_cost_usd=idle,
+        usd_per_mtok_output=None if cost is None or not out_tokens else cost / out_tokens * 1e6,
+        usd_per_mtok_total=None if cost is None or not total_tokens else cost / total_tokens * 1e6,
+        usd_per_request=None if cost is None or not n_fin else cost / n_fin,
+        outcomes=Outcomes(
+            wl.arrival_s,
+            st.admit_s,
+            st.first_token_s,
+            st.finish_s,
+            wl.prompt_tokens,
+            wl.output_tokens,
+            st.generated,
+            st.dropped,
+            st.preemptions,
+            st.cached_tokens,
+        ),
+        timeline=tl,
+        assumptions=_assumptions(spec, cfg, price),
+    )
+
+
+def _resolved(spec: SimulationSpec, cfg: Config, tb: StepTables, price: _Price) -> dict[str, object]:
+    out: dict[str, object] = spec.model_dump(mode="json")
+    out["derived"] = {
+        "kv_blocks_per_replica": tb.kv_blocks,
+        "kv_tokens_per_replica": tb.kv_blocks * tb.block_tokens,
+        "max_seqs": tb.max_seqs,
+        "token_budget": tb.token_budget,
+        "cold_start_s": cfg.cold_start_s,
+        "weights_bytes": tb.weights_bytes,
+        "max_sim_s": cfg.max_sim_s,
+        "price_usd_per_gpu_hour": price.usd_per_gpu_hour,
+        "price_source": price.source,
+    }
+    return out
+
+
+def _billing_source(spec: SimulationSpec) -> str:
+    if spec.deployment.instance is not None:
+        return f"instance {spec.deployment.instance} in the price snapshot"
+    return (
+        "default: per-second billing with a 60 s minimum (AWS EC2 Linux on-demand), one replica per instance"
+    )
+
+
+def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price) -> tuple[Assumption, ...]:
+    a = spec.fleet.autoscaler
+    items = [
+        Assumption("step_time", "serving estimator per-step physics", "flopbill.estimate.serving_step"),
+        Assumption("scheduler", "vLLM v1: token budget, chunked prefill, recompute preemption", "vLLM v1"),
+        Assumption("block_tokens", spec.deployment.block_tokens, "vLLM default block size 16"),
+        Assumption(
+            "cold_start_s",
+            cfg.cold_start_s,
+            "given"
+            if a.cold_start_s is not None
+            else f"weights ÷ {a.load_bytes_per_s:.3g} B/s + {a.engine_start_s:g} s engine start (assumed)",
+        ),
+        Assumption("prefix_cache_ttl_s", spec.prefix_cache_ttl_s, "assumed; shared blocks not de-duplicated"),
+        Assumption(
+            "billing",
+            f"{price.gpus_per_instance}-GPU instances, {price.increment_s:g} s increments, "
+            f"{price.minimum_s:g} s minimum",
+            "given" if spec.fleet.billing_increment_s is not None else _billing_source(spec),
+        ),
+    ]
+    if price.usd_per_gpu_hour is not None:
+        items.append(Assumption("price_usd_per_gpu_hour", price.usd_per_gpu_hour, price.source))
+    return tuple(items)

@@ -1,0 +1,156 @@
+"""Entities of the simulation as flat arrays: requests, replicas, the fleet's counters.
+
+The kernel (:mod:`flopbill.simulate.events`) works on these in place; they are made fresh for each run
+and never shared between runs. Scalars that change live in the ``ints`` / ``floats`` arrays at the
+indices named below.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+# replica states
+OFF, PROVISIONING, READY, DRAINING = 0, 1, 2, 3
+# drop reasons
+KEPT, TOO_LONG, TIMED_OUT = 0, 1, 2
+# ints[...] indices
+I_NEXT_ARRIVAL, I_STEPS, I_PREEMPTIONS, I_FINISHED, I_DROPPED = 0, 1, 2, 3, 4
+I_RR, I_G_HEAD, I_G_TAIL, I_G_LEN, I_N_INTERVALS, I_N_TIMELINE, I_STOPPED = 5, 6, 7, 8, 9, 10, 11
+N_INTS = 12
+# floats[...] indices
+F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END = 0, 1, 2, 3
+N_FLOATS = 4
+
+
+class Config(NamedTuple):
+    """Scalars of one run (inert). Policies are integer codes of the registries."""
+
+    block_tokens: int
+    kv_blocks: int
+    max_seqs: int
+    token_budget: int
+    router: int
+    autoscaler: int
+    max_replicas: int
+    min_replicas: int
+    initial_replicas: int
+    eval_interval_s: float
+    autoscale_target: float
+    cooldown_s: float
+    cold_start_s: float
+    queue_timeout_s: float
+    prefix_ttl_s: float
+    affinity_slack: int
+    max_sim_s: float
+
+
+class Requests(NamedTuple):
+    """The requests of a run, sorted by arrival (inputs; never changed by the kernel)."""
+
+    arrival_s: np.ndarray  # float64
+    prompt_tokens: np.ndarray  # int64
+    output_tokens: np.ndarray  # int64
+    group: np.ndarray  # int64, -1 = no shared prefix
+    prefix_tokens: np.ndarray  # int64, tokens of the shared prefix
+
+
+class Tables(NamedTuple):
+    """Step-time tables (see :mod:`flopbill.simulate.physics`)."""
+
+    linear_s: np.ndarray
+    decode_attention_s: np.ndarray
+    prefill_attention_s: np.ndarray
+    decode_attention_cum_s: np.ndarray  # [j] = Σ decode_attention_s[:j]
+
+
+class State(NamedTuple):
+    """Mutable per-request and per-replica state of one run."""
+
+    computed: np.ndarray  # tokens whose KV is computed
+    generated: np.ndarray
+    held_blocks: np.ndarray
+    next_in_queue: np.ndarray
+    admit_s: np.ndarray
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    dropped: np.ndarray
+    preemptions: np.ndarray
+    cached_tokens: np.ndarray
+    replica_of: np.ndarray
+    r_state: np.ndarray
+    r_ready_at: np.ndarray
+    r_since: np.ndarray
+    r_step_end: np.ndarray
+    r_step_s: np.ndarray
+    r_step_start_s: np.ndarray
+    r_macro_steps: np.ndarray  # > 0: the replica runs this many decode-only steps as one event
+    r_run: np.ndarray  # [R, max_seqs]
+    r_sched: np.ndarray  # [R, max_seqs]
+    r_n_run: np.ndarray
+    r_q_head: np.ndarray
+    r_q_tail: np.ndarray
+    r_q_len: np.ndarray
+    r_free_blocks: np.ndarray
+    r_min_free_blocks: np.ndarray
+    r_busy_s: np.ndarray
+    r_busy_window_s: np.ndarray
+    r_prefix_seen_s: np.ndarray  # [R, groups]
+    iv_replica: np.ndarray  # billing intervals
+    iv_start_s: np.ndarray
+    iv_end_s: np.ndarray
+    tl_t_s: np.ndarray  # timeline samples
+    tl_ready: np.ndarray
+    tl_provisioning: np.ndarray
+    tl_waiting: np.ndarray
+    tl_running: np.ndarray
+    ints: np.ndarray
+    floats: np.ndarray
+
+
+def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: int) -> State:
+    """Return a fresh state for ``n`` requests and ``cfg.max_replicas`` replica slots."""
+    r = cfg.max_replicas
+    nan = np.full(n, np.nan)
+    return State(
+        computed=np.zeros(n, np.int64),
+        generated=np.zeros(n, np.int64),
+        held_blocks=np.zeros(n, np.int64),
+        next_in_queue=np.full(n, -1, np.int64),
+        admit_s=nan.copy(),
+        first_token_s=nan.copy(),
+        finish_s=nan.copy(),
+        dropped=np.zeros(n, np.int64),
+        preemptions=np.zeros(n, np.int64),
+        cached_tokens=np.zeros(n, np.int64),
+        replica_of=np.full(n, -1, np.int64),
+        r_state=np.zeros(r, np.int64),
+        r_ready_at=np.full(r, np.inf),
+        r_since=np.zeros(r),
+        r_step_end=np.full(r, np.inf),
+        r_step_s=np.zeros(r),
+        r_step_start_s=np.zeros(r),
+        r_macro_steps=np.zeros(r, np.int64),
+        r_run=np.full((r, cfg.max_seqs), -1, np.int64),
+        r_sched=np.zeros((r, cfg.max_seqs), np.int64),
+        r_n_run=np.zeros(r, np.int64),
+        r_q_head=np.full(r, -1, np.int64),
+        r_q_tail=np.full(r, -1, np.int64),
+        r_q_len=np.zeros(r, np.int64),
+        r_free_blocks=np.full(r, cfg.kv_blocks, np.int64),
+        r_min_free_blocks=np.full(r, cfg.kv_blocks, np.int64),
+        r_busy_s=np.zeros(r),
+        r_busy_window_s=np.zeros(r),
+        r_prefix_seen_s=np.full((r, max(n_groups, 1)), -np.inf),
+        iv_replica=np.zeros(n_intervals, np.int64),
+        iv_start_s=np.zeros(n_intervals),
+        iv_end_s=np.zeros(n_intervals),
+        tl_t_s=np.zeros(n_timeline),
+        tl_ready=np.zeros(n_timeline, np.int64),
+        tl_provisioning=np.zeros(n_timeline, np.int64),
+        tl_waiting=np.zeros(n_timeline, np.int64),
+        tl_running=np.zeros(n_timeline, np.int64),
+        ints=np.zeros(N_INTS, np.int64),
+        floats=np.zeros(N_FLOATS),
+    )

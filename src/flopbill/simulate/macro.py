@@ -1,0 +1,153 @@
+"""Decode runs: many decode-only steps of one replica handled as one event (exact, not an approximation).
+
+When a replica can admit nobody (nothing waiting, or every seat taken) and every running request is
+decoding, its next steps are known in
+advance: the batch stays the same until the first request finishes, and step ``k`` takes
+``linear_s[B] + Σ_i decode_attention_s[c_i + 1 + k]``. So ``K = min remaining output tokens`` steps
+(also stopping at the next autoscaler evaluation) are one event of length
+``T(K) = K·linear_s[B] + Σ_i (cum[c_i + 1 + K] − cum[c_i + 1])`` with the cumulative attention table.
+Their KV blocks are allocated up front (so capacity is never exceeded). If a request is routed to the
+replica meanwhile, the run is cut at the end of the step in progress (the first ``k`` with
+``start + T(k) ≥ now``) and the blocks of the steps not run are returned — the same schedule the
+step-by-step loop gives, at a cost per run of ``O(B·log K)`` instead of ``O(B·K)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flopbill.simulate._jit import jit
+from flopbill.simulate.entities import (
+    F_NEXT_TICK,
+    I_FINISHED,
+    I_G_LEN,
+    I_STEPS,
+    Config,
+    Requests,
+    State,
+    Tables,
+)
+
+
+@jit
+def run_time_s(st: State, tb: Tables, r: int, k: int) -> float:
+    """Return seconds of ``k`` decode steps of replica ``r``'s current batch."""
+    n = st.r_n_run[r]
+    total = k * tb.linear_s[n]
+    for j in range(n):
+        c = st.computed[st.r_run[r, j]]
+        total += tb.decode_attention_cum_s[c + 1 + k] - tb.decode_attention_cum_s[c + 1]
+    return float(total)
+
+
+@jit
+def steps_until(st: State, tb: Tables, r: int, start_s: float, target_s: float, k_max: int) -> int:
+    """Return the fewest steps ``k ≤ k_max`` whose end ``start + T(k)`` is at or after ``target_s``."""
+    lo, hi = 1, k_max
+    per_step = run_time_s(st, tb, r, 1)
+    guess = min(max(int((target_s - start_s) / per_step), 1), k_max)  # steps only grow longer
+    if start_s + run_time_s(st, tb, r, guess) >= target_s:
+        hi = guess
+    else:
+        lo = guess + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if start_s + run_time_s(st, tb, r, mid) >= target_s:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@jit
+def _extra_blocks(st: State, cfg: Config, r: int, k: int) -> int:
+    bs = cfg.block_tokens
+    need = 0
+    for j in range(st.r_n_run[r]):
+        x = st.r_run[r, j]
+        need += (st.computed[x] + k + bs - 1) // bs - st.held_blocks[x]
+    return need
+
+
+@jit
+def try_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) -> bool:
+    """Start a decode run on ``r`` if nothing waits and all running requests decode; True if started."""
+    n = st.r_n_run[r]
+    if n == 0:
+        return False
+    if n < cfg.max_seqs and (st.r_q_len[r] > 0 or (cfg.router == 4 and st.ints[I_G_LEN] > 0)):
+        return False  # someone could be admitted at the next step
+    if st.r_q_len[r] > 0 and cfg.queue_timeout_s != np.inf:
+        return False  # the head may time out at the next step
+    k = 1 << 62
+    for j in range(n):
+        x = st.r_run[r, j]
+        if st.generated[x] == 0 or rq.prompt_tokens[x] + st.generated[x] - st.computed[x] != 1:
+            return False  # not decoding (a prompt's last token samples the first token: a normal step)
+        k = min(k, rq.output_tokens[x] - st.generated[x])
+    if k < 2:
+        return False
+    if now + run_time_s(st, tb, r, k) > st.floats[F_NEXT_TICK]:
+        k = steps_until(st, tb, r, now, st.floats[F_NEXT_TICK], k)
+    while k >= 2 and _extra_blocks(st, cfg, r, k) > st.r_free_blocks[r]:
+        k //= 2
+    if k < 2:
+        return False
+    bs = cfg.block_tokens
+    for j in range(n):
+        x = st.r_run[r, j]
+        new_held = (st.computed[x] + k + bs - 1) // bs
+        st.r_free_blocks[r] -= new_held - st.held_blocks[x]
+        st.held_blocks[x] = new_held
+        st.r_sched[r, j] = 1
+    st.r_min_free_blocks[r] = min(st.r_min_free_blocks[r], st.r_free_blocks[r])
+    dt = run_time_s(st, tb, r, k)
+    st.r_macro_steps[r] = k
+    st.r_step_start_s[r] = now
+    st.r_step_s[r] = dt
+    st.r_step_end[r] = now + dt
+    return True
+
+
+@jit
+def cut_run(st: State, cfg: Config, tb: Tables, r: int, now: float) -> None:
+    """Cut ``r``'s decode run at the end of the step in progress at ``now``; return unused blocks."""
+    k_all = st.r_macro_steps[r]
+    if k_all == 0:
+        return
+    k = steps_until(st, tb, r, st.r_step_start_s[r], now, k_all)
+    if k >= k_all:
+        return
+    bs = cfg.block_tokens
+    for j in range(st.r_n_run[r]):
+        x = st.r_run[r, j]
+        new_held = (st.computed[x] + k + bs - 1) // bs
+        st.r_free_blocks[r] += st.held_blocks[x] - new_held
+        st.held_blocks[x] = new_held
+    dt = run_time_s(st, tb, r, k)
+    st.r_macro_steps[r] = k
+    st.r_step_s[r] = dt
+    st.r_step_end[r] = st.r_step_start_s[r] + dt
+
+
+@jit
+def finish_run(st: State, rq: Requests, r: int, now: float) -> None:
+    """Apply a finished decode run of ``K`` steps: every request gains ``K`` tokens; retire finished ones."""
+    k = st.r_macro_steps[r]
+    st.ints[I_STEPS] += k - 1  # finish_step counts one
+    keep = 0
+    for j in range(st.r_n_run[r]):
+        x = st.r_run[r, j]
+        st.computed[x] += k
+        st.generated[x] += k
+        if st.generated[x] >= rq.output_tokens[x]:
+            st.finish_s[x] = now
+            st.r_free_blocks[r] += st.held_blocks[x]
+            st.held_blocks[x] = 0
+            st.ints[I_FINISHED] += 1
+        else:
+            st.r_run[r, keep] = x
+            st.r_sched[r, keep] = 1
+            keep += 1
+    st.r_n_run[r] = keep
+    st.r_macro_steps[r] = 0

@@ -1,0 +1,130 @@
+"""The result of a simulation run: counts, latency distributions, throughput, GPU-hours and cost.
+
+Frozen; carries the resolved configuration and the assumptions next to the numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from flopbill.estimate.assumptions import Assumption
+from flopbill.simulate.metrics import Distribution, percentile_dict
+
+
+class Outcomes(NamedTuple):
+    """Per-request outcome arrays (s; NaN where a request never reached that point)."""
+
+    arrival_s: np.ndarray
+    admit_s: np.ndarray
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    generated_tokens: np.ndarray
+    dropped: np.ndarray  # 0 kept, 1 too long for a replica's KV cache, 2 timed out in the queue
+    preemptions: np.ndarray
+    cached_tokens: np.ndarray
+
+
+class Timeline(NamedTuple):
+    """Fleet samples at each autoscaler evaluation (s, counts)."""
+
+    t_s: np.ndarray
+    ready: np.ndarray
+    starting: np.ndarray
+    waiting: np.ndarray
+    running: np.ndarray
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What one simulated fleet did under one traffic (SI units; GPU-hours and USD as named)."""
+
+    resolved: dict[str, Any]
+    arrived: int
+    finished: int
+    dropped: int
+    dropped_too_long: int
+    dropped_timed_out: int
+    unfinished: int
+    preemptions: int
+    prefix_cached_tokens: int
+    steps: int
+    duration_s: float
+    ttft_s: Distribution
+    tpot_s: Distribution
+    e2e_s: Distribution
+    queue_wait_s: Distribution
+    goodput_rps: float
+    goodput_fraction: float
+    input_tokens: int
+    output_tokens: int
+    output_tokens_per_s: float
+    gpu_hours_billed: float
+    gpu_hours_busy: float
+    kv_blocks_per_replica: int
+    kv_blocks_peak_used: int
+    max_replicas_seen: int
+    price_usd_per_gpu_hour: float | None
+    cost_usd: float | None
+    idle_cost_usd: float | None
+    usd_per_mtok_output: float | None
+    usd_per_mtok_total: float | None
+    usd_per_request: float | None
+    outcomes: Outcomes
+    timeline: Timeline
+    assumptions: tuple[Assumption, ...] = field(default=())
+
+    def to_dict(self, timeline: bool = True) -> dict[str, Any]:
+        """Return the JSON payload: stable keys, SI units; the resolved configuration first."""
+        out: dict[str, Any] = {"resolved": self.resolved}
+        for key in (
+            "arrived",
+            "finished",
+            "dropped",
+            "dropped_too_long",
+            "dropped_timed_out",
+            "unfinished",
+            "preemptions",
+            "prefix_cached_tokens",
+            "steps",
+            "duration_s",
+        ):
+            out[key] = getattr(self, key)
+        for key in ("ttft_s", "tpot_s", "e2e_s", "queue_wait_s"):
+            out[key] = percentile_dict(getattr(self, key))
+        for key in (
+            "goodput_rps",
+            "goodput_fraction",
+            "input_tokens",
+            "output_tokens",
+            "output_tokens_per_s",
+            "gpu_hours_billed",
+            "gpu_hours_busy",
+            "kv_blocks_per_replica",
+            "kv_blocks_peak_used",
+            "max_replicas_seen",
+            "price_usd_per_gpu_hour",
+            "cost_usd",
+            "idle_cost_usd",
+            "usd_per_mtok_output",
+            "usd_per_mtok_total",
+            "usd_per_request",
+        ):
+            out[key] = getattr(self, key)
+        if timeline:
+            tl = self.timeline
+            out["timeline"] = {
+                "t_s": tl.t_s.tolist(),
+                "ready": tl.ready.tolist(),
+                "starting": tl.starting.tolist(),
+                "waiting": tl.waiting.tolist(),
+                "running": tl.running.tolist(),
+            }
+        out["assumptions"] = [
+            {"name": a.name, "value": a.value, "source": a.source} for a in self.assumptions
+        ]
+        return out

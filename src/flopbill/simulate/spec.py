@@ -1,0 +1,210 @@
+"""The simulation spec: a strict schema (unknown keys are errors; every error names its field).
+
+Loaded from YAML (:func:`load_spec`) or built in Python. Times in seconds, rates in requests per second,
+sizes in tokens; every field documents its default and where the default comes from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from flopbill.errors import InputError
+
+
+class Strict(BaseModel):
+    """Base of the spec models: unknown keys are errors, objects are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deployment(Strict):
+    """One serving configuration: model × GPU × TP × precision × engine, and its price."""
+
+    model: str = Field(description="catalog id, YAML or config.json")
+    gpu: str = Field("h100-sxm", description="accelerator id")
+    tp: int = Field(1, ge=1, description="tensor-parallel GPUs per replica")
+    weights: str = Field("bf16", description="weight format")
+    kv: str | None = Field(None, description="KV-cache format (default bf16)")
+    engine: str = Field("vllm", description="engine profile (overhead, memory reserve, limits)")
+    max_seqs: int | None = Field(None, ge=1, description="max_num_seqs; default the engine's")
+    token_budget: int | None = Field(None, ge=1, description="max_num_batched_tokens; default the engine's")
+    block_tokens: int = Field(16, ge=1, description="KV block size (vLLM default 16)")
+    kv_tokens_limit: int | None = Field(
+        None, ge=1, description="cap on KV-cache tokens per replica (what-if); default: what memory holds"
+    )
+    price_usd_per_gpu_hour: float | None = Field(None, ge=0, description="default: price snapshot median")
+    pricing: str = Field("on_demand", description="snapshot pricing model")
+    gpus_per_instance: int | None = Field(None, ge=1, description="GPUs per billed instance; default tp")
+    instance: str | None = Field(
+        None,
+        description="a priced instance (e.g. p5.48xlarge): its price, GPUs per instance and billing "
+        "increment and minimum from the price snapshot, unless given here",
+    )
+
+
+class Autoscaler(Strict):
+    """Autoscaling (``policy: fixed`` keeps ``fleet.replicas`` all run long)."""
+
+    policy: str = "fixed"
+    target: float = Field(0.7, gt=0, description="busy fraction, or outstanding requests per replica")
+    eval_interval_s: float = Field(30.0, gt=0)
+    cooldown_s: float = Field(300.0, ge=0)
+    min_replicas: int = Field(1, ge=0)
+    max_replicas: int = Field(8, ge=1)
+    cold_start_s: float | None = Field(None, ge=0, description="default: weights ÷ load bandwidth + start")
+    load_bytes_per_s: float = Field(2.0e9, gt=0, description="weight loading bandwidth, bytes/s")
+    engine_start_s: float = Field(60.0, ge=0, description="engine start, graph capture, warm-up, s")
+
+
+class Fleet(Strict):
+    """Replicas, routing, autoscaling and billing."""
+
+    replicas: int = Field(1, ge=0, description="replicas at t = 0")
+    router: str = "least_outstanding"
+    autoscaler: Autoscaler = Autoscaler()
+    billing_increment_s: float | None = Field(None, gt=0, description="default: the instance's, else 1 s")
+    minimum_billed_s: float | None = Field(None, ge=0, description="default: the instance's, else 60 s")
+
+
+class Lengths(Strict):
+    """A token-length distribution: fixed, uniform range, exponential (geometric), or empirical CSV."""
+
+    kind: Literal["fixed", "uniform", "exponential", "empirical"] = "fixed"
+    value: int | None = Field(None, ge=1)
+    low: int | None = Field(None, ge=1)
+    high: int | None = Field(None, ge=1)
+    mean: float | None = Field(None, ge=1)
+    path: str | None = None
+    column: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Lengths:
+        need = {"fixed": ("value",), "uniform": ("low", "high"), "exponential": ("mean",)}
+        need["empirical"] = ("path", "column")
+        missing = [k for k in need[self.kind] if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"kind {self.kind!r} needs {', '.join(missing)}")
+        if self.kind == "uniform" and self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError("low must not exceed high")
+        return self
+
+
+class Spike(Strict):
+    """A step change of the arrival rate: ``multiplier`` × from ``start_s`` for ``duration_s``."""
+
+    start_s: float = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    multiplier: float = Field(ge=0)
+
+
+class Diurnal(Strict):
+    """A sinusoidal day: peak / trough rate ratio, period and the time of the peak."""
+
+    peak_to_trough: float = Field(3.0, ge=1)
+    period_s: float = Field(86400.0, gt=0)
+    peak_at_s: float = Field(50400.0, ge=0, description="default 14:00")
+
+
+class Prefix(Strict):
+    """Prefix sharing: ``fraction`` of requests belong to one of ``groups`` with a ``tokens``-long prefix."""
+
+    groups: int = Field(ge=1)
+    tokens: int = Field(ge=1)
+    fraction: float = Field(1.0, ge=0, le=1)
+
+
+class Traffic(Strict):
+    """Arrivals and request lengths. Give ``requests`` or ``duration_s`` (or a trace)."""
+
+    arrivals: Literal["poisson", "gamma", "trace"] = "poisson"
+    rate_rps: float | None = Field(None, gt=0, description="mean arrival rate, requests/s")
+    cv: float = Field(1.0, gt=0, description="coefficient of variation of inter-arrival times (gamma)")
+    diurnal: Diurnal | None = None
+    spikes: tuple[Spike, ...] = ()
+    trace: str | None = Field(None, description="CSV: arrival_s,input_tokens,output_tokens or Azure columns")
+    requests: int | None = Field(None, ge=1)
+    duration_s: float | None = Field(None, gt=0)
+    input_tokens: Lengths = Lengths(kind="fixed", value=1000)
+    output_tokens: Lengths = Lengths(kind="fixed", value=250)
+    prefix: Prefix | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Traffic:
+        if self.arrivals == "trace":
+            if self.trace is None:
+                raise ValueError("arrivals 'trace' needs trace (a CSV path)")
+            return self
+        if self.rate_rps is None:
+            raise ValueError(f"arrivals {self.arrivals!r} needs rate_rps")
+        if (self.requests is None) == (self.duration_s is None):
+            raise ValueError("give exactly one of requests or duration_s")
+        return self
+
+
+class Slo(Strict):
+    """Service-level objectives for goodput: a request meets both or it does not count."""
+
+    ttft_s: float = Field(2.0, gt=0)
+    tpot_s: float = Field(0.1, gt=0)
+
+
+class Bounds(Strict):
+    """Limits that keep a run from running away."""
+
+    max_requests: int = Field(10_000_000, ge=1)
+    max_sim_seconds: float | None = Field(None, gt=0, description="default: last arrival + 1 day")
+
+
+class SimulationSpec(Strict):
+    """A whole simulation: what is deployed, on how many replicas, under which traffic."""
+
+    deployment: Deployment
+    fleet: Fleet = Fleet()
+    traffic: Traffic
+    slo: Slo = Slo()
+    bounds: Bounds = Bounds()
+    queue_timeout_s: float | None = Field(None, gt=0, description="drop requests waiting longer; None: never")
+    prefix_cache_ttl_s: float = Field(600.0, ge=0, description="how long a prefilled prefix stays cached")
+    affinity_slack: int = Field(8, ge=0, description="prefix_affinity: extra load tolerated for a hit")
+    seed: int = 0
+
+
+def spec_from_dict(data: object, source: str = "spec") -> SimulationSpec:
+    """Return a validated spec, or raise :class:`InputError` naming the first bad field."""
+    try:
+        return SimulationSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or source
+        raise InputError(where, err.get("input"), err["msg"]) from None
+
+
+def load_spec(path: str | Path) -> SimulationSpec:
+    """Return the spec in a YAML file (paths in it are taken relative to the file)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError("spec", str(path), f"a readable YAML file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise InputError("spec", str(path), f"valid YAML ({str(exc).splitlines()[0]})") from None
+    spec = spec_from_dict(data, str(path))
+    return _relative_paths(spec, p.parent)
+
+
+def _relative_paths(spec: SimulationSpec, base: Path) -> SimulationSpec:
+    tr = spec.traffic
+    upd: dict[str, object] = {}
+    if tr.trace is not None and not Path(tr.trace).is_absolute():
+        upd["trace"] = str(base / tr.trace)
+    for key in ("input_tokens", "output_tokens"):
+        ln: Lengths = getattr(tr, key)
+        if ln.path is not None and not Path(ln.path).is_absolute():
+            upd[key] = ln.model_copy(update={"path": str(base / ln.path)})
+    if not upd:
+        return spec
+    return spec.model_copy(update={"traffic": tr.model_copy(update=upd)})
