@@ -6,11 +6,12 @@ simulated seconds and :data:`MAX_SIM_REPLICAS` replicas; a request that sets no 
 ``--max-requests``/``--max-sim-seconds`` at the caps), and the heavy time limit applies.
 
 The bills endpoints read the DuckDB database the server was started with (``flopbill web --bills-db PATH``);
-a request cannot name a database or a rules file.
+a request cannot name a database or a rules file, and amortises over at most :data:`MAX_AMORTIZE_MONTHS`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ MAX_SIM_REQUESTS = 100_000
 MAX_SIM_SECONDS = 86_400.0
 #: Most replicas one ``/api/simulate`` request may deploy.
 MAX_SIM_REPLICAS = 256
+#: Most months one ``/api/bills/report`` request may amortise training over (50 years; the straight-line
+#: schedule's cost grows with the months, so an unbounded value would hold a worker).
+MAX_AMORTIZE_MONTHS = 600
 _CAPS: dict[str, float] = {
     "requests": MAX_SIM_REQUESTS,
     "max_requests": MAX_SIM_REQUESTS,
@@ -64,8 +68,13 @@ def bill_specs(bills_db: Path | None) -> dict[str, CommandSpec]:
     from flopbill.cli import bill as bill_cli
 
     server = {"db": bills_db, "rules": None}
+    report = command_spec("bills_report", bill_cli.report_cmd, fixed=server)
+    params = tuple(
+        dataclasses.replace(p, maximum=MAX_AMORTIZE_MONTHS) if p.api_name == "amortize_months" else p
+        for p in report.params
+    )
     return {
-        "bills_report": command_spec("bills_report", bill_cli.report_cmd, fixed=server),
+        "bills_report": dataclasses.replace(report, params=params),
         "bills_classify": command_spec(
             "bills_classify",
             bill_cli.classify_cmd,
