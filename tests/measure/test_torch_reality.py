@@ -163,10 +163,8 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-@pytest.mark.parametrize("api", ["completions", "chat"])
-def test_load_generator_agrees_with_server_logs(local_server: str, api: str) -> None:
-    """Client-side TTFT and TPOT against the server's own per-request log: medians within 10 %
-    (medians: on a shared machine a descheduled client adds rare long delays that a mean would carry)."""
+def _client_vs_server(local_server: str, api: str) -> tuple[bool, str]:
+    """One load run of 12 requests: whether client and server medians agree within 10 %, and the figures."""
     before = httpx.get(f"{local_server}/flopbill/log").json()["requests"]
     cfg = LoadConfig(
         url=local_server, api=api, concurrency=4, requests=12, input_tokens=512, output_tokens=24
@@ -185,11 +183,29 @@ def test_load_generator_agrees_with_server_logs(local_server: str, api: str) -> 
         f"client TTFT {s['ttft_s']['median'] * 1e3:.1f} ms vs server {srv_ttft * 1e3:.1f} ms; "
         f"client TPOT {s['tpot_s']['median'] * 1e3:.2f} ms vs server {srv_tpot * 1e3:.2f} ms"
     )
-    if not (ttft_ok and tpot_ok) and _too_busy():
+    return ttft_ok and tpot_ok, report
+
+
+@pytest.mark.parametrize("api", ["completions", "chat"])
+def test_load_generator_agrees_with_server_logs(local_server: str, api: str) -> None:
+    """Client-side TTFT and TPOT against the server's own per-request log: medians within 10 %
+    (medians: on a shared machine a descheduled client adds rare long delays that a mean would carry).
+
+    Up to two runs: a run disturbed by the scheduler is measured again, as a benchmark repeats a
+    noisy sample; both runs' figures are reported when neither agrees.
+    """
+    reports = []
+    for _ in range(2):
+        ok, report = _client_vs_server(local_server, api)
+        if ok:
+            return
+        reports.append(report)
+    if _too_busy():
         pytest.skip(
-            f"machine too busy for 10 % timing agreement (load average {os.getloadavg()[0]:.1f}): {report}"
+            f"machine too busy for 10 % timing agreement (load average {os.getloadavg()[0]:.1f}): "
+            + " | ".join(reports)
         )
-    assert ttft_ok and tpot_ok, report
+    raise AssertionError(" | ".join(reports))
 
 
 def _too_busy() -> bool:
