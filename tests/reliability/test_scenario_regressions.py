@@ -222,8 +222,8 @@ def test_several_reports_are_all_or_nothing(run_safe: RunSafe, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("where", "value", "field"),
     [
-        (("options", 2, "gpus_per_replica"), 3, "options[2]"),
-        (("request", "input_tokens"), "200k", "options[2]"),  # the SLO planner reports the option
+        (("options", 2, "gpus_per_replica"), 3, "gpus_per_replica"),
+        (("request", "input_tokens"), "200k", "context window"),
     ],
     ids=["tp", "context-window"],
 )

@@ -116,8 +116,14 @@ def load_efficiency_file(path: Path | str) -> EfficiencyCatalog:
 def hardware_efficiency(accelerator_id: str) -> tuple[HardwareEfficiency, bool]:
     """Return the efficiency profile for an accelerator and whether it was measured on that class.
 
-    Falls back to the ``default_hardware`` profile (``False``) for accelerators no profile lists.
+    Falls back to the ``default_hardware`` profile (``False``) for accelerators no profile lists. A
+    measured hardware profile loaded as an accelerator returns its own efficiencies (``True``).
     """
+    from flopbill.catalog.profile import profile_efficiency
+
+    measured = profile_efficiency(accelerator_id)
+    if measured is not None:
+        return measured, True
     cat = _builtin()
     for prof in cat.hardware:
         if accelerator_id in prof.accelerators:

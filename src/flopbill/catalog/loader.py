@@ -103,7 +103,15 @@ def accelerators() -> list[Accelerator]:
 
 
 def accelerator(name: str) -> Accelerator:
-    """Return the accelerator with id ``name`` (case-insensitive), or raise with close matches."""
+    """Return the accelerator with id ``name`` (case-insensitive), or raise with close matches.
+
+    A hardware profile file (``*.yaml``) or ``this-machine`` resolves to a measured accelerator
+    (:mod:`flopbill.catalog.profile`).
+    """
+    from flopbill.catalog import profile
+
+    if profile.is_profile_reference(name):
+        return profile.profile_accelerator(name)
     key = name.strip().lower().replace("_", "-").replace(" ", "-")
     table = {a.id: a for a in _builtin_hardware().accelerators}
     if key not in table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from flopbill.catalog.prices import gpu_price
 from flopbill.errors import FlopbillError, InputError
@@ -226,6 +227,25 @@ class SloCapacity:
     assumptions: tuple[Assumption, ...]
 
 
+def _check_replica_shape(m: Any, gpus_per_replica: int, input_tokens: float, output_tokens: float) -> None:
+    """Raise the real cause before the SLO search would report it as "no batch meets the SLO".
+
+    TP = ``gpus_per_replica`` must divide the attention heads (as :func:`flopbill.estimate.serving`
+    requires), and one request (input + output tokens) must fit the model's context window.
+    """
+    if m.n_heads % gpus_per_replica:
+        raise InputError(
+            "gpus_per_replica", gpus_per_replica, f"a divisor of the {m.n_heads} attention heads of {m.id}"
+        )
+    if input_tokens + output_tokens > m.max_context_tokens:
+        raise InputError(
+            "request.input_tokens",
+            input_tokens,
+            f"a request within {m.id}'s context window of {m.max_context_tokens:,} tokens "
+            f"(input + output = {input_tokens + output_tokens:,.0f})",
+        )
+
+
 def replica_at_slo(
     model: str,
     gpu: str,
@@ -258,6 +278,7 @@ def replica_at_slo(
     m = resolve_model(model)
     w = parse_dtype(weight_dtype, "weight_dtype")
     eff, measured = hardware_efficiency(acc.id)
+    _check_replica_shape(m, gpus_per_replica, input_tokens, output_tokens)
     ttft, tpot, pct = slo
     found = search_serving(
         m,
