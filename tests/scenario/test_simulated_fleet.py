@@ -130,3 +130,15 @@ def test_comparison_runs_on_every_example() -> None:
     for path in sorted((ROOT / "examples").glob("*.yaml")):
         for row in script.compare(path):
             assert row.simulated_gpu_hours >= row.busy_gpu_hours > 0
+
+
+def test_a_router_sending_calls_to_a_simulated_option_stays_analytic() -> None:
+    """Only the option's own row is simulated; the router's share of it uses the hourly fleet model."""
+    data = _scenario({"scaling": "fixed", "simulate": True}, requests_per_day=20_000.0, horizon=1)
+    data["options"] += [
+        {"name": "api", "kind": "api", "price_usd_per_request": 0.001},
+        {"name": "route", "kind": "router", "small": "sh", "large": "api", "small_share": 0.5},
+    ]
+    r = project(scenario_from_dict(data))
+    assert r.option("sh").simulation is not None
+    assert r.option("route").simulation is None

@@ -240,7 +240,7 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     fm = fleet_month(
         opt, ctx, t.base_calls_per_s * share, t.spike_days, t.spike_multiplier, t.peak_multiplier
     )
-    if ctx.simulate and is_simulated(opt):
+    if ctx.simulate and is_simulated(opt) and isinstance(share, float) and share == 1.0:  # not via a router
         fm = _simulated(opt, ctx, share, fm, arrays)
     terms = ctx.resolved.fleet[opt.name]
     replicas_per_instance = terms.gpus_per_instance / opt.gpus_per_replica
