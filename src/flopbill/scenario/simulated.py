@@ -314,7 +314,7 @@ def plan_for(opt: SelfHostedOption, resolved: Resolved, capacity_calls_per_s: fl
         weights=opt.weight_dtype,
         batch=lat.batch if lat is not None else 0,
         price_usd_per_gpu_hour=r[f"{key}.price_usd_per_gpu_hour"].expected,
-        gpus_per_instance=terms.gpus_per_instance,
+        gpus_per_instance=math.lcm(terms.gpus_per_instance, opt.gpus_per_replica),  # whole replicas
         billing_increment_s=terms.billing_increment_s,
         billing_minimum_s=terms.billing_minimum_s,
         capacity_calls_per_s=capacity_calls_per_s,
