@@ -13,7 +13,7 @@ Counts are clamped to ``[min_replicas, max_replicas]``; ``min_replicas = 0`` all
 * ``queue_length``: ``ceil(outstanding requests / target per replica)`` (KEDA / Knative concurrency style).
 * ``request_rate``: ``ceil(arrivals in the last interval / interval / target requests/s per replica)``
   (KEDA's Prometheus scaler on a request-rate metric; the rule the scenario projection's hourly fleet
-  uses, evaluated every interval instead of every hour).
+  uses, evaluated every interval instead of every hour); at least one replica while requests remain.
 """
 
 from __future__ import annotations
@@ -79,5 +79,10 @@ def desired_replicas(st: State, cfg: Config, active: int) -> int:
         return math.ceil(outstanding / cfg.autoscale_target - 1e-9)
     if cfg.autoscaler == 3:
         arrivals = float(st.ints[I_NEXT_ARRIVAL]) - float(st.floats[F_EVAL_ARRIVALS])
-        return math.ceil(arrivals / cfg.eval_interval_s / cfg.autoscale_target - 1e-9)
+        want = math.ceil(arrivals / cfg.eval_interval_s / cfg.autoscale_target - 1e-9)
+        busy = st.ints[I_G_LEN] > 0
+        for r in range(cfg.max_replicas):
+            if (st.r_state[r] == READY or st.r_state[r] == DRAINING) and st.r_n_run[r] + st.r_q_len[r] > 0:
+                busy = True
+        return max(want, 1) if busy else want  # never to zero with requests still in the fleet
     return active
