@@ -106,3 +106,27 @@ def test_progress_reports_without_changing_the_result() -> None:
     assert len(seen) > 10 and seen == sorted(seen) and seen[-1] == 1.0
     assert with_progress.steps == plain.steps
     assert np.array_equal(with_progress.outcomes.finish_s, plain.outcomes.finish_s)
+
+
+def test_request_rate_autoscaler_holds_rate_over_target_replicas() -> None:
+    """Flat 12 req/s with a target of 5 req/s per replica: ⌈12/5⌉ = 3 replicas once warmed up (Poisson
+    counts over a 60 s window: 720 ± 27, so 2.4 ± 0.09 replicas' worth — always rounded up to 3)."""
+    auto = {
+        "policy": "request_rate",
+        "target": 5.0,
+        "min_replicas": 1,
+        "max_replicas": 8,
+        "eval_interval_s": 60.0,
+        "cooldown_s": 120.0,
+        "cold_start_s": 30.0,
+    }
+    spec = {
+        "deployment": {"model": "llama-3.1-8b"},
+        "fleet": {"replicas": 1, "autoscaler": auto},
+        "traffic": {"rate_rps": 12.0, "duration_s": 1800.0, "output_tokens": {"kind": "fixed", "value": 100}},
+    }
+    r = simulate(spec_from_dict(spec))
+    tl = r.timeline
+    late = (tl.t_s > 300.0) & (tl.t_s < 1700.0)
+    assert set(tl.ready[late].tolist()) == {3}
+    assert r.gpu_hours_billed >= r.gpu_hours_busy

@@ -148,6 +148,41 @@ def _print_latency(result: ScenarioResult) -> None:
     if rows:
         cols = ["option", "TTFT", "TPOT", "tokens/s/user", "batch", "planned util.", "cold start", "SLO"]
         console.print(make_table("Latency priced (serving planner, busiest hour)", cols, rows))
+    _print_simulated(result)
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{1e3 * x:,.0f} ms"
+
+
+def _print_simulated(result: ScenarioResult) -> None:
+    for o in result.options:
+        sim = o.simulation
+        if sim is None:
+            continue
+        rows = [
+            [
+                str(m.month),
+                f"{m.gpu_hours_billed:,.0f}",
+                f"{m.analytic_gpu_hours_billed:,.0f}",
+                f"{m.day.gpu_hours_busy:,.1f}",
+                f"{m.unserved_calls:,.0f}",
+                f"{_ms(m.day.ttft_p50_s)} / {_ms(m.day.ttft_p90_s)} / {_ms(m.day.ttft_p99_s)}",
+                f"{_ms(m.day.tpot_p50_s)} / {_ms(m.day.tpot_p90_s)} / {_ms(m.day.tpot_p99_s)}",
+                str(m.day.shards),
+            ]
+            for m in sim.months
+        ]
+        cols = [
+            "month",
+            "GPU-h billed",
+            "analytic",
+            "busy/day",
+            "unserved",
+            "TTFT p50/90/99",
+            "TPOT p50/90/99",
+        ]
+        console.print(make_table(f"{o.name}: simulated fleet (normal day)", [*cols, "shards k"], rows))
 
 
 def _print_answers(result: ScenarioResult) -> None:

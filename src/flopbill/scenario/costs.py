@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ from flopbill.scenario.schema import (
     SelfHostedOption,
     ServerlessOption,
 )
+from flopbill.scenario.simulated import FleetSimulation, is_simulated, simulated_fleet_month
 from flopbill.scenario.traffic import TrafficArrays
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,6 +61,7 @@ class OptionArrays:
     cold_start_waits: FloatArray | None = None
     cash_usd: FloatArray | None = None
     capital: dict[str, FloatArray] = field(default_factory=dict)  # one-time purchases (label → USD)
+    simulation: FleetSimulation | None = None  # fleet: {simulate: true}, point projection only
 
     def add(self, label: str, kind: str, usd: FloatArray) -> None:
         """Add ``usd`` to the component ``label`` (created on first use)."""
@@ -81,6 +84,7 @@ class Context:
     resolved: Resolved
     v: Mapping[str, FloatArray]
     traffic: TrafficArrays
+    simulate: bool = False  # bill fleet: {simulate: true} options from the simulation (one row only)
 
     def col(self, name: str) -> FloatArray:
         """Return input ``name`` as a (samples, 1) column."""
@@ -203,7 +207,7 @@ def fleet_month(
     floor: FloatArray | float
     if isinstance(opt, ServerlessOption):
         floor = 0.0
-    elif opt.fleet == "fixed" or isinstance(opt, OwnedOption):
+    elif opt.scaling == "fixed" or isinstance(opt, OwnedOption):
         if opt.replicas is not None:
             sized = np.full(base.shape, float(opt.replicas))
         else:
@@ -236,6 +240,8 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     fm = fleet_month(
         opt, ctx, t.base_calls_per_s * share, t.spike_days, t.spike_multiplier, t.peak_multiplier
     )
+    if ctx.simulate and is_simulated(opt) and isinstance(share, float) and share == 1.0:  # not via a router
+        fm = _simulated(opt, ctx, share, fm, arrays)
     terms = ctx.resolved.fleet[opt.name]
     replicas_per_instance = terms.gpus_per_instance / opt.gpus_per_replica
     paid = fm.instance_hours * 3600.0 * replicas_per_instance * _capacity(opt, ctx)
@@ -247,6 +253,46 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     arrays.over_capacity = bool(np.any(fm.unserved_calls > 1e-6 * (fm.served_calls + fm.unserved_calls)))
     arrays.gpus = fm.peak_instances * terms.gpus_per_instance
     return fm
+
+
+def _simulated(
+    opt: GpuBacked, ctx: Context, share: Share, fm: FleetMonth, arrays: OptionArrays
+) -> FleetMonth:
+    """Return the fleet month billed from the simulation (:mod:`flopbill.scenario.simulated`), row 0."""
+    assert isinstance(opt, SelfHostedOption) and ctx.shape[0] == 1
+    t = ctx.traffic
+    sim = simulated_fleet_month(
+        opt,
+        ctx.resolved,
+        float(_capacity(opt, ctx)[0, 0]),
+        np.broadcast_to(t.base_calls_per_s * share, ctx.shape)[0],
+        float(ctx.v["traffic.peak_factor"][0]),
+        t.spike_days[0],
+        t.spike_multiplier[0],
+        fm.instance_hours[0],
+        fm.unserved_calls[0],
+    )
+    arrays.simulation = sim
+    gpi = ctx.resolved.fleet[opt.name].gpus_per_instance
+    billed = np.array([[m.gpu_hours_billed / gpi for m in sim.months]])
+    unserved = np.array([[m.unserved_calls for m in sim.months]])
+    demand = fm.served_calls + fm.unserved_calls
+    peak = np.array(
+        [
+            [
+                math.ceil(
+                    max(m.day.peak_replicas, m.spike_day.peak_replicas if m.spike_day else 0)
+                    * opt.gpus_per_replica
+                    / gpi
+                    - 1e-9
+                )
+                for m in sim.months
+            ]
+        ]
+    )
+    return FleetMonth(
+        billed, peak.astype(np.float64), np.maximum(demand - unserved, 0.0), unserved, fm.cold_start_waits
+    )
 
 
 def _self_hosted(opt: SelfHostedOption, ctx: Context, share: Share) -> OptionArrays:

@@ -92,12 +92,15 @@ def _revenue(resolved: Resolved, v: Mapping[str, FloatArray], traffic: TrafficAr
     return total
 
 
-def evaluate(resolved: Resolved, v: Mapping[str, FloatArray]) -> Evaluation:
-    """Return every option's monthly costs for the input rows ``v`` (each input an array of rows)."""
+def evaluate(resolved: Resolved, v: Mapping[str, FloatArray], simulate: bool = False) -> Evaluation:
+    """Return every option's monthly costs for the input rows ``v`` (each input an array of rows).
+
+    ``simulate=True`` (one row only) bills ``fleet: {simulate: true}`` options from the simulation.
+    """
     samples = len(next(iter(v.values())))
     scenario = resolved.scenario
     traffic = project_traffic(scenario, v, samples)
-    ctx = Context(resolved, v, traffic)
+    ctx = Context(resolved, v, traffic, simulate)
     items = one_time_amounts(resolved, v)
     recurring: dict[str, FloatArray] = {}
     one_time: dict[str, FloatArray] = {}

@@ -80,6 +80,8 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
             f"{_fmt_count(float(waits.sum()))} requests wait up to {cold:.0f} s for a cold start "
             "(scale from zero) over the horizon"
         )
+    if det.simulation is not None:
+        notes.append("fleet simulated: " + det.simulation.note)
     return OptionProjection(
         name=name,
         kind=kind,
@@ -105,6 +107,7 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
         cold_start_waits=_s(waits / _calls_per_request(ev)) if waits is not None else None,
         latency=_latency(resolved, name),
         cash_monthly_usd=_s(det.cash_usd[0] + one_time) if det.cash_usd is not None else None,
+        simulation=det.simulation,
     )
 
 
@@ -278,7 +281,7 @@ def project(
     budget(cells, MAX_MONTE_CARLO_CELLS, where, n, "Monte Carlo cells (samples × months × options)")
     resolved = scenario if isinstance(scenario, Resolved) else resolve(scenario, today)
     s = resolved.scenario
-    ev = evaluate(resolved, expected_inputs(resolved.ranges))
+    ev = evaluate(resolved, expected_inputs(resolved.ranges), simulate=True)
     options = tuple(_option(resolved, ev, o.name, o.kind, o.label) for o in s.options)
     cheapest = min(options, key=lambda o: o.total_cost_usd).name
     mc = (

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flopbill.estimate.assumptions import Assumption
+from flopbill.scenario.simulated import FleetSimulation
 
 Series = tuple[float, ...]
 
@@ -110,6 +111,7 @@ class OptionProjection:
     cold_start_waits: Series | None = None
     latency: PricedLatency | None = None
     cash_monthly_usd: Series | None = None
+    simulation: FleetSimulation | None = None  # fleet: {simulate: true}: the simulated months
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,19 @@ class _GpuOption(_ServedModel):
     fleet: Literal["fixed", "autoscale"] = Field(
         default="fixed", description="fixed: sized for each month's peak, always on; autoscale: follows load"
     )
+
+    @property
+    def scaling(self) -> Literal["fixed", "autoscale"]:
+        """How the fleet scales: ``fixed`` or ``autoscale`` (also when ``fleet`` is an object)."""
+        fleet: object = self.fleet
+        return fleet.scaling if isinstance(fleet, FleetSettings) else self.fleet
+
+    @property
+    def simulation(self) -> FleetSettings | None:
+        """The simulation settings when ``fleet: {simulate: true}``, else None."""
+        fleet: object = self.fleet
+        return fleet if isinstance(fleet, FleetSettings) and fleet.simulate else None
+
     replicas: int | None = Field(default=None, ge=1, description="fixed fleet size; default: sized to peak")
     min_replicas: int = Field(default=1, ge=0, description="autoscaling floor; 0 scales to zero")
     scale_down_delay_s: float = Field(
@@ -161,10 +174,37 @@ class _GpuOption(_ServedModel):
     )
 
 
+class FleetSettings(Strict):
+    """A self-hosted fleet given as an object: how it scales, and whether the projection simulates it.
+
+    With ``simulate: true`` the point projection runs the discrete-event simulation
+    (:mod:`flopbill.simulate`) over one representative day per distinct traffic level and bills what
+    it billed (see ``docs/scenarios.md``, "Simulated fleets").
+    """
+
+    scaling: Literal["fixed", "autoscale"] = Field(
+        default="fixed", description="fixed: sized for each month's peak, always on; autoscale: follows load"
+    )
+    simulate: bool = Field(default=False, description="bill the point projection from a simulated day")
+    max_requests_per_day: int = Field(
+        default=20_000,
+        ge=100,
+        le=2_000_000,
+        description="simulated requests per day at most; above it 1/k of the traffic runs on 1/k of the "
+        "fleet and the results are scaled by k (stated)",
+    )
+    seed: int = Field(default=0, ge=0, description="seed of the simulated arrivals")
+
+
 class SelfHostedOption(_GpuOption):
     """An open model on rented GPUs (on-demand, reserved or spot), billed per whole instance."""
 
     kind: Literal["self_hosted"]
+    fleet: Literal["fixed", "autoscale"] | FleetSettings = Field(  # type: ignore[assignment]
+        default="fixed",
+        description="fixed: sized for each month's peak, always on; autoscale: follows load; or an object "
+        "{scaling, simulate, max_requests_per_day, seed}",
+    )
     pricing: Literal["on_demand", "reserved_1y", "reserved_3y", "spot"] = "on_demand"
     provider: str | None = Field(default=None, description="GPU price catalog provider, e.g. aws")
     price_usd_per_gpu_hour: NonNegative | None = Field(

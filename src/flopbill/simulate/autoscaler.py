@@ -11,6 +11,9 @@ Counts are clamped to ``[min_replicas, max_replicas]``; ``min_replicas = 0`` all
 * ``target_utilization``: ``ceil(busy replica-seconds in the last interval / interval / target)``
   (the Kubernetes HPA rule ``ceil(current · metric / target)`` with busy fraction as the metric).
 * ``queue_length``: ``ceil(outstanding requests / target per replica)`` (KEDA / Knative concurrency style).
+* ``request_rate``: ``ceil(arrivals in the last interval / interval / target requests/s per replica)``
+  (KEDA's Prometheus scaler on a request-rate metric; the rule the scenario projection's hourly fleet
+  uses, evaluated every interval instead of every hour); at least one replica while requests remain.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from dataclasses import dataclass
 
 from flopbill.errors import InputError
 from flopbill.simulate._jit import jit
-from flopbill.simulate.entities import DRAINING, I_G_LEN, READY, Config, State
+from flopbill.simulate.entities import (
+    DRAINING,
+    F_EVAL_ARRIVALS,
+    I_G_LEN,
+    I_NEXT_ARRIVAL,
+    READY,
+    Config,
+    State,
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +45,11 @@ class AutoscalerPolicy:
 FIXED = AutoscalerPolicy("fixed", 0)
 TARGET_UTILIZATION = AutoscalerPolicy("target_utilization", 1)
 QUEUE_LENGTH = AutoscalerPolicy("queue_length", 2)
+REQUEST_RATE = AutoscalerPolicy("request_rate", 3)
 
-AUTOSCALERS: dict[str, AutoscalerPolicy] = {p.name: p for p in (FIXED, TARGET_UTILIZATION, QUEUE_LENGTH)}
+AUTOSCALERS: dict[str, AutoscalerPolicy] = {
+    p.name: p for p in (FIXED, TARGET_UTILIZATION, QUEUE_LENGTH, REQUEST_RATE)
+}
 
 
 def autoscaler_code(name: str) -> int:
@@ -63,4 +77,12 @@ def desired_replicas(st: State, cfg: Config, active: int) -> int:
             if st.r_state[r] == READY or st.r_state[r] == DRAINING:
                 outstanding += st.r_n_run[r] + st.r_q_len[r]
         return math.ceil(outstanding / cfg.autoscale_target - 1e-9)
+    if cfg.autoscaler == 3:
+        arrivals = float(st.ints[I_NEXT_ARRIVAL]) - float(st.floats[F_EVAL_ARRIVALS])
+        want = math.ceil(arrivals / cfg.eval_interval_s / cfg.autoscale_target - 1e-9)
+        busy = st.ints[I_G_LEN] > 0
+        for r in range(cfg.max_replicas):
+            if (st.r_state[r] == READY or st.r_state[r] == DRAINING) and st.r_n_run[r] + st.r_q_len[r] > 0:
+                busy = True
+        return max(want, 1) if busy else want  # never to zero with requests still in the fleet
     return active

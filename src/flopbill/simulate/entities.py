@@ -20,8 +20,14 @@ I_NEXT_ARRIVAL, I_STEPS, I_PREEMPTIONS, I_FINISHED, I_DROPPED = 0, 1, 2, 3, 4
 I_RR, I_G_HEAD, I_G_TAIL, I_G_LEN, I_N_INTERVALS, I_N_TIMELINE, I_STOPPED = 5, 6, 7, 8, 9, 10, 11
 N_INTS = 12
 # floats[...] indices
-F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END = 0, 1, 2, 3
-N_FLOATS = 4
+F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END, F_EVAL_ARRIVALS = (
+    0,
+    1,
+    2,
+    3,
+    4,
+)  # arrivals counted at the last evaluation
+N_FLOATS = 5
 
 
 class Config(NamedTuple):

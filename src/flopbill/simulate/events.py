@@ -17,6 +17,7 @@ from flopbill.simulate.autoscaler import desired_replicas
 from flopbill.simulate.entities import (
     DRAINING,
     F_END,
+    F_EVAL_ARRIVALS,
     F_LAST_SCALE,
     F_NEXT_TICK,
     F_NOW,
@@ -191,6 +192,7 @@ def _evaluate(st: State, rq: Requests, cfg: Config, tb: Tables, now: float) -> N
         st.floats[F_LAST_SCALE] = now
     for r in range(cfg.max_replicas):
         st.r_busy_window_s[r] = 0.0
+    st.floats[F_EVAL_ARRIVALS] = float(st.ints[I_NEXT_ARRIVAL])
 
 
 @jit
