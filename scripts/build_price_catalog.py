@@ -30,6 +30,8 @@ import io
 import statistics
 from pathlib import Path
 
+from flopbill.catalog.prices import COLUMNS
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "src" / "flopbill" / "catalog" / "data"
 INPUTS = REPO / "scripts" / "data"
@@ -72,20 +74,6 @@ BILLING: dict[str, tuple[str, str]] = {
     "lambda": ("60", ""),
     "fluidstack": ("", ""),
 }
-COLUMNS = (
-    "provider",
-    "instance",
-    "accelerator_id",
-    "gpus_per_instance",
-    "region",
-    "pricing",
-    "price_usd_per_instance_hour",
-    "price_usd_per_gpu_hour",
-    "billing_increment_s",
-    "billing_minimum_s",
-    "date_checked",
-    "source_url",
-)
 
 
 def _number(value: float) -> str:

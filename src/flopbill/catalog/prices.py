@@ -24,7 +24,8 @@ from flopbill.errors import CatalogError, InputError, UnknownNameError
 HOUR_S = 3600.0
 PRICING_MODELS = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 _DATA = "flopbill.catalog.data"
-_COLUMNS = (
+#: The snapshot's columns, in file order (the generator script writes them in this order).
+COLUMNS = (
     "provider",
     "instance",
     "accelerator_id",
@@ -128,7 +129,7 @@ def load_price_file(path: Path | str) -> tuple[PriceOffer, ...]:
     """Return every offer in a price CSV; raise :class:`CatalogError` naming the line on bad rows."""
     with Path(path).open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise CatalogError(f"{path}: missing columns {', '.join(missing)}")
         offers = tuple(_parse_row(str(path), i + 2, row) for i, row in enumerate(reader))
