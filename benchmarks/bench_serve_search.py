@@ -16,14 +16,14 @@ from flopbill.catalog import accelerators, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.catalog.prices import gpu_price
 from flopbill.errors import FlopbillError
-from flopbill.estimate.serving_search import (
+from flopbill.estimate.serving.search import (
     Candidate,
     SearchGrid,
     Slo,
     search_serving,
     search_serving_lengths,
 )
-from flopbill.estimate.serving_workload import sample_from_ranges
+from flopbill.estimate.serving.workload import sample_from_ranges
 
 
 def main(repeats: int = 5) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from flopbill.catalog import load_model_file, model_from_hf_config
 from flopbill.catalog.schema import ModelSpec
-from flopbill.estimate.architecture import param_counts
+from flopbill.estimate.core.architecture import param_counts
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOG = REPO / "src" / "flopbill" / "catalog" / "data" / "models.yaml"

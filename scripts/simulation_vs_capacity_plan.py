@@ -15,7 +15,7 @@ import numpy as np
 from flopbill.catalog import accelerator, resolve_model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
-from flopbill.estimate.serving_search import Candidate, SearchGrid, Slo, cheapest, search_serving
+from flopbill.estimate.serving.search import Candidate, SearchGrid, Slo, cheapest, search_serving
 from flopbill.simulate import SimulationResult, simulate, spec_from_dict
 
 SLO = Slo(ttft_s=2.0, tpot_s=0.05, ttft_percentile=90.0)

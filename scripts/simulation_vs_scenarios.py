@@ -1,7 +1,7 @@
 """Check the scenario projection's analytic fleet model against the simulation on every example scenario.
 
 For each ``self_hosted`` option of ``examples/*.yaml`` and a few representative months (first, middle,
-last, and the first spike month), the analytic day (:mod:`flopbill.estimate.fleet_day`, as ``flopbill
+last, and the first spike month), the analytic day (:mod:`flopbill.estimate.pricing.fleet_day`, as ``flopbill
 plan`` bills it) and a simulated day (:mod:`flopbill.scenario.simulated`, as ``fleet: {simulate: true}``
 bills it) are compared in billed GPU-hours per month, at expected inputs.
 Run: ``python scripts/simulation_vs_scenarios.py [--max-requests-per-day N]`` (docs/simulation.md).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flopbill.estimate.uncertainty import expected_inputs
+from flopbill.estimate.core.uncertainty import expected_inputs
 from flopbill.scenario.engine import evaluate
 from flopbill.scenario.inputs import resolve
 from flopbill.scenario.loader import load_scenario

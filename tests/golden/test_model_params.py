@@ -13,7 +13,7 @@ import pytest
 from flopbill.catalog import model, models
 from flopbill.catalog.schema import ModelSpec
 from flopbill.dtypes import Dtype
-from flopbill.estimate.architecture import (
+from flopbill.estimate.core.architecture import (
     kv_bytes_per_token,
     kv_cache_bytes,
     kv_values_per_token_per_layer,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from flopbill.catalog.schema import ModelSpec
 from flopbill.dtypes import Dtype
-from flopbill.estimate.architecture import (
+from flopbill.estimate.core.architecture import (
     attention_flops_per_token,
     expected_experts_touched,
     forward_flops_per_token,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flopbill.estimate.api import api_price, api_request_cost_usd, api_workload_cost
-from flopbill.estimate.economics import router_cost
-from flopbill.estimate.fleet import (
+from flopbill.estimate.pricing.api import api_price, api_request_cost_usd, api_workload_cost
+from flopbill.estimate.pricing.economics import router_cost
+from flopbill.estimate.pricing.fleet import (
     break_even_requests_per_month,
     fixed_fleet_cost,
     self_hosted_usd_per_month,

@@ -117,7 +117,7 @@ def test_percentiles_ordered_and_seeded(seed: int) -> None:
 )
 def test_fast_percentiles_equal_numpy(n: int, cols: int, kind: str, seed: int) -> None:
     """flopbill's selection-based P10/P50/P90 equal ``np.percentile`` (linear) and leave the input alone."""
-    from flopbill.estimate.uncertainty import percentiles
+    from flopbill.estimate.core.uncertainty import percentiles
 
     rng = np.random.default_rng(seed)
     data = {

@@ -11,9 +11,9 @@ from flopbill.catalog import accelerator, accelerators, model, models
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import DoesNotFitError, InputError
-from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, mtp_draft
-from flopbill.estimate.serving_metrics import serving_metrics
-from flopbill.estimate.serving_step import model_terms
+from flopbill.estimate.serving.deployment import ServingEstimate, ServingOptions, estimate_serving, mtp_draft
+from flopbill.estimate.serving.metrics import serving_metrics
+from flopbill.estimate.serving.step import model_terms
 
 GPUS = [a.id for a in accelerators() if a.memory_bytes and a.memory_bandwidth_bytes_per_s]
 MODELS = [m.id for m in models()]
@@ -55,8 +55,8 @@ def test_throughput_per_gpu_never_falls_with_batch(mid: str, gpu: str, i: int, o
     assume(e is not None and e.max_batch >= 2)
     assert e is not None
     acc = accelerator(gpu)
-    from flopbill.estimate.serving import device_arrays, precision_arrays, runtime_arrays
-    from flopbill.estimate.serving_metrics import WorkloadArrays
+    from flopbill.estimate.serving.deployment import device_arrays, precision_arrays, runtime_arrays
+    from flopbill.estimate.serving.metrics import WorkloadArrays
 
     dev = device_arrays(acc, Dtype.BF16, hardware_efficiency(gpu)[0], e.tp)
     batches = np.arange(1, e.max_batch + 1, dtype=np.float64)
@@ -142,8 +142,8 @@ def test_vectorized_search_matches_scalar_estimates() -> None:
     from flopbill.catalog import accelerator, model
     from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
     from flopbill.dtypes import parse_dtype
-    from flopbill.estimate.serving import ServingOptions, estimate_serving
-    from flopbill.estimate.serving_search import Candidate, SearchGrid, Slo, search_serving
+    from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+    from flopbill.estimate.serving.search import Candidate, SearchGrid, Slo, search_serving
 
     m, engine = model("llama-3.1-70b"), engine_profile("vllm")
     cands = [Candidate(accelerator(g), hardware_efficiency(g)[0], 2.0) for g in ("h100-sxm", "l40s")]
@@ -179,7 +179,7 @@ def test_capacity_scales_with_reasoning_multiplier(mid: str, gpu: str, r: float,
     (whole replicas add at most one). Prompts of 64 tokens keep prefill small but present.
     """
     from flopbill.catalog.efficiency import engine_profile
-    from flopbill.estimate.serving_search import (
+    from flopbill.estimate.serving.search import (
         Candidate,
         SearchGrid,
         Slo,

@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flopbill.catalog import accelerator, model
-from flopbill.estimate.training import TrainingEstimate, estimate_training
-from flopbill.estimate.training_inputs import resolve_training_setup
-from flopbill.estimate.training_memory import ParallelPlan
-from flopbill.estimate.training_stages import Stage, StageConfig
+from flopbill.estimate.training.cost import TrainingEstimate, estimate_training
+from flopbill.estimate.training.inputs import resolve_training_setup
+from flopbill.estimate.training.memory import ParallelPlan
+from flopbill.estimate.training.stages import Stage, StageConfig
 
 MODELS = ("llama-3.1-8b", "llama-2-7b", "qwen3-30b-a3b", "gpt-2-124m")
 tokens_st = st.floats(min_value=1e6, max_value=1e14)

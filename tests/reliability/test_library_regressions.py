@@ -11,15 +11,15 @@ import pytest
 from flopbill.catalog import model
 from flopbill.checks import array, integer, number
 from flopbill.errors import FlopbillError, InputError
-from flopbill.estimate.api import api_price, api_request_cost_usd
-from flopbill.estimate.architecture import (
+from flopbill.estimate.core.architecture import (
     attention_flops_per_token,
     expected_experts_touched,
     forward_flops_per_token,
     kv_cache_bytes,
 )
-from flopbill.estimate.economics import crossover_month
-from flopbill.estimate.serving_search import Slo
+from flopbill.estimate.pricing.api import api_price, api_request_cost_usd
+from flopbill.estimate.pricing.economics import crossover_month
+from flopbill.estimate.serving.search import Slo
 from flopbill.safeio import DocumentError, load_json, load_yaml
 from flopbill.units import parse_bytes, parse_count, parse_price_usd
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from itertools import accumulate
 
-from flopbill.estimate.assumptions import Assumption
+from flopbill.estimate.core.assumptions import Assumption
 from flopbill.scenario.result import (
     BreakEven,
     CostComponent,

@@ -20,7 +20,7 @@ import pytest
 
 from flopbill.catalog import accelerator, resolve_model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
-from flopbill.estimate.serving import ServingOptions, estimate_serving
+from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
 from flopbill.simulate import simulate, spec_from_dict
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from flopbill.errors import InputError, UnknownNameError
-from flopbill.estimate.api import (
+from flopbill.estimate.pricing.api import (
     DEFAULT_PRICES_AT,
     api_price,
     api_request_cost_usd,

@@ -9,7 +9,7 @@ import pytest
 from flopbill.catalog import load_model_file, model_from_shorthand, resolve_model
 from flopbill.catalog.loader import load_hardware_file
 from flopbill.errors import CatalogError, InputError
-from flopbill.estimate.architecture import kv_bytes_per_token, param_counts
+from flopbill.estimate.core.architecture import kv_bytes_per_token, param_counts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flopbill.errors import InputError
-from flopbill.estimate.economics import (
+from flopbill.estimate.pricing.economics import (
     DAYS_PER_MONTH,
     cost_per_request_usd,
     cost_per_user_per_month_usd,

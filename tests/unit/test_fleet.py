@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flopbill.errors import InputError
-from flopbill.estimate.fleet import (
+from flopbill.estimate.pricing.fleet import (
     autoscaled_fleet_cost,
     break_even_requests_per_month,
     diurnal_load_profile,

@@ -63,3 +63,31 @@ def test_module_imports_only_lower_layers(path: Path) -> None:
 def test_every_top_level_part_has_a_layer() -> None:
     parts = {p.relative_to(SRC).parts[0].removesuffix(".py") for p in _modules()}
     assert parts <= set(LAYERS), f"add {parts - set(LAYERS)} to LAYERS"
+
+
+ESTIMATE_PACKAGES: dict[str, set[str]] = {
+    "core": {"core"},
+    "training": {"core", "training"},
+    "serving": {"core", "serving"},
+    "pricing": {"core", "pricing"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(ESTIMATE_PACKAGES))
+def test_estimate_packages_depend_only_on_core(package: str) -> None:
+    """Inside ``estimate``: training, serving and pricing each build on ``core`` and never on each other."""
+    for path in sorted((SRC / "estimate" / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("flopbill.estimate.")
+            ):
+                used = node.module.split(".")[2]
+                assert used in ESTIMATE_PACKAGES[package], f"{path.relative_to(SRC)} imports {node.module}"
+
+
+def test_estimate_has_no_flat_modules() -> None:
+    """``estimate/`` holds packages only, so serving, training and pricing each sit in one place."""
+    flat = [p.name for p in (SRC / "estimate").glob("*.py") if p.name != "__init__.py"]
+    assert flat == []

@@ -9,8 +9,8 @@ import pytest
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.defaults import fitted_mfu_model, machine_balance, mfu_model_range
 from flopbill.catalog.mfu_model import MfuPoint, feature, fit_mfu_model
-from flopbill.estimate.training_inputs import resolve_training_setup
-from flopbill.estimate.training_stages import Stage, StageConfig
+from flopbill.estimate.training.inputs import resolve_training_setup
+from flopbill.estimate.training.stages import Stage, StageConfig
 
 
 def test_h100_balance_and_feature_by_hand() -> None:

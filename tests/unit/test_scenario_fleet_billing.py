@@ -182,8 +182,8 @@ def test_payback_never_within_the_horizon() -> None:
 
 
 def test_the_price_date_is_recorded() -> None:
-    """No prices_as_of → the documented default 2026-11-01 (flopbill.estimate.api.DEFAULT_PRICES_AT) is
-    used and written into the resolved scenario and the result; a given date is kept."""
+    """No prices_as_of → the documented default 2026-11-01 (flopbill.estimate.pricing.api.DEFAULT_PRICES_AT)
+    is used and written into the resolved scenario and the result; a given date is kept."""
     api = [{"name": "mini", "kind": "api", "model": "gpt-4o-mini", "provider": "openai"}]
     result = _run(api)
     assert result.resolved_scenario["prices_as_of"] == "2026-11-01"
@@ -257,7 +257,7 @@ def test_a_date_before_the_first_price_is_known_only_from_dated_prices() -> None
 
     from genai_prices import types as gp
 
-    from flopbill.estimate.api import first_dated_price, first_price_date
+    from flopbill.estimate.pricing.api import first_dated_price, first_price_date
 
     assert first_price_date("gpt-4o-mini", "openai") is None
     dated = gp.ModelInfo(

@@ -10,8 +10,8 @@ from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
-from flopbill.estimate.serving import ServingOptions
-from flopbill.estimate.serving_disaggregated import disaggregated_fleet
+from flopbill.estimate.serving.deployment import ServingOptions
+from flopbill.estimate.serving.disaggregated import disaggregated_fleet
 
 
 def _fleet(gpu: str = "h100-sxm", rps: float = 20.0, batch: int = 64):  # type: ignore[no-untyped-def]

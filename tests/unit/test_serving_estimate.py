@@ -10,8 +10,8 @@ from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import DoesNotFitError, InputError
-from flopbill.estimate.serving import ServingOptions, estimate_serving
-from flopbill.estimate.serving_search import (
+from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+from flopbill.estimate.serving.search import (
     Candidate,
     SearchGrid,
     Slo,

@@ -12,8 +12,8 @@ import pytest
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
-from flopbill.estimate.serving import ServingOptions, estimate_serving
-from flopbill.estimate.serving_step import (
+from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+from flopbill.estimate.serving.step import (
     alltoall_time_s,
     decode_attention_flops_per_token,
     kernel_floor_time_s,
@@ -101,8 +101,8 @@ def test_collectives_beyond_the_nvlink_domain_run_at_nic_speed() -> None:
     Llama 3.1 405B, batch 64, fp8 activations of 1 byte: one all-reduce of 64·16384 B = 1 MiB over 16 ranks
     takes 2·15/16·1,048,576 / 50e9 + 8 µs = 47.3 µs; 2 per layer · 126 layers = 11.9 ms per step.
     """
-    from flopbill.estimate.serving import device_arrays
-    from flopbill.estimate.serving_step import tp_comm_time_s
+    from flopbill.estimate.serving.deployment import device_arrays
+    from flopbill.estimate.serving.step import tp_comm_time_s
 
     acc = accelerator("h100-sxm")
     eff, _ = hardware_efficiency(acc.id)
@@ -116,8 +116,8 @@ def test_collectives_beyond_the_nvlink_domain_run_at_nic_speed() -> None:
 
 def test_prefill_chunks_pay_the_kernel_floor() -> None:
     """Two chunks of Llama 3.1 8B with an (artificial) 1 ms kernel floor: at least 2 · 32 · 9 · 1 ms."""
-    from flopbill.estimate.serving import device_arrays, precision_arrays
-    from flopbill.estimate.serving_step import prefill_time
+    from flopbill.estimate.serving.deployment import device_arrays, precision_arrays
+    from flopbill.estimate.serving.step import prefill_time
 
     acc = accelerator("h100-sxm")
     dev = device_arrays(acc, Dtype.BF16, hardware_efficiency(acc.id)[0], 1)

@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
-from flopbill.estimate.queueing import (
+from flopbill.estimate.serving.queueing import (
     erlang_c,
     log_erlang_b,
     mean_wait_s,
     replicas_for_wait,
     wait_quantile_s,
 )
-from flopbill.estimate.serving_search import Candidate, SearchGrid, SearchResult, Slo, search_serving
+from flopbill.estimate.serving.search import Candidate, SearchGrid, SearchResult, Slo, search_serving
 
 
 def _erlang_b_recursion(c: int, a: float) -> float:

@@ -8,10 +8,10 @@ import pytest
 
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
-from flopbill.estimate.architecture import kv_bytes_per_token, weight_bytes
-from flopbill.estimate.roofline import bound_name, roofline_time_s
-from flopbill.estimate.serving_metrics import expected_tokens_per_step
-from flopbill.estimate.serving_step import (
+from flopbill.estimate.core.architecture import kv_bytes_per_token, weight_bytes
+from flopbill.estimate.core.roofline import bound_name, roofline_time_s
+from flopbill.estimate.serving.metrics import expected_tokens_per_step
+from flopbill.estimate.serving.step import (
     DeviceArrays,
     PrecisionArrays,
     allreduce_time_s,
@@ -79,7 +79,7 @@ def test_prefill_attention_grows_quadratically() -> None:
 def test_batch1_decode_h100_is_weight_bandwidth_bound() -> None:
     """Llama 3.1 8B bf16, batch 1, H100: TPOT ≈ 16.06 GB / (3.35 TB/s · η_bw) + overhead (hand calc)."""
     from flopbill.dtypes import Dtype
-    from flopbill.estimate.serving import ServingOptions, estimate_serving
+    from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
 
     acc = accelerator("h100-sxm")
     eff = hardware_efficiency(acc.id)

@@ -7,8 +7,8 @@ import pytest
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
-from flopbill.estimate.serving import ServingOptions, estimate_serving
-from flopbill.estimate.serving_metrics import chunked_prefill_ttft_s, static_batch_ttft_s
+from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+from flopbill.estimate.serving.metrics import chunked_prefill_ttft_s, static_batch_ttft_s
 
 
 def test_static_batch_hand_calculation() -> None:

@@ -11,17 +11,22 @@ from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
-from flopbill.estimate.serving import compute_dtype, device_arrays, precision_arrays, runtime_arrays
-from flopbill.estimate.serving_metrics import WorkloadArrays, serving_metrics
-from flopbill.estimate.serving_search import (
+from flopbill.estimate.serving.deployment import (
+    compute_dtype,
+    device_arrays,
+    precision_arrays,
+    runtime_arrays,
+)
+from flopbill.estimate.serving.metrics import WorkloadArrays, serving_metrics
+from flopbill.estimate.serving.search import (
     Candidate,
     SearchGrid,
     Slo,
     search_serving,
     search_serving_lengths,
 )
-from flopbill.estimate.serving_step import model_terms
-from flopbill.estimate.serving_workload import (
+from flopbill.estimate.serving.step import model_terms
+from flopbill.estimate.serving.workload import (
     LengthSample,
     check_context_window,
     check_percentile,

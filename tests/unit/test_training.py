@@ -8,11 +8,11 @@ from flopbill.catalog import accelerator, model, model_from_shorthand
 from flopbill.catalog.defaults import training_defaults
 from flopbill.catalog.prices import gpu_price
 from flopbill.errors import InputError, UnknownNameError
-from flopbill.estimate import training as tr
-from flopbill.estimate.architecture import param_counts
-from flopbill.estimate.training_inputs import resolve_training_setup
-from flopbill.estimate.training_memory import ParallelPlan, Recompute, activation_bytes_per_layer
-from flopbill.estimate.training_stages import Stage, StageConfig, lora_params
+from flopbill.estimate.core.architecture import param_counts
+from flopbill.estimate.training import cost as tr
+from flopbill.estimate.training.inputs import resolve_training_setup
+from flopbill.estimate.training.memory import ParallelPlan, Recompute, activation_bytes_per_layer
+from flopbill.estimate.training.stages import Stage, StageConfig, lora_params
 
 
 def test_pipeline_of_one_liners() -> None:

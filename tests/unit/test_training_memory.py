@@ -7,9 +7,9 @@ import pytest
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.defaults import training_defaults
 from flopbill.dtypes import Dtype
-from flopbill.estimate import training as tr
-from flopbill.estimate.training_inputs import resolve_training_setup
-from flopbill.estimate.training_memory import (
+from flopbill.estimate.training import cost as tr
+from flopbill.estimate.training.inputs import resolve_training_setup
+from flopbill.estimate.training.memory import (
     MemoryRole,
     ParallelPlan,
     Recompute,
@@ -18,7 +18,7 @@ from flopbill.estimate.training_memory import (
     memory_per_gpu,
     min_gpus_to_fit,
 )
-from flopbill.estimate.training_stages import Stage, StageConfig, lora_params, stage_compute
+from flopbill.estimate.training.stages import Stage, StageConfig, lora_params, stage_compute
 
 
 @pytest.mark.parametrize(

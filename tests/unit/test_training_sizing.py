@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from flopbill.catalog.defaults import training_defaults
-from flopbill.estimate.sizing import chinchilla_optimal, inference_aware_optimal, predicted_loss
+from flopbill.estimate.training.sizing import chinchilla_optimal, inference_aware_optimal, predicted_loss
 
 
 def test_besiroglu_fit_gives_about_20_tokens_per_param() -> None:

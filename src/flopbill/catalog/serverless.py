@@ -3,7 +3,7 @@
 Columns: provider, offer, accelerator_id, price_usd_per_gpu_second, billing_increment_s, billing_minimum_s,
 idle_timeout_s (how long the provider keeps a replica up after its last request by default), date_checked,
 source_url, note. A serverless endpoint bills the seconds its replicas are up (start, requests, idle
-timeout), not whole instances; see :func:`flopbill.estimate.fleet_day.serverless_day`.
+timeout), not whole instances; see :func:`flopbill.estimate.pricing.fleet_day.serverless_day`.
 """
 
 from __future__ import annotations

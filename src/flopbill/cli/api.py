@@ -23,7 +23,8 @@ import typer
 
 from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_assumptions, print_json
 from flopbill.errors import InputError
-from flopbill.estimate.api import (
+from flopbill.estimate.core.assumptions import Assumption
+from flopbill.estimate.pricing.api import (
     DEFAULT_PRICES_AT,
     GENAI_PRICES_VERSION,
     ApiPrice,
@@ -32,8 +33,7 @@ from flopbill.estimate.api import (
     api_price,
     api_workload_cost,
 )
-from flopbill.estimate.assumptions import Assumption
-from flopbill.estimate.economics import DAYS_PER_MONTH, MONTHS_PER_YEAR
+from flopbill.estimate.pricing.economics import DAYS_PER_MONTH, MONTHS_PER_YEAR
 from flopbill.units import format_count, format_usd, parse_count, parse_fraction
 
 

@@ -118,7 +118,7 @@ def _looks_numeric(text: str) -> bool:
 
 
 def print_assumptions(assumptions: Sequence[Any], title: str = "Assumptions") -> None:
-    """Print a table of :class:`~flopbill.estimate.assumptions.Assumption` (name, value, source)."""
+    """Print a table of :class:`~flopbill.estimate.core.assumptions.Assumption` (name, value, source)."""
     rows = [(a.name, _short(a.value), a.source + (f" — {a.note}" if a.note else "")) for a in assumptions]
     console.print(make_table(title, ["assumption", "value", "source"], rows))
 

@@ -11,7 +11,7 @@ from flopbill import catalog
 from flopbill.catalog.prices import PriceOffer, select_offers
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.cli.app import JSON_OPTION, catalog_app, console, make_table, print_json
-from flopbill.estimate.architecture import kv_bytes_per_token, param_counts
+from flopbill.estimate.core.architecture import kv_bytes_per_token, param_counts
 from flopbill.units import format_bytes, format_count, format_si
 
 

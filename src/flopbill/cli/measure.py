@@ -329,7 +329,7 @@ def _cost(
     predicted = None
     if model_name and gpu:
         from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
-        from flopbill.estimate.serving import ServingOptions, estimate_serving
+        from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
 
         acc = accelerator(gpu)
         est = estimate_serving(

@@ -12,7 +12,7 @@ from flopbill.catalog.schema import ModelSpec
 from flopbill.cli.app import JSON_OPTION, app, console, make_table, print_json
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
-from flopbill.estimate.architecture import (
+from flopbill.estimate.core.architecture import (
     forward_flops_per_token,
     kv_bytes_per_token,
     kv_cache_bytes,

@@ -32,9 +32,14 @@ from flopbill.cli.serve_lengths import (
 )
 from flopbill.dtypes import Dtype, parse_dtype
 from flopbill.errors import FlopbillError, InputError
-from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving, parse_precision
-from flopbill.estimate.serving_disaggregated import disaggregated_fleet
-from flopbill.estimate.serving_search import (
+from flopbill.estimate.serving.deployment import (
+    ServingEstimate,
+    ServingOptions,
+    estimate_serving,
+    parse_precision,
+)
+from flopbill.estimate.serving.disaggregated import disaggregated_fleet
+from flopbill.estimate.serving.search import (
     Candidate,
     SearchGrid,
     Slo,
@@ -46,7 +51,7 @@ from flopbill.estimate.serving_search import (
     search_serving_lengths,
     why_nothing_meets,
 )
-from flopbill.estimate.serving_workload import check_percentile
+from flopbill.estimate.serving.workload import check_percentile
 from flopbill.units import format_bytes, format_duration, parse_count, parse_fraction, parse_price_usd
 
 SERVE_HELP = """Estimate serving a model: TTFT, TPOT, tokens/s per user and per GPU, max batch, $/1M tokens.

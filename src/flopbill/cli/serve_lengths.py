@@ -1,7 +1,7 @@
 """Request lengths for ``flopbill serve``: a number, a range ``low..mode..high``, or a CSV of requests.
 
 Reading the CSV is the only I/O; the estimators get a
-:class:`~flopbill.estimate.serving_workload.LengthSample`.
+:class:`~flopbill.estimate.serving.workload.LengthSample`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import InputError
-from flopbill.estimate.serving_workload import (
+from flopbill.estimate.serving.workload import (
     LengthSample,
     check_context_window,
     length_stats,

@@ -23,10 +23,10 @@ from flopbill.cli.app import (
 from flopbill.cli.train_output import estimate_payload, lifecycle_payload, print_estimate, print_sizing
 from flopbill.dtypes import parse_dtype
 from flopbill.errors import InputError
-from flopbill.estimate.training import default_training_dtype, estimate_training
-from flopbill.estimate.training_inputs import optimizer_bytes_per_param, resolve_training_setup
-from flopbill.estimate.training_memory import ParallelPlan, Recompute
-from flopbill.estimate.training_stages import StageConfig, parse_stage
+from flopbill.estimate.training.cost import default_training_dtype, estimate_training
+from flopbill.estimate.training.inputs import optimizer_bytes_per_param, resolve_training_setup
+from flopbill.estimate.training.memory import ParallelPlan, Recompute
+from flopbill.estimate.training.stages import StageConfig, parse_stage
 from flopbill.units import format_count, parse_count, parse_price_usd, parse_range
 
 TRAIN_HELP = """Estimate a training run: FLOPs, GPU-hours (low/expected/high), days, USD, kWh, CO2e, memory.

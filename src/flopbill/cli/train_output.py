@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flopbill.cli.app import console, make_table
-from flopbill.estimate.assumptions import Range
-from flopbill.estimate.sizing import SizingResult
-from flopbill.estimate.training import TrainingEstimate
+from flopbill.estimate.core.assumptions import Range
+from flopbill.estimate.training.cost import TrainingEstimate
+from flopbill.estimate.training.sizing import SizingResult
 from flopbill.units import format_bytes, format_count, format_si, format_usd
 
 _RANGED = ("gpu_hours", "wall_clock_days", "cost_usd", "energy_kwh", "co2e_kg")

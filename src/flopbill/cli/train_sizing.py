@@ -8,9 +8,9 @@ from flopbill.catalog.defaults import training_defaults
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
-from flopbill.estimate.sizing import chinchilla_optimal, inference_aware_optimal
-from flopbill.estimate.training import flops_for_budget, peak_flops
-from flopbill.estimate.training_inputs import resolve_training_setup
+from flopbill.estimate.training.cost import flops_for_budget, peak_flops
+from flopbill.estimate.training.inputs import resolve_training_setup
+from flopbill.estimate.training.sizing import chinchilla_optimal, inference_aware_optimal
 from flopbill.units import format_usd, parse_count
 
 Triple = tuple[float, float, float]

@@ -1,7 +1,7 @@
 """flopbill's prediction of one measured shape (prefill, decode step, training step) on a hardware profile.
 
-FLOPs and bytes come from the estimators (:mod:`flopbill.estimate.serving_step`,
-:mod:`flopbill.estimate.architecture`); the time is the same two-roofline sum the serving physics uses
+FLOPs and bytes come from the estimators (:mod:`flopbill.estimate.serving.step`,
+:mod:`flopbill.estimate.core.architecture`); the time is the same two-roofline sum the serving physics uses
 (Pope et al. 2022 §2-3; ``serving_step.decode_step`` / ``prefill_time``)::
 
     t = max(F_gemm / (P·η_flops), B_weights / (BW·η_w))
@@ -37,8 +37,8 @@ from typing import Literal
 from flopbill.catalog.profile import Efficiencies, HardwareProfile
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import InputError
-from flopbill.estimate.architecture import attention_flops_per_token, training_flops_per_token
-from flopbill.estimate.serving_step import (
+from flopbill.estimate.core.architecture import attention_flops_per_token, training_flops_per_token
+from flopbill.estimate.serving.step import (
     kv_bytes_per_sequence,
     model_terms,
     prefill_flops,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from flopbill.estimate.economics import SECONDS_PER_DAY
-from flopbill.estimate.fleet import owned_gpu_cost
+from flopbill.estimate.pricing.economics import SECONDS_PER_DAY
+from flopbill.estimate.pricing.fleet import owned_gpu_cost
 from flopbill.scenario.costs import Context, _api_cost_per_call, fleet_month
 from flopbill.scenario.engine import Evaluation
 from flopbill.scenario.inputs import Resolved
@@ -101,7 +101,7 @@ def break_even(api: ApiOption, gpu: GpuBacked, ctx: Context) -> BreakEven:
 
 def break_evens(resolved: Resolved, ev: Evaluation) -> tuple[BreakEven, ...]:
     """Return a break-even for every (API option, self-hosted or owned option) pair."""
-    from flopbill.estimate.uncertainty import expected_inputs
+    from flopbill.estimate.core.uncertainty import expected_inputs
 
     ctx = Context(resolved, expected_inputs(resolved.ranges), ev.traffic)
     apis = [o for o in resolved.scenario.options if isinstance(o, ApiOption)]
@@ -118,7 +118,7 @@ def cost_curves(
     log-spaced grid of product requests per day from 0.1× the smallest to 10× the largest of the
     month-1 volume and every break-even volume (both on the grid), so the curves meet at the break-evens.
     """
-    from flopbill.estimate.uncertainty import expected_inputs
+    from flopbill.estimate.core.uncertainty import expected_inputs
 
     ctx = Context(resolved, expected_inputs(resolved.ranges), ev.traffic)
     s = resolved.scenario

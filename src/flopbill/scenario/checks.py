@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from flopbill.errors import FlopbillError, InputError, UnknownNameError, close_matches
-from flopbill.estimate.api import DEFAULT_PRICES_AT
+from flopbill.estimate.pricing.api import DEFAULT_PRICES_AT
 from flopbill.scenario.loader import LinePath, ScenarioError, locate, path_text
 from flopbill.scenario.schema import (
     LEAF_KINDS,

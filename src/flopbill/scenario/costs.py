@@ -4,14 +4,14 @@
 - **self_hosted / owned / serverless**: a replica serves ``c`` calls/s (serving planner at the
   scenario's SLO × ``throughput_scale``; scaled by expected ÷ sampled output tokens, decode-bound),
   sized for ``c × target_utilization``. Every day is 24 hourly slots of the diurnal curve, billed by
-  :mod:`flopbill.estimate.fleet_day`: whole replicas per hour, whole instances (GPUs per instance
+  :mod:`flopbill.estimate.pricing.fleet_day`: whole replicas per hour, whole instances (GPUs per instance
   from the price catalog), billing increments, cold starts, scale to zero; demand above the capacity
   at the planned utilization is unserved. A fixed fleet runs what its busiest hour of the month needs
   (or the ``replicas`` given). Owned fleets buy whole servers when the peak needs them and keep them
   (running maximum); depreciation, energy and hosting per GPU-month come from
-  :func:`flopbill.estimate.fleet.owned_gpu_cost`. Serverless bills replica-seconds up.
+  :func:`flopbill.estimate.pricing.fleet.owned_gpu_cost`. Serverless bills replica-seconds up.
 - **router**: the small option serves ``s`` of the calls, the large one ``(1 − s) + s·e``
-  (escalations), plus a router fee per call (as :func:`flopbill.estimate.economics.router_cost`).
+  (escalations), plus a router fee per call (as :func:`flopbill.estimate.pricing.economics.router_cost`).
 - **edge**: each new device costs once (capital, paid in the month it is added: ``capital``, not a
   recurring component); a fallback option serves a share of the calls.
 - **custom**: ``calls × cost per call + fixed per month``.
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from flopbill.estimate.fleet import owned_gpu_cost
-from flopbill.estimate.fleet_day import DayFleet, day_fleet, replicas_running, serverless_day
+from flopbill.estimate.pricing.fleet import owned_gpu_cost
+from flopbill.estimate.pricing.fleet_day import DayFleet, day_fleet, replicas_running, serverless_day
 from flopbill.scenario.diurnal import hourly_curves
 from flopbill.scenario.inputs import Resolved
 from flopbill.scenario.schema import (
@@ -194,7 +194,7 @@ def fleet_month(
 
     Every day follows the hourly curve of the diurnal peak factor
     (:func:`flopbill.scenario.diurnal.hourly_curves`); ``spike_days`` of the month run at ``spike_mult``×
-    (:mod:`flopbill.estimate.fleet_day` bills each day). A fixed fleet (and an owned one) runs the
+    (:mod:`flopbill.estimate.pricing.fleet_day` bills each day). A fixed fleet (and an owned one) runs the
     replicas that its busiest hour of the month needs, or the ``replicas`` given; an autoscaling one
     follows the hours between ``min_replicas`` and ``max_replicas``; serverless follows the load.
     """

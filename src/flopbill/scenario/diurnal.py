@@ -3,7 +3,7 @@
 The curve is a raised cosine to a power, ``f(θ) ∝ (1 + cos θ)^k`` over the day (θ ∈ [0, 2π)),
 normalised to mean 1. Its peak-to-mean ratio is ``p(k) = √π · Γ(k + 1) / Γ(k + ½)`` (the mean of
 ``(1 + cos θ)^k`` is ``2^k Γ(k + ½) / (√π Γ(k + 1))``): ``k = 0`` is flat (p = 1), ``k = 1`` the plain
-cosine (p = 2, as :func:`flopbill.estimate.fleet.diurnal_load_profile` at p = 2), ``k = 2`` gives
+cosine (p = 2, as :func:`flopbill.estimate.pricing.fleet.diurnal_load_profile` at p = 2), ``k = 2`` gives
 p = 8/3. One family for every peak factor ≥ 1; a modelling choice, not a measurement — a real
 traffic profile is better where you have one.
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from flopbill.catalog.prices import gpu_price
 from flopbill.errors import FlopbillError, InputError
-from flopbill.estimate.api import api_price, first_price_date
-from flopbill.estimate.assumptions import Assumption
+from flopbill.estimate.core.assumptions import Assumption
+from flopbill.estimate.pricing.api import api_price, first_price_date
 
 _PER_MILLION = 1_000_000
 
@@ -99,7 +99,7 @@ def replica_throughput(
     from flopbill.catalog import accelerator, resolve_model
     from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
     from flopbill.dtypes import parse_dtype
-    from flopbill.estimate.serving import ServingOptions, estimate_serving
+    from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
 
     acc = accelerator(gpu)
     opts = ServingOptions(tp=gpus_per_replica, weights=parse_dtype(weight_dtype, "weight_dtype"))
@@ -137,14 +137,14 @@ def training_cost(
 ) -> tuple[float, float, tuple[Assumption, ...]]:
     """Return (USD, GPU-hours, assumptions) of one training stage at expected inputs.
 
-    Uses the training estimator (:func:`flopbill.estimate.training.estimate_training`): stage FLOPs
+    Uses the training estimator (:func:`flopbill.estimate.training.cost.estimate_training`): stage FLOPs
     (LoRA, DPO, PPO rollouts... per its cost models), MFU (given, or the sourced default for the
     accelerator generation and ``n_gpus``), goodput and the given GPU-hour price.
     """
     from flopbill.catalog import accelerator, resolve_model
-    from flopbill.estimate.training import estimate_training
-    from flopbill.estimate.training_inputs import resolve_training_setup
-    from flopbill.estimate.training_stages import StageConfig, parse_stage
+    from flopbill.estimate.training.cost import estimate_training
+    from flopbill.estimate.training.inputs import resolve_training_setup
+    from flopbill.estimate.training.stages import StageConfig, parse_stage
 
     parsed = parse_stage(stage)
     cfg = StageConfig(stage=parsed, teacher=resolve_model(teacher) if teacher else None)
@@ -230,7 +230,7 @@ class SloCapacity:
 def _check_replica_shape(m: Any, gpus_per_replica: int, input_tokens: float, output_tokens: float) -> None:
     """Raise the real cause before the SLO search would report it as "no batch meets the SLO".
 
-    TP = ``gpus_per_replica`` must divide the attention heads (as :func:`flopbill.estimate.serving`
+    TP = ``gpus_per_replica`` must divide the attention heads (as :func:`flopbill.estimate.serving.deployment`
     requires), and one request (input + output tokens) must fit the model's context window.
     """
     if m.n_heads % gpus_per_replica:
@@ -258,7 +258,7 @@ def replica_at_slo(
 ) -> SloCapacity:
     """Return the replica throughput (requests/s) and planned utilization that meet ``slo`` at ``rps``.
 
-    ``slo`` is (TTFT s, TPOT s, percentile). Calls :func:`flopbill.estimate.serving_search.search_serving`
+    ``slo`` is (TTFT s, TPOT s, percentile). Calls :func:`flopbill.estimate.serving.search.search_serving`
     for this accelerator, weight format and TP = ``gpus_per_replica`` over its batch grid; of the
     configurations that meet the SLO under load (TPOT with interleaved prefills, TTFT with the M/M/c
     wait), the one with the most output tokens/s per GPU is priced. Its utilization ρ = λ·S / replicas
@@ -272,7 +272,7 @@ def replica_at_slo(
     from flopbill.catalog import accelerator, resolve_model
     from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
     from flopbill.dtypes import parse_dtype
-    from flopbill.estimate.serving_search import Candidate, SearchGrid, Slo, search_serving
+    from flopbill.estimate.serving.search import Candidate, SearchGrid, Slo, search_serving
 
     acc = accelerator(gpu)
     m = resolve_model(model)
@@ -341,7 +341,7 @@ def replica_at_slo(
 
 def _max_utilization(replicas: float, batch: float, s_per_request: float, slack_s: float, q: float) -> float:
     """Return the largest ``ρ = λ·S/n`` whose wait at quantile ``q`` is within ``slack_s`` (0 < ρ < 1)."""
-    from flopbill.estimate.queueing import wait_quantile_s
+    from flopbill.estimate.serving.queueing import wait_quantile_s
 
     cap = replicas / s_per_request  # requests/s at ρ = 1
     lo, hi = 0.0, cap
@@ -357,7 +357,7 @@ def weight_bytes(model: str, weight_dtype: str) -> float:
     embeddings and norms in bf16, as the serving estimator counts them)."""
     from flopbill.catalog import resolve_model
     from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value, parse_dtype
-    from flopbill.estimate.serving_step import model_terms, weight_bytes_stored
+    from flopbill.estimate.serving.step import model_terms, weight_bytes_stored
 
     w = parse_dtype(weight_dtype, "weight_dtype")
     kept = Dtype.BF16 if w in QUANTIZED else w

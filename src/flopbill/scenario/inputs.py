@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from flopbill.errors import FlopbillError, InputError
-from flopbill.estimate.api import DEFAULT_PRICES_AT
-from flopbill.estimate.assumptions import Assumption, Range
+from flopbill.estimate.core.assumptions import Assumption, Range
+from flopbill.estimate.pricing.api import DEFAULT_PRICES_AT
 from flopbill.scenario import estimators
 from flopbill.scenario.schema import (
     ApiOption,
@@ -44,7 +44,7 @@ SERVER_NETWORK_SOURCE = (
 
 @dataclass(frozen=True)
 class FleetTerms:
-    """How one GPU-backed option is billed and started (see :mod:`flopbill.estimate.fleet_day`)."""
+    """How one GPU-backed option is billed and started (see :mod:`flopbill.estimate.pricing.fleet_day`)."""
 
     gpus_per_instance: int
     billing_increment_s: float
@@ -183,7 +183,7 @@ def _option_defaults(
 
 def _peak_calls_per_s(scenario: Scenario, ranges: dict[str, Range]) -> float:
     """Return the busiest hour's model calls/s over the horizon at expected inputs (spikes included)."""
-    from flopbill.estimate.uncertainty import expected_inputs
+    from flopbill.estimate.core.uncertainty import expected_inputs
     from flopbill.scenario.traffic import project_traffic
 
     t = project_traffic(scenario, expected_inputs(ranges), 1)
@@ -198,7 +198,11 @@ def _fleet_defaults(
     owners: dict[int, str],
 ) -> tuple[dict[str, FleetTerms], dict[str, PricedLatency]]:
     """Fill GPU prices, instance terms, SLO throughput and utilization, and cold starts of GPU options."""
-    from flopbill.estimate.fleet_day import DEFAULT_ENGINE_START_S, DEFAULT_LOAD_BYTES_PER_S, cold_start_s
+    from flopbill.estimate.pricing.fleet_day import (
+        DEFAULT_ENGINE_START_S,
+        DEFAULT_LOAD_BYTES_PER_S,
+        cold_start_s,
+    )
 
     fleet: dict[str, FleetTerms] = {}
     latency: dict[str, PricedLatency] = {}
@@ -388,7 +392,7 @@ def resolve(scenario: Scenario, today: dt.date | None = None) -> Resolved:
             when.isoformat(),
             "given"
             if when != DEFAULT_PRICES_AT
-            else "default date (flopbill.estimate.api.DEFAULT_PRICES_AT)",
+            else "default date (flopbill.estimate.pricing.api.DEFAULT_PRICES_AT)",
         )
     )
     owners: dict[int, str] = {}

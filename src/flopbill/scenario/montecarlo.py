@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flopbill.estimate.uncertainty import percentiles, sample_inputs, tornado_design, tornado_swings
+from flopbill.estimate.core.uncertainty import percentiles, sample_inputs, tornado_design, tornado_swings
 from flopbill.scenario.engine import evaluate
 from flopbill.scenario.inputs import Resolved
 from flopbill.scenario.result import MonteCarloSummary, OptionUncertainty, Percentiles, Tornado, TornadoRow

@@ -9,8 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from flopbill.checks import MAX_MONTE_CARLO_CELLS, MAX_MONTE_CARLO_SAMPLES, budget, integer
-from flopbill.estimate.economics import SECONDS_PER_DAY, crossover_month_array
-from flopbill.estimate.uncertainty import expected_inputs
+from flopbill.estimate.core.uncertainty import expected_inputs
+from flopbill.estimate.pricing.economics import SECONDS_PER_DAY, crossover_month_array
 from flopbill.scenario.breakeven import break_evens, cost_curves
 from flopbill.scenario.costs import OptionArrays
 from flopbill.scenario.engine import Evaluation, evaluate

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flopbill.estimate.assumptions import Assumption
+from flopbill.estimate.core.assumptions import Assumption
 from flopbill.scenario.simulated import FleetSimulation
 
 Series = tuple[float, ...]

@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flopbill.checks import schema_numbers
-from flopbill.estimate.api import DEFAULT_PRICES_AT
-from flopbill.estimate.economics import DAYS_PER_MONTH
+from flopbill.estimate.pricing.api import DEFAULT_PRICES_AT
+from flopbill.estimate.pricing.economics import DAYS_PER_MONTH
 from flopbill.scenario.values import Fraction, Growth, NonNegative, Positive, PositiveFraction, RangeValue
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"

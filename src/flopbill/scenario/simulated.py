@@ -1,5 +1,5 @@
 """Simulated fleets: a ``self_hosted`` option with ``fleet: {simulate: true}`` is billed from
-:mod:`flopbill.simulate` instead of the analytic day of :mod:`flopbill.estimate.fleet_day`.
+:mod:`flopbill.simulate` instead of the analytic day of :mod:`flopbill.estimate.pricing.fleet_day`.
 
 Only the point projection (expected inputs, one row) simulates; the tornado, the Monte Carlo and the
 break-even volumes stay analytic. For each month the day's 24 hourly rates (the month's mean calls/s ×
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from flopbill.estimate.fleet_day import SLOT_S, replicas_running
+from flopbill.estimate.pricing.fleet_day import SLOT_S, replicas_running
 from flopbill.scenario.diurnal import hourly_curves
 from flopbill.scenario.inputs import Resolved
 from flopbill.scenario.schema import FleetSettings, SelfHostedOption

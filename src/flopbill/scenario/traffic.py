@@ -1,7 +1,7 @@
 """Traffic over months, vectorised: arrays of shape (samples, months).
 
 ``R_m = r₁ · (1 + g)^(m−1)`` requests/day (compounding growth, via
-:func:`flopbill.estimate.economics.monthly_requests_with_growth`); a spike of ×F for d days adds
+:func:`flopbill.estimate.pricing.economics.monthly_requests_with_growth`); a spike of ×F for d days adds
 ``r·(F − 1)·d`` requests in the months it covers (spilling into later months when d exceeds the
 month); AI requests = requests × ai_share; model calls = AI requests × samples per request.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from flopbill.estimate.economics import SECONDS_PER_DAY, monthly_requests_with_growth
+from flopbill.estimate.pricing.economics import SECONDS_PER_DAY, monthly_requests_with_growth
 from flopbill.scenario.schema import Scenario
 
 FloatArray = npt.NDArray[np.float64]

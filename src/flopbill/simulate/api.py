@@ -14,7 +14,7 @@ from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.catalog.prices import PriceOffer, gpu_price, select_offers
 from flopbill.dtypes import Dtype, parse_dtype
 from flopbill.errors import FlopbillError, InputError, UnknownNameError
-from flopbill.estimate.assumptions import Assumption
+from flopbill.estimate.core.assumptions import Assumption
 from flopbill.simulate import events
 from flopbill.simulate.autoscaler import autoscaler_code
 from flopbill.simulate.entities import (
@@ -324,7 +324,7 @@ def _billing_source(spec: SimulationSpec) -> str:
 def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price) -> tuple[Assumption, ...]:
     a = spec.fleet.autoscaler
     items = [
-        Assumption("step_time", "serving estimator per-step physics", "flopbill.estimate.serving_step"),
+        Assumption("step_time", "serving estimator per-step physics", "flopbill.estimate.serving.step"),
         Assumption("scheduler", "vLLM v1: token budget, chunked prefill, recompute preemption", "vLLM v1"),
         Assumption("block_tokens", spec.deployment.block_tokens, "vLLM default block size 16"),
         Assumption(

@@ -1,9 +1,9 @@
 """The one adapter between the simulation and the serving estimator's per-step physics.
 
 The simulator never computes a step time itself: it reads tables built here, once per run, from the public
-functions of :mod:`flopbill.estimate.serving_step` and :mod:`flopbill.estimate.serving_metrics` (and the
-option handling of :mod:`flopbill.estimate.serving`). A change of those signatures is fixed in this module
-only.
+functions of :mod:`flopbill.estimate.serving.step` and :mod:`flopbill.estimate.serving.metrics` (and the
+option handling of :mod:`flopbill.estimate.serving.deployment`). A change of those signatures is fixed in this
+module only.
 
 A mixed engine step (vLLM v1: decodes and prefill chunks in one forward pass) is split the way the
 estimator splits a step into kernel groups (Pope et al. 2022 §2-3; ``decode_step``):
@@ -34,8 +34,8 @@ from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import Dtype
 from flopbill.errors import DoesNotFitError
-from flopbill.estimate.roofline import compute_time_s
-from flopbill.estimate.serving import (
+from flopbill.estimate.core.roofline import compute_time_s
+from flopbill.estimate.serving.deployment import (
     ServingOptions,
     compute_dtype,
     device_arrays,
@@ -43,8 +43,8 @@ from flopbill.estimate.serving import (
     runtime_arrays,
     validate_options,
 )
-from flopbill.estimate.serving_metrics import RuntimeArrays, SpecArrays, memory_limited_batch
-from flopbill.estimate.serving_step import (
+from flopbill.estimate.serving.metrics import RuntimeArrays, SpecArrays, memory_limited_batch
+from flopbill.estimate.serving.step import (
     DeviceArrays,
     ModelTerms,
     PrecisionArrays,

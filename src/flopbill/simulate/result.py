@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from flopbill.estimate.assumptions import Assumption
+from flopbill.estimate.core.assumptions import Assumption
 from flopbill.simulate.metrics import Distribution, percentile_dict
 
 

@@ -24,7 +24,7 @@ from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.catalog.schema import Sourced
 from flopbill.dtypes import Dtype
 from flopbill.errors import CatalogError
-from flopbill.estimate.serving import ServingEstimate, ServingOptions, estimate_serving
+from flopbill.estimate.serving.deployment import ServingEstimate, ServingOptions, estimate_serving
 
 Metric = Literal[
     "output_tokens_per_s_per_gpu", "output_tokens_per_s_per_user", "e2e_latency_s", "ttft_s", "tpot_s"

@@ -28,10 +28,10 @@ from flopbill.catalog import accelerator, model
 from flopbill.catalog.defaults import mfu_fit_points, training_defaults
 from flopbill.catalog.schema import ModelSpec
 from flopbill.dtypes import parse_dtype
-from flopbill.estimate.training import TrainingEstimate, default_training_dtype, estimate_training
-from flopbill.estimate.training_inputs import resolve_training_setup
-from flopbill.estimate.training_memory import ParallelPlan, Recompute
-from flopbill.estimate.training_stages import StageConfig, parse_stage
+from flopbill.estimate.training.cost import TrainingEstimate, default_training_dtype, estimate_training
+from flopbill.estimate.training.inputs import resolve_training_setup
+from flopbill.estimate.training.memory import ParallelPlan, Recompute
+from flopbill.estimate.training.stages import StageConfig, parse_stage
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import Dtype, bytes_per_value
 from flopbill.errors import DoesNotFitError, InputError
-from flopbill.estimate.serving import (
+from flopbill.estimate.serving.deployment import (
     ServingOptions,
     compute_dtype,
     device_arrays,
@@ -36,8 +36,8 @@ from flopbill.estimate.serving import (
     spec_arrays,
     validate_options,
 )
-from flopbill.estimate.serving_metrics import WorkloadArrays, one_prompt_prefill, serving_metrics
-from flopbill.estimate.serving_step import ModelTerms, kv_bytes_per_sequence, model_terms
+from flopbill.estimate.serving.metrics import WorkloadArrays, one_prompt_prefill, serving_metrics
+from flopbill.estimate.serving.step import ModelTerms, kv_bytes_per_sequence, model_terms
 
 
 @dataclass(frozen=True)

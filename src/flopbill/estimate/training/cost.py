@@ -1,7 +1,7 @@
 """Training cost: FLOPs → GPU-hours → wall-clock → dollars → energy → CO2e.
 
 The one-line functions here are pure and broadcast over numpy arrays. :func:`estimate_training` combines
-them for one resolved :class:`TrainingSetup` (built by :mod:`flopbill.estimate.training_inputs` from the
+them for one resolved :class:`TrainingSetup` (built by :mod:`flopbill.estimate.training.inputs` from the
 catalog and user input) into a frozen :class:`TrainingEstimate` with low / expected / high ranges.
 
 Conventions: model FLOPs count forward + backward once (the numerator of MFU, PaLM appendix B,
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
-from flopbill.estimate.arrays import ArrayLike
-from flopbill.estimate.assumptions import Assumption, Range
-from flopbill.estimate.training_memory import MemoryBreakdown, ParallelPlan, memory_per_gpu, min_gpus_to_fit
-from flopbill.estimate.training_stages import StageCompute, StageConfig, stage_compute
+from flopbill.estimate.core.arrays import ArrayLike
+from flopbill.estimate.core.assumptions import Assumption, Range
+from flopbill.estimate.training.memory import MemoryBreakdown, ParallelPlan, memory_per_gpu, min_gpus_to_fit
+from flopbill.estimate.training.stages import StageCompute, StageConfig, stage_compute
 
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86400.0

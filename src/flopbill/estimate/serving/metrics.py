@@ -1,9 +1,9 @@
 """Request-level serving metrics from step physics, vectorized over configurations.
 
-One call of :func:`serving_metrics` turns per-step times (:mod:`flopbill.estimate.serving_step`) into
+One call of :func:`serving_metrics` turns per-step times (:mod:`flopbill.estimate.serving.step`) into
 TTFT, TPOT, throughput, memory-limited batch and cost for every configuration of a broadcast grid
-(accelerator × TP × precision × batch). :mod:`flopbill.estimate.serving` wraps it for one scalar
-configuration; :mod:`flopbill.estimate.serving_search` for a search.
+(accelerator × TP × precision × batch). :mod:`flopbill.estimate.serving.deployment` wraps it for one scalar
+configuration; :mod:`flopbill.estimate.serving.search` for a search.
 
 Definitions (per replica = ``tp`` GPUs serving one model copy):
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from flopbill.estimate.serving_step import (
+from flopbill.estimate.serving.step import (
     DeviceArrays,
     ModelTerms,
     PrecisionArrays,
@@ -256,7 +256,7 @@ def serving_metrics(
     ``batch`` is the number of concurrent sequences (a request with ``n`` samples holds ``n``);
     ``np.nan`` or values above the memory limit mark configurations that do not fit (``fits``).
     ``prefill`` replaces the prefill of one prompt of ``wl.input_tokens`` (used for length distributions,
-    :mod:`flopbill.estimate.serving_workload`).
+    :mod:`flopbill.estimate.serving.workload`).
     """
     spec = spec or SpecArrays()
     gen = wl.generated_per_sequence

@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from flopbill.errors import InputError
-from flopbill.estimate.arrays import ArrayLike, as_array, as_output, check_fraction, check_nonnegative
-from flopbill.estimate.assumptions import Assumption
-from flopbill.estimate.economics import DAYS_PER_MONTH, HOURS_PER_DAY
+from flopbill.estimate.core.arrays import ArrayLike, as_array, as_output, check_fraction, check_nonnegative
+from flopbill.estimate.core.assumptions import Assumption
+from flopbill.estimate.pricing.economics import DAYS_PER_MONTH, HOURS_PER_DAY
 
 #: Hours in the default period, one average month (730.5 h).
 HOURS_PER_MONTH = DAYS_PER_MONTH * HOURS_PER_DAY

@@ -17,7 +17,7 @@ from flopbill.catalog.schema import ModelSpec
 from flopbill.checks import array as check_array
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value, parse_dtype
 from flopbill.errors import InputError
-from flopbill.estimate.arrays import ArrayLike, as_output
+from flopbill.estimate.core.arrays import ArrayLike, as_output
 
 
 @dataclass(frozen=True)

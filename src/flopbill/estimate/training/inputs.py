@@ -1,7 +1,7 @@
 """Resolve a training estimate's inputs: user values where given, else sourced defaults from the catalog.
 
 This is the one place the training estimator reads catalog data (cached, packaged files); every default
-it fills in is recorded as an :class:`~flopbill.estimate.assumptions.Assumption` with its source.
+it fills in is recorded as an :class:`~flopbill.estimate.core.assumptions.Assumption` with its source.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import integer, positive
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError, UnknownNameError
-from flopbill.estimate.architecture import forward_flops_per_token
-from flopbill.estimate.assumptions import Assumption, Range
-from flopbill.estimate.training import TrainingSetup
-from flopbill.estimate.training_memory import ParallelPlan
-from flopbill.estimate.training_stages import Stage, StageConfig
+from flopbill.estimate.core.architecture import forward_flops_per_token
+from flopbill.estimate.core.assumptions import Assumption, Range
+from flopbill.estimate.training.cost import TrainingSetup
+from flopbill.estimate.training.memory import ParallelPlan
+from flopbill.estimate.training.stages import Stage, StageConfig
 
 Triple = tuple[float, float, float]
 

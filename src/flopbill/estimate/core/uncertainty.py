@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from flopbill.estimate.assumptions import Range
+from flopbill.estimate.core.assumptions import Range
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flopbill.errors import InputError
-from flopbill.estimate.arrays import ArrayLike, as_array, as_output, check_fraction, check_nonnegative
+from flopbill.estimate.core.arrays import ArrayLike, as_array, as_output, check_fraction, check_nonnegative
 
 #: Average days per calendar month, 365.25 / 12 (Julian year of 365.25 days over 12 months).
 DAYS_PER_MONTH = 365.25 / 12.0

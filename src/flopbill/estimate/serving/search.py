@@ -8,13 +8,14 @@ batch. Under load (continuous batching with chunked prefill, Agrawal et al. 2024
   cap on the planned busy fraction, default 1);
 * TPOT under load adds the prefills that interleave with decode: ``T/τ + B/(O·n)·prefill``;
 * TTFT under load: the prompt's prefill, one step already in flight, and the M/M/c queueing wait at
-  ``slo.ttft_percentile`` (:mod:`flopbill.estimate.queueing`: ``replicas × B`` slots, each held ``B·S``);
+  ``slo.ttft_percentile`` (:mod:`flopbill.estimate.serving.queueing`: ``replicas × B`` slots, each held
+  ``B·S``);
   replicas are the fewest ≥ the throughput minimum with ``ρ < 1`` whose TTFT meets the objective,
   and the result reports ``ρ`` (``utilization``) and that wait (``queue_wait_s``);
 * cost per request ``= gpus · price / 3600 / rps``.
 
 :func:`search_serving_lengths` takes a request-length distribution instead of means
-(:mod:`flopbill.estimate.serving_workload`): GPU time per request is the sample mean, TTFT is checked at a
+(:mod:`flopbill.estimate.serving.workload`): GPU time per request is the sample mean, TTFT is checked at a
 percentile of the per-request TTFTs (plus the queueing wait at that percentile) and TPOT at the
 decode-weighted mean context.
 """
@@ -31,11 +32,11 @@ from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import MAX_SEARCH_CANDIDATES, budget, integer, number, positive
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value
 from flopbill.errors import InputError
-from flopbill.estimate.queueing import replicas_for_wait
-from flopbill.estimate.serving import compute_dtype, runtime_arrays, spec_arrays
-from flopbill.estimate.serving_metrics import PrefillArrays, WorkloadArrays, serving_metrics
-from flopbill.estimate.serving_step import DeviceArrays, PrecisionArrays, model_terms
-from flopbill.estimate.serving_workload import (
+from flopbill.estimate.serving.deployment import compute_dtype, runtime_arrays, spec_arrays
+from flopbill.estimate.serving.metrics import PrefillArrays, WorkloadArrays, serving_metrics
+from flopbill.estimate.serving.queueing import replicas_for_wait
+from flopbill.estimate.serving.step import DeviceArrays, PrecisionArrays, model_terms
+from flopbill.estimate.serving.workload import (
     DEFAULT_SLO_PERCENTILE,
     LengthSample,
     check_percentile,
@@ -107,7 +108,7 @@ class WorkloadOptions:
     """Per-request options capacity and search honour (the same meaning as in ``ServingOptions``).
 
     ``draft`` with ``spec_k > 0``: the draft model; ``None`` uses the model's own MTP head, and a model
-    without one is refused (:func:`flopbill.estimate.serving.spec_arrays`).
+    without one is refused (:func:`flopbill.estimate.serving.deployment.spec_arrays`).
     """
 
     prefix_hit_rate: float = 0.0
@@ -247,7 +248,7 @@ def search_serving_lengths(
 
     Replicas and cost use the mean GPU time per request over the sample; ``ttft_s`` is the
     ``slo.ttft_percentile`` of the per-request TTFT under load and ``tpot_s`` the TPOT at the
-    decode-weighted mean context (see :mod:`flopbill.estimate.serving_workload`); ``e2e_latency_s`` is that
+    decode-weighted mean context (see :mod:`flopbill.estimate.serving.workload`); ``e2e_latency_s`` is that
     TTFT plus ``(mean O − 1)`` TPOTs. A configuration where the longest request does not fit is infeasible.
     """
     check_percentile(slo.ttft_percentile)
@@ -356,7 +357,8 @@ def _queue_fleet(
     """Return replicas and the queueing wait at ``percentile`` (1-D; the minimum and NaN where unchecked).
 
     Only configurations meeting every objective before queueing (``check``) are sized by
-    :func:`flopbill.estimate.queueing.replicas_for_wait`: the TTFT budget left for waiting is ``slack_s``.
+    :func:`flopbill.estimate.serving.queueing.replicas_for_wait`: the TTFT budget left for waiting is
+    ``slack_s``.
     """
     replicas = np.array(min_replicas, dtype=np.float64)
     wait = np.full(replicas.shape, np.nan)

@@ -33,8 +33,8 @@ import numpy as np
 
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import InputError
-from flopbill.estimate.arrays import FloatArray
-from flopbill.estimate.serving_metrics import (
+from flopbill.estimate.core.arrays import FloatArray
+from flopbill.estimate.serving.metrics import (
     PrefillArrays,
     RuntimeArrays,
     SpecArrays,
@@ -42,7 +42,7 @@ from flopbill.estimate.serving_metrics import (
     memory_limited_batch,
     one_prompt_prefill,
 )
-from flopbill.estimate.serving_step import DeviceArrays, ModelTerms, PrecisionArrays
+from flopbill.estimate.serving.step import DeviceArrays, ModelTerms, PrecisionArrays
 
 DEFAULT_MAX_POINTS = 256
 DEFAULT_SLO_PERCENTILE = 90.0

@@ -25,9 +25,9 @@ from genai_prices import types as gp
 from flopbill.checks import array as check_array
 from flopbill.checks import number
 from flopbill.errors import InputError, UnknownNameError
-from flopbill.estimate.arrays import ArrayLike, as_array, as_output
-from flopbill.estimate.assumptions import Assumption
-from flopbill.estimate.economics import DAYS_PER_MONTH, PeriodCosts, period_costs
+from flopbill.estimate.core.arrays import ArrayLike, as_array, as_output
+from flopbill.estimate.core.assumptions import Assumption
+from flopbill.estimate.pricing.economics import DAYS_PER_MONTH, PeriodCosts, period_costs
 
 #: Version of the genai-prices package (and so of its bundled price data).
 GENAI_PRICES_VERSION: str = _genai_prices_version

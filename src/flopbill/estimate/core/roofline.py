@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from flopbill.estimate.arrays import ArrayLike, as_output
+from flopbill.estimate.core.arrays import ArrayLike, as_output
 
 #: Names of the two bounds, indexed by ``is_compute_bound`` (False → memory, True → compute).
 BOUND_NAMES = ("memory", "compute")

@@ -13,7 +13,7 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
   bytes / ...)``, plus tensor-parallel all-reduces and a fixed framework overhead per step.
 * MoE: compute uses the active parameters, but the expert weights read per step are those of the
   *distinct* experts the step's tokens touch, ``E·(1 − (1 − k/E)^T)`` per layer
-  (:func:`flopbill.estimate.architecture.expected_experts_touched`): ``k`` experts at batch 1, all ``E``
+  (:func:`flopbill.estimate.core.architecture.expected_experts_touched`): ``k`` experts at batch 1, all ``E``
   at large batch.
 * Prefill of ``n`` new tokens after ``c`` cached ones does ``n·2·N_active`` (less the output head for all
   but the last token: engines compute logits only where they sample) plus causal attention
@@ -44,15 +44,15 @@ from typing import Any, cast
 import numpy as np
 
 from flopbill.catalog.schema import ModelSpec
-from flopbill.estimate.architecture import (
+from flopbill.estimate.core.architecture import (
     attention_flops_per_token,
     expected_experts_touched,
     ffn_params,
     kv_cache_bytes,
     param_counts,
 )
-from flopbill.estimate.arrays import ArrayLike
-from flopbill.estimate.roofline import compute_time_s, memory_time_s
+from flopbill.estimate.core.arrays import ArrayLike
+from flopbill.estimate.core.roofline import compute_time_s, memory_time_s
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class ModelTerms:
 
 
 def model_terms(m: ModelSpec) -> ModelTerms:
-    """Return the :class:`ModelTerms` of a model (see :func:`flopbill.estimate.architecture.param_counts`)."""
+    """The :class:`ModelTerms` of a model (:func:`flopbill.estimate.core.architecture.param_counts`)."""
     pc = param_counts(m)
     kept = pc.embedding + pc.position + pc.output_head + pc.norms
     n_moe = (m.n_layers - m.n_dense_layers) if m.is_moe else 0
@@ -166,7 +166,7 @@ def weight_bytes_read(
 def kv_bytes_per_sequence(t: ModelTerms, context_tokens: ArrayLike, kv_bpv: ArrayLike) -> ArrayLike:
     """Return KV-cache bytes of one sequence at ``context_tokens`` (bytes, all layers, all GPUs).
 
-    :func:`flopbill.estimate.architecture.kv_cache_bytes` (GQA/MLA sizes, sliding-window layers capped at
+    :func:`flopbill.estimate.core.architecture.kv_cache_bytes` (GQA/MLA sizes, sliding-window layers capped at
     ``W``), scaled from 2-byte values to ``kv_bpv`` bytes per value.
     """
     values = np.asarray(kv_cache_bytes(t.model, np.asarray(context_tokens, dtype=np.float64), "bf16")) / 2.0
@@ -202,7 +202,7 @@ def decode_attention_flops_per_token(t: ModelTerms, context_tokens: ArrayLike) -
 
     MLA in the absorbed form: ``2·h·L·(d_c + d_r) + 2·h·L·d_c`` per layer (scores over the latent and
     rotary key, then mixing of the latent values; DeepSeek-V2 report §2.1.2, FlashMLA); other attention
-    as :func:`flopbill.estimate.architecture.attention_flops_per_token`.
+    as :func:`flopbill.estimate.core.architecture.attention_flops_per_token`.
     """
     m = t.model
     ctx = np.asarray(context_tokens, dtype=np.float64)

@@ -2,7 +2,7 @@
 
 ``tokens`` always means the tokens of the sequences a stage processes (prompt + response for RLHF,
 chosen + rejected for DPO). ``F(m)`` below is forward FLOPs per token at the sequence length
-(:func:`~flopbill.estimate.architecture.forward_flops_per_token`): 2·N plus causal attention.
+(:func:`~flopbill.estimate.core.architecture.forward_flops_per_token`): 2·N plus causal attention.
 
 * pretrain / continued_pretrain / sft: ``3·F·T`` (backward = 2 × forward; Kaplan et al. 2020, Table 1).
 * lora / qlora: ``2·F·T + 6·N_lora·T`` (``N_lora``: the adapters one token runs through, for MoE those of
@@ -32,9 +32,13 @@ from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import integer, positive
 from flopbill.dtypes import Dtype, bytes_per_value
 from flopbill.errors import InputError
-from flopbill.estimate.architecture import attention_flops_per_token, forward_flops_per_token, param_counts
-from flopbill.estimate.assumptions import Assumption, Range
-from flopbill.estimate.training_memory import MemoryRole, Recompute, training_value_bytes
+from flopbill.estimate.core.architecture import (
+    attention_flops_per_token,
+    forward_flops_per_token,
+    param_counts,
+)
+from flopbill.estimate.core.assumptions import Assumption, Range
+from flopbill.estimate.training.memory import MemoryRole, Recompute, training_value_bytes
 
 
 class Stage(StrEnum):

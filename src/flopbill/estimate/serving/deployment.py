@@ -1,6 +1,6 @@
 """Serving (inference) estimate for one deployment: TTFT, TPOT, throughput, batch limit and cost.
 
-Wraps the vectorized physics (:mod:`flopbill.estimate.serving_step`, :mod:`flopbill.estimate.serving_metrics`)
+Wraps the vectorized physics (:mod:`flopbill.estimate.serving.step`, :mod:`flopbill.estimate.serving.metrics`)
 for one model on one accelerator with one set of options, validates the options, and returns a frozen
 :class:`ServingEstimate` that carries its assumptions. See ``docs/serving.md`` for the formulas.
 """
@@ -17,16 +17,16 @@ from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
 from flopbill.errors import DoesNotFitError, InputError
-from flopbill.estimate.assumptions import Assumption
-from flopbill.estimate.roofline import bound_name
-from flopbill.estimate.serving_metrics import (
+from flopbill.estimate.core.assumptions import Assumption
+from flopbill.estimate.core.roofline import bound_name
+from flopbill.estimate.serving.metrics import (
     RuntimeArrays,
     SpecArrays,
     WorkloadArrays,
     serving_cost,
     serving_metrics,
 )
-from flopbill.estimate.serving_step import DeviceArrays, PrecisionArrays, model_terms
+from flopbill.estimate.serving.step import DeviceArrays, PrecisionArrays, model_terms
 
 
 @dataclass(frozen=True)

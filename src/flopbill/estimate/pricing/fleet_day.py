@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from flopbill.estimate.arrays import ArrayLike
+from flopbill.estimate.core.arrays import ArrayLike
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from flopbill.catalog.defaults import ScalingFit
 from flopbill.errors import InputError
-from flopbill.estimate.arrays import ArrayLike, as_output
+from flopbill.estimate.core.arrays import ArrayLike, as_output
 
 
 def predicted_loss(fit: ScalingFit, params: ArrayLike, tokens: ArrayLike) -> ArrayLike:

@@ -1,0 +1,1 @@
+"""Shared by every estimator: transformer arithmetic, the roofline, array plumbing, assumptions, ranges."""

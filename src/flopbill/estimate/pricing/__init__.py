@@ -1,0 +1,1 @@
+"""Money: API prices per request, self-hosted fleets billed as clouds bill them, product economics."""

@@ -1,0 +1,1 @@
+"""Serving: per-step physics, request metrics, queueing, one deployment, capacity, search, disaggregation."""
