@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 
 from flopbill.errors import FlopbillError
@@ -72,9 +73,12 @@ def test_flat_fixed_month_matches_the_whole_replica_count() -> None:
     assert any("fleet simulated" in n for n in r.option("sh").notes)
 
 
-def test_the_day_is_sharded_above_the_cap_and_scaled_back() -> None:
+def test_the_day_is_sharded_above_the_cap_and_scaled_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """2.4 M requests/day with a 100 k cap on 1-GPU instances: k > 1 shards of whole instances, counts
-    scaled by k (k is at most the fewest replicas of any hour, so each shard holds one)."""
+    scaled by k. (The shard floor is lowered to 1 instance here so that a small fleet shards.)"""
+    from flopbill.scenario import simulated
+
+    monkeypatch.setattr(simulated, "MIN_INSTANCES_PER_SHARD", 1)
     fleet = {"scaling": "autoscale", "simulate": True, "max_requests_per_day": 100_000}
     data = _scenario(fleet, requests_per_day=2_400_000.0, horizon=1, gpus_per_instance=1)
     r = project(scenario_from_dict(data))
@@ -86,6 +90,63 @@ def test_the_day_is_sharded_above_the_cap_and_scaled_back() -> None:
     assert d.requests_per_day == d.simulated_requests * d.shards
     assert d.gpu_hours_billed >= d.gpu_hours_busy
     assert "1/k of the traffic" in sim.note
+
+
+def _plan(scaling: str, capacity: float, gpus_per_instance: int = 1) -> Any:
+    from flopbill.scenario.schema import FleetSettings
+    from flopbill.scenario.simulated import DayPlan
+
+    return DayPlan(
+        model="llama-3.1-8b",
+        gpu="l4",
+        tp=1,
+        weights="bf16",
+        batch=0,
+        price_usd_per_gpu_hour=1.0,
+        gpus_per_instance=gpus_per_instance,
+        offer_gpus_per_instance=gpus_per_instance,
+        billing_increment_s=1.0,
+        billing_minimum_s=60.0,
+        capacity_calls_per_s=capacity,
+        utilization=1.0,
+        cold_start_s=60.0,
+        cooldown_s=300.0,
+        input_tokens=1000,
+        output_tokens=150,
+        scaling=scaling,
+        min_replicas=2,
+        max_replicas=None,
+        fixed_replicas=None,
+        settings=FleetSettings(scaling=scaling, simulate=True, max_requests_per_day=20_000),
+    )
+
+
+def test_shards_keep_whole_instances_and_their_floor() -> None:
+    """Hand cases of the shard rule (no simulation): ``k = min(⌈requests / cap⌉, ⌊mean instances / F⌋)``
+    for an autoscaled fleet (F = MIN_INSTANCES_PER_SHARD), a divisor of the instance count for a fixed one.
+
+    A day whose night falls to zero calls (as the e-mail example's does) still shards: the cap is the
+    day's mean, not its quietest hour (which once kept such a day in one run, cut at the request bound).
+    """
+    from flopbill.scenario.simulated import MIN_INSTANCES_PER_SHARD, day_spec, shards
+
+    f = MIN_INSTANCES_PER_SHARD
+    rates = np.concatenate([[0.0], np.full(23, 100.0)])  # calls/s; 8.28 M calls a day
+    plan = _plan("autoscale", capacity=1.0)  # 1 call/s per replica: 100 replicas in 23 hours
+    mean_instances = 100.0 * 23 / 24
+    want = math.ceil(float(rates.sum()) * 3600 / 20_000)
+    assert shards(plan, rates, 0) == max(1, min(want, int(mean_instances // f)))
+    assert shards(_plan("autoscale", capacity=1.0, gpus_per_instance=8), rates, 0) == max(
+        1, min(want, int(mean_instances / 8 // f))
+    )
+    assert shards(_plan("autoscale", capacity=1e6), rates, 0) == 1  # one replica: one shard
+    assert shards(_plan("fixed", capacity=1.0), rates, 12) in (1, 2, 3, 4, 6, 12)
+    spec, k = day_spec(plan, rates, 0)
+    bounds = spec["bounds"]
+    assert isinstance(bounds, dict)
+    assert bounds["max_requests"] > float(rates.sum()) * 3600 / k + 5 * math.sqrt(
+        float(rates.sum()) * 3600 / k
+    )
 
 
 def test_strict_schema_and_examples_leave_it_off() -> None:
@@ -142,3 +203,27 @@ def test_a_router_sending_calls_to_a_simulated_option_stays_analytic() -> None:
     r = project(scenario_from_dict(data))
     assert r.option("sh").simulation is not None
     assert r.option("route").simulation is None
+
+
+def test_a_replica_wider_than_an_instance_is_compared_in_the_offer_s_gpu_hours() -> None:
+    """70B on 4 GPUs priced per 1-GPU instance, flat traffic, fixed fleet: the analytic bill is
+    ``replicas × 4 GPUs × 24 h`` a day (hand count) and the simulated one the same whole replicas, so
+    the two agree within the last hour's drain. (The comparison once counted the analytic side in 4-GPU
+    instances of the 1-GPU offer: four times too many GPU-hours.)"""
+    from flopbill.scenario.inputs import resolve
+
+    data = _scenario(
+        {"scaling": "fixed", "simulate": True}, requests_per_day=20_000.0, horizon=1, gpus_per_instance=1
+    )
+    data["options"][0] |= {"model": "llama-3.1-70b", "gpus_per_replica": 4}
+    resolved = resolve(scenario_from_dict(data))
+    c = resolved.capacity_requests_per_s["sh"]
+    u = resolved.ranges["options.sh.target_utilization"].expected
+    replicas = math.ceil(20_000.0 / 86400.0 / (c * u))
+    sim = project(resolved).option("sh").simulation
+    assert sim is not None
+    m = sim.months[0]
+    assert m.analytic_gpu_hours_billed == pytest.approx(
+        replicas * 4 * 24.0 * resolved.scenario.days_per_month, rel=0.01
+    )
+    assert abs(m.gpu_hours_billed / m.analytic_gpu_hours_billed - 1.0) < 1.0 / 24.0

@@ -4,7 +4,10 @@
 * a finished request generated exactly the output tokens it asked for;
 * billed GPU-hours ≥ busy GPU-hours (a replica computes only while it is paid for);
 * no replica ever holds more KV blocks than its capacity (the peak used ≤ capacity);
-* time runs forward for every request: arrival ≤ admission ≤ first token ≤ finish.
+* time runs forward for every request: arrival ≤ admission ≤ first token ≤ finish;
+* the inter-token gaps of a request add up to its finish − first token, so the mean ITL over all gaps is
+  ``Σ (finish − first token) / Σ (output − 1)`` (the gaps are counted where tokens are made, in steps
+  and in decode runs; this sum is taken from the per-request times).
 
 KV capacity is capped small (``kv_tokens_limit``) in half the cases so that preemption happens.
 """
@@ -78,3 +81,11 @@ def test_conservation(spec: dict[str, object]) -> None:
     assert np.all(o.admit_s[done] >= o.arrival_s[done])
     assert np.all(o.first_token_s[done] >= o.admit_s[done])
     assert np.all(o.finish_s[done] >= o.first_token_s[done])
+    gaps = int(np.sum(o.output_tokens[done] - 1))
+    if gaps == 0:
+        assert r.itl_s.mean is None
+    else:
+        total = float(np.sum(o.finish_s[done] - o.first_token_s[done]))
+        assert r.itl_s.mean is not None
+        assert abs(r.itl_s.mean * gaps - total) <= 1e-9 * max(total, 1.0)
+        assert r.itl_s.p50 is not None and r.itl_s.p99 is not None and r.itl_s.p50 <= r.itl_s.p99

@@ -151,3 +151,67 @@ def test_instance_billing_from_the_price_snapshot() -> None:
     data["deployment"] = {"model": "llama-3.1-8b", "gpu": "h100-sxm", "instance": "p5.48xlargee"}
     with pytest.raises(FlopbillError, match=r"p5\.48xlarge"):
         simulate(spec_from_dict(data))
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag", "allowed"),
+    [
+        (["--rps", "nan"], "--rps", "a number > 0"),
+        (["--rps", "-2"], "--rps", "a number > 0"),
+        (["--rps", "2", "--requests", "0"], "--requests", "a number ≥ 1"),
+        (["--rps", "2", "--tp", "0"], "--tp", "a number ≥ 1"),
+        (["--rps", "2", "--router", "nearest"], "--router", "one of round_robin"),
+        (["--rps", "2", "--max-requests", "0"], "--max-requests", "a number ≥ 1"),
+    ],
+)
+def test_cli_flag_errors_name_the_flag(run_cli: RunCli, flags: list[str], flag: str, allowed: str) -> None:
+    code, out, err = run_cli(["simulate", "--model", "llama-3.1-8b", *flags])
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.strip().startswith(f"error: {flag}:"), err
+    assert allowed in err
+    assert "Input should" not in err and "traffic." not in err
+
+
+def test_spec_errors_are_in_flopbill_words() -> None:
+    cases = [
+        (_base(rate_rps=float("nan")), "a number > 0"),
+        (_base(requests="many"), "a whole number"),
+        (_base(arrivals="uniform"), "one of 'poisson', 'gamma' or 'trace'"),
+        (_base(bogus=1), "no such field"),
+        ({"traffic": {"rate_rps": 1, "requests": 1}}, "the field is required"),
+    ]
+    for data, allowed in cases:
+        with pytest.raises(InputError) as exc:
+            spec_from_dict(data)
+        assert allowed in exc.value.allowed, exc.value.allowed
+        assert "Input should" not in str(exc.value)
+
+
+def test_traffic_cut_at_the_request_bound_says_so() -> None:
+    """10 req/s for 600 s is ~6,000 requests; a bound of 1,000 cuts the traffic near 100 s."""
+    data = _base(requests=None, duration_s=600.0, rate_rps=10.0)
+    data["bounds"] = {"max_requests": 1000}
+    r = simulate(spec_from_dict(data))
+    assert r.arrivals_truncated and r.arrived == 1000
+    assert r.outcomes.arrival_s[-1] < 150.0
+    assert any(a.name == "traffic_truncated" for a in r.assumptions)
+    assert r.to_dict()["arrivals_truncated"] is True
+    data["bounds"] = {"max_requests": 100_000}
+    r = simulate(spec_from_dict(data))
+    assert not r.arrivals_truncated and r.outcomes.arrival_s[-1] > 590.0
+    assert not any(a.name == "traffic_truncated" for a in r.assumptions)
+
+
+def test_cold_start_default_is_the_scenario_model_s() -> None:
+    """Llama 3.1 8B bf16: 8.03e9 parameters × 2 bytes = 16.06 GB, loaded at 16.06 GB / 47.99 s (the
+    Run:ai benchmark's vLLM loader) = 47.99 s, + 64 s engine start = 111.99 s, the scenario fleet's
+    default (estimate.pricing.fleet_day) — one sourced figure for both."""
+    from flopbill.estimate.pricing.fleet_day import cold_start_s
+
+    r = simulate(spec_from_dict(_base(requests=3)))
+    derived = r.resolved["derived"]
+    assert derived["cold_start_s"] == pytest.approx(47.99 + 64.0, rel=0.01)
+    assert derived["cold_start_s"] == pytest.approx(float(cold_start_s(derived["weights_bytes"])))
+    cold = next(a for a in r.assumptions if a.name == "cold_start_s")
+    assert "Run:ai" in str(cold.source) and "assumed" not in str(cold.source)

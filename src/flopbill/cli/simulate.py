@@ -64,6 +64,36 @@ def _quick_spec(kw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: spec fields set by the quick-run flags: an error in one of them names the flag
+FLAG_OF_FIELD = {
+    "deployment.model": "--model",
+    "deployment.gpu": "--gpu",
+    "deployment.tp": "--tp",
+    "deployment.price_usd_per_gpu_hour": "--price-per-gpu-hour",
+    "fleet.replicas": "--replicas",
+    "fleet.router": "--router",
+    "router": "--router",
+    "traffic.rate_rps": "--rps",
+    "traffic.requests": "--requests",
+    "traffic.duration_s": "--duration-s",
+    "traffic.input_tokens.value": "--input-tokens",
+    "traffic.output_tokens.value": "--output-tokens",
+    "bounds.max_requests": "--max-requests",
+    "bounds.max_sim_seconds": "--max-sim-seconds",
+    "seed": "--seed",
+}
+
+
+def _from_flags(data: dict[str, Any], fields: set[str]) -> SimulationSpec:
+    """Validate ``data``; an error in one of ``fields`` (set by flags) names its flag."""
+    try:
+        return spec_from_dict(data, "flags")
+    except InputError as exc:
+        if exc.field in fields:
+            raise InputError(FLAG_OF_FIELD[exc.field], exc.value, exc.allowed) from None
+        raise
+
+
 def _bounded(spec: SimulationSpec, kw: dict[str, Any]) -> SimulationSpec:
     upd: dict[str, Any] = {}
     if kw["max_requests"] is not None:
@@ -74,7 +104,7 @@ def _bounded(spec: SimulationSpec, kw: dict[str, Any]) -> SimulationSpec:
     data["bounds"] = {**data["bounds"], **upd}
     if kw["seed"] is not None:
         data["seed"] = kw["seed"]
-    return spec_from_dict(data)
+    return _from_flags(data, {f"bounds.{k}" for k in upd} | ({"seed"} if kw["seed"] is not None else set()))
 
 
 def _run(spec: SimulationSpec, show_progress: bool) -> SimulationResult:
@@ -121,7 +151,7 @@ def _usd(v: float | None, digits: int = 4) -> str:
 def _print(r: SimulationResult) -> None:
     dep = r.resolved["deployment"]
     title = f"Simulated {dep['model']} on {dep['gpu']} (tp {dep['tp']}), {r.resolved['fleet']['router']}"
-    lat = [_dist("TTFT", r.ttft_s), _dist("TPOT", r.tpot_s), _dist("E2E", r.e2e_s)]
+    lat = [_dist("TTFT", r.ttft_s), _dist("TPOT", r.tpot_s), _dist("ITL", r.itl_s), _dist("E2E", r.e2e_s)]
     lat.append(_dist("queue wait", r.queue_wait_s))
     console.print(make_table(title + " — latency", ["metric", "p50", "p90", "p95", "p99"], lat))
     rows = [
@@ -139,6 +169,11 @@ def _print(r: SimulationResult) -> None:
         ("KV blocks per replica (peak used)", f"{r.kv_blocks_per_replica:,} ({r.kv_blocks_peak_used:,})"),
     ]
     console.print(make_table("Fleet", ["quantity", "value"], rows))
+    if r.arrivals_truncated:
+        console.print(
+            f"[yellow]warning:[/] the traffic was cut at bounds.max_requests ({r.arrived:,} requests): "
+            "later arrivals were not simulated"
+        )
     print_assumptions(r.assumptions)
 
 
@@ -164,8 +199,13 @@ def simulate_cmd(
     json_out: bool = JSON_OPTION,
 ) -> None:
     kw = dict(locals())
-    spec = load_spec(spec_file) if spec_file is not None else spec_from_dict(_quick_spec(kw), "flags")
-    result = _run(_bounded(spec, kw), show_progress=not json_out and sys.stderr.isatty())
+    spec = load_spec(spec_file) if spec_file is not None else _from_flags(_quick_spec(kw), set(FLAG_OF_FIELD))
+    try:
+        result = _run(_bounded(spec, kw), show_progress=not json_out and sys.stderr.isatty())
+    except InputError as exc:
+        if spec_file is None and exc.field in FLAG_OF_FIELD:
+            raise InputError(FLAG_OF_FIELD[exc.field], exc.value, exc.allowed) from None
+        raise
     if html is not None:
         _write_html(result, Path(html))
     if json_out:

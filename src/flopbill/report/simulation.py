@@ -68,6 +68,10 @@ def render_simulation_html(r: SimulationResult) -> str:
         ("requests arrived / finished / dropped", f"{r.arrived:,} / {r.finished:,} / {r.dropped:,}"),
         ("TTFT p50 / p99 (s)", f"{r.ttft_s.p50 or 0:.3f} / {r.ttft_s.p99 or 0:.3f}"),
         ("TPOT p50 / p99 (s)", f"{r.tpot_s.p50 or 0:.4f} / {r.tpot_s.p99 or 0:.4f}"),
+        (
+            "ITL p50 / p90 / p99 (s)",
+            f"{r.itl_s.p50 or 0:.4f} / {r.itl_s.p90 or 0:.4f} / {r.itl_s.p99 or 0:.4f}",
+        ),
         ("GPU-hours billed / busy", f"{r.gpu_hours_billed:,.3f} / {r.gpu_hours_busy:,.3f}"),
         ("cost (USD)", "unpriced" if r.cost_usd is None else f"{r.cost_usd:,.2f}"),
     ]

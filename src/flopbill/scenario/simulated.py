@@ -22,7 +22,11 @@ day (months with the same rates reuse it). The simulated fleet is the option's:
 Bounded: a day with more than ``max_requests_per_day`` requests runs ``1/k`` of the traffic on ``1/k`` of
 the fleet (``k = ⌈requests / max_requests_per_day⌉``; bounds divided by ``k``, rounded up) and scales
 GPU-hours, served and unserved requests by ``k`` — a shard of a large fleet under a balancing router;
-whole-replica rounding then happens at the shard's scale (stated in each month's note).
+whole-replica rounding then happens at the shard's scale (stated in each month's note). ``k`` is at most
+``⌊mean instances of the analytic day / 10⌋`` (each shard averages ≥ 10 whole instances, so the rounding
+a shard adds, ≤ 1 instance, stays under 10 % and about 5 % on average); where that cap binds the day
+simulates more than ``max_requests_per_day`` requests. The simulation's own request bound is set above
+the shard's traffic, so a day is never cut short (a cut day is an error).
 
 Billed: GPU-hours as the simulation billed them (whole instances, billing increments, cold starts
 included) ÷ GPUs per instance = instance-hours; unserved = dropped + unfinished at the end of the day
@@ -48,6 +52,8 @@ FloatArray = npt.NDArray[np.float64]
 
 _DAY_S = 86400.0
 _DRAIN_S = 3600.0
+#: Whole instances a shard of an autoscaled fleet runs on average over the day, at least (see :func:`shards`).
+MIN_INSTANCES_PER_SHARD = 100
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,8 @@ class DayPlan:
     weights: str
     batch: int  # planner's batch (0: throughput given, engine default seats)
     price_usd_per_gpu_hour: float
-    gpus_per_instance: int
+    gpus_per_instance: int  # the simulated instance: whole replicas (lcm of the offer's and tp)
+    offer_gpus_per_instance: int  # the price offer's, as the analytic model bills instance-hours
     billing_increment_s: float
     billing_minimum_s: float
     capacity_calls_per_s: float
@@ -128,17 +135,20 @@ def _analytic_replicas(plan: DayPlan, rates: FloatArray) -> FloatArray:
 def shards(plan: DayPlan, rates_per_s: FloatArray, fixed_replicas: int) -> int:
     """Return ``k``: shards of the day's fleet to simulate one of (1 when the day is under the cap).
 
-    ``k = ⌈requests / max_requests_per_day⌉``, at most the fewest whole instances the analytic model runs
-    in any hour (so a shard holds whole instances); for a fixed fleet the largest divisor of its
-    instance count not above that (so the shards add up to the fleet exactly).
+    ``k = ⌈requests / max_requests_per_day⌉``; for a fixed fleet the largest divisor of its instance
+    count not above that (so the shards add up to the fleet exactly); for an autoscaled fleet at most
+    ``⌊mean instances the analytic model runs over the day / 10⌋`` (each shard averages at least
+    :data:`MIN_INSTANCES_PER_SHARD` whole instances, so a shard's rounding up, ≤ 1 instance at any
+    time, adds ≤ 10 % and about 5 % on average). The cap is the day's mean, not its quietest hour:
+    a diurnal curve whose night falls to zero calls would otherwise forbid sharding at any volume.
     """
     want = max(1, math.ceil(float(np.sum(rates_per_s)) * SLOT_S / plan.settings.max_requests_per_day))
     rpi = max(plan.gpus_per_instance // plan.tp, 1)
     if plan.scaling == "fixed":
         n = max(1, math.ceil(fixed_replicas / rpi))
         return max(d for d in range(1, min(want, n) + 1) if n % d == 0)
-    least = int(_analytic_replicas(plan, np.asarray(rates_per_s, dtype=np.float64)).min())
-    return max(1, min(want, least // rpi))
+    mean = float(_analytic_replicas(plan, np.asarray(rates_per_s, dtype=np.float64)).mean())
+    return max(1, min(want, int(mean / rpi // MIN_INSTANCES_PER_SHARD)))
 
 
 def day_spec(plan: DayPlan, rates_per_s: FloatArray, fixed_replicas: int) -> tuple[dict[str, object], int]:
@@ -192,10 +202,16 @@ def day_spec(plan: DayPlan, rates_per_s: FloatArray, fixed_replicas: int) -> tup
             "input_tokens": {"kind": "fixed", "value": plan.input_tokens},
             "output_tokens": {"kind": "fixed", "value": plan.output_tokens},
         },
-        "bounds": {"max_sim_seconds": _DAY_S + _DRAIN_S},
+        "bounds": {"max_sim_seconds": _DAY_S + _DRAIN_S, "max_requests": _request_bound(rates, k)},
         "seed": plan.settings.seed,
     }
     return spec, k
+
+
+def _request_bound(rates_per_s: FloatArray, k: int) -> int:
+    """Return a request bound above any Poisson count of one shard's day (mean + 10 σ + 1,000)."""
+    mean = float(np.sum(rates_per_s)) * SLOT_S / k
+    return int(mean + 10.0 * math.sqrt(mean) + 1000.0)
 
 
 def simulate_day(
@@ -207,6 +223,8 @@ def simulate_day(
     """Return one simulated day of the plan's fleet under 24 hourly rates (calls/s), whole fleet."""
     spec, k = day_spec(plan, rates_per_s, fixed_replicas)
     r = run(spec_from_dict(spec, "fleet.simulate"))
+    if r.arrivals_truncated:  # the bound is 10 σ above the day's count: only a bug gets here
+        raise RuntimeError(f"the simulated day was cut at {r.arrived:,} requests: it would be billed short")
     return SimulatedDay(
         requests_per_day=float(r.arrived * k),
         simulated_requests=r.arrived,
@@ -268,7 +286,7 @@ def simulate_months(
                 spike_day=s,
                 spike_days=sd,
                 gpu_hours_billed=billed,
-                analytic_gpu_hours_billed=float(analytic_instance_hours[m]) * plan.gpus_per_instance,
+                analytic_gpu_hours_billed=float(analytic_instance_hours[m]) * plan.offer_gpus_per_instance,
                 unserved_calls=unserved,
                 analytic_unserved_calls=float(analytic_unserved_calls[m]),
             )
@@ -315,6 +333,7 @@ def plan_for(opt: SelfHostedOption, resolved: Resolved, capacity_calls_per_s: fl
         batch=lat.batch if lat is not None else 0,
         price_usd_per_gpu_hour=r[f"{key}.price_usd_per_gpu_hour"].expected,
         gpus_per_instance=math.lcm(terms.gpus_per_instance, opt.gpus_per_replica),  # whole replicas
+        offer_gpus_per_instance=terms.gpus_per_instance,
         billing_increment_s=terms.billing_increment_s,
         billing_minimum_s=terms.billing_minimum_s,
         capacity_calls_per_s=capacity_calls_per_s,

@@ -15,12 +15,16 @@ from flopbill.catalog.prices import PriceOffer, gpu_price, select_offers
 from flopbill.dtypes import Dtype, parse_dtype
 from flopbill.errors import FlopbillError, InputError, UnknownNameError
 from flopbill.estimate.core.assumptions import Assumption
+from flopbill.estimate.pricing.fleet_day import DEFAULT_ENGINE_START_S, DEFAULT_LOAD_BYTES_PER_S
+from flopbill.estimate.pricing.fleet_day import cold_start_s as fleet_cold_start_s
 from flopbill.simulate import events
 from flopbill.simulate.autoscaler import autoscaler_code
 from flopbill.simulate.entities import (
     F_END,
+    F_ITL_SUM,
     I_DROPPED,
     I_FINISHED,
+    I_ITL_N,
     I_N_INTERVALS,
     I_N_TIMELINE,
     I_PREEMPTIONS,
@@ -34,11 +38,12 @@ from flopbill.simulate.entities import (
     Tables,
     new_state,
 )
+from flopbill.simulate.itl import itl_distribution
 from flopbill.simulate.metrics import billed_gpu_s, distribution
 from flopbill.simulate.physics import StepTables, serving_options, step_tables
 from flopbill.simulate.result import Outcomes, SimulationResult, Timeline
 from flopbill.simulate.router import router_code
-from flopbill.simulate.spec import SimulationSpec
+from flopbill.simulate.spec import Autoscaler, SimulationSpec
 from flopbill.simulate.traffic import Workload, workload
 
 _DAY_S = 86400.0
@@ -46,6 +51,15 @@ _PER_SECOND_S = 1.0  # per-second billing (AWS EC2 Linux on-demand, GCP, Azure)
 _MINIMUM_S = 60.0  # AWS EC2 Linux: per-second billing with a 60-second minimum
 _MAX_TIMELINE = 100_000
 _MAX_INTERVALS = 1_000_000
+_LOAD_SOURCE = (
+    "vLLM safetensors loader, AWS gp3 SSD: Llama 3 8B 16.06 GB in 47.99 s, NVIDIA Run:ai Model Streamer "
+    "benchmark, Oct 2024, developer.nvidia.com/blog/reducing-cold-start-latency-for-llm-inference-with-"
+    "nvidia-runai-model-streamer, checked 2026-12-01"
+)
+_START_SOURCE = (
+    "vLLM, Llama 3.1 8B on L40S, warm compile cache: 10 + 13 + 7 + 34 s, tensorfuse.io/docs/blogs/"
+    "reducing_gpu_cold_start, 2025-09-01, checked 2026-12-01"
+)
 
 
 @dataclass(frozen=True)
@@ -153,7 +167,7 @@ def cold_start_s(spec: SimulationSpec, tb: StepTables) -> float:
     a = spec.fleet.autoscaler
     if a.cold_start_s is not None:
         return a.cold_start_s
-    return tb.weights_bytes / a.load_bytes_per_s + a.engine_start_s
+    return float(fleet_cold_start_s(tb.weights_bytes, a.load_bytes_per_s, a.engine_start_s))
 
 
 def _check_fits(wl: Workload, tb: StepTables) -> None:
@@ -262,6 +276,7 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
         duration_s=end,
         ttft_s=distribution(ttft),
         tpot_s=distribution(tpot),
+        itl_s=itl_distribution(st.itl_hist, int(st.ints[I_ITL_N]), float(st.floats[F_ITL_SUM])),
         e2e_s=distribution(e2e),
         queue_wait_s=distribution((st.admit_s - wl.arrival_s)[admitted]),
         goodput_rps=float(ok.sum()) / end if end > 0 else 0.0,
@@ -293,7 +308,8 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
             st.cached_tokens,
         ),
         timeline=tl,
-        assumptions=_assumptions(spec, cfg, price),
+        assumptions=_assumptions(spec, cfg, price, wl),
+        arrivals_truncated=wl.truncated,
     )
 
 
@@ -313,6 +329,16 @@ def _resolved(spec: SimulationSpec, cfg: Config, tb: StepTables, price: _Price) 
     return out
 
 
+def _cold_source(a: Autoscaler) -> str:
+    """Return where a computed cold start comes from (the scenario fleet model's sourced defaults)."""
+    load = "given" if a.load_bytes_per_s != DEFAULT_LOAD_BYTES_PER_S else _LOAD_SOURCE
+    start = "given" if a.engine_start_s != DEFAULT_ENGINE_START_S else _START_SOURCE
+    return (
+        f"weight bytes ÷ {a.load_bytes_per_s / 1e9:.3g} GB/s ({load}) + {a.engine_start_s:g} s engine start "
+        f"({start})"
+    )
+
+
 def _billing_source(spec: SimulationSpec) -> str:
     if spec.deployment.instance is not None:
         return f"instance {spec.deployment.instance} in the price snapshot"
@@ -321,18 +347,14 @@ def _billing_source(spec: SimulationSpec) -> str:
     )
 
 
-def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price) -> tuple[Assumption, ...]:
+def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price, wl: Workload) -> tuple[Assumption, ...]:
     a = spec.fleet.autoscaler
     items = [
         Assumption("step_time", "serving estimator per-step physics", "flopbill.estimate.serving.step"),
         Assumption("scheduler", "vLLM v1: token budget, chunked prefill, recompute preemption", "vLLM v1"),
         Assumption("block_tokens", spec.deployment.block_tokens, "vLLM default block size 16"),
         Assumption(
-            "cold_start_s",
-            cfg.cold_start_s,
-            "given"
-            if a.cold_start_s is not None
-            else f"weights ÷ {a.load_bytes_per_s:.3g} B/s + {a.engine_start_s:g} s engine start (assumed)",
+            "cold_start_s", cfg.cold_start_s, "given" if a.cold_start_s is not None else _cold_source(a)
         ),
         Assumption("prefix_cache_ttl_s", spec.prefix_cache_ttl_s, "assumed; shared blocks not de-duplicated"),
         Assumption(
@@ -344,4 +366,12 @@ def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price) -> tuple[Assu
     ]
     if price.usd_per_gpu_hour is not None:
         items.append(Assumption("price_usd_per_gpu_hour", price.usd_per_gpu_hour, price.source))
+    if wl.truncated:
+        items.append(
+            Assumption(
+                "traffic_truncated",
+                f"first {wl.arrival_s.size:,} requests (last arrival at {float(wl.arrival_s[-1]):,.0f} s)",
+                "bounds.max_requests: the traffic had more requests; later arrivals are not simulated",
+            )
+        )
     return tuple(items)

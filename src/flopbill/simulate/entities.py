@@ -18,16 +18,16 @@ KEPT, TOO_LONG, TIMED_OUT = 0, 1, 2
 # ints[...] indices
 I_NEXT_ARRIVAL, I_STEPS, I_PREEMPTIONS, I_FINISHED, I_DROPPED = 0, 1, 2, 3, 4
 I_RR, I_G_HEAD, I_G_TAIL, I_G_LEN, I_N_INTERVALS, I_N_TIMELINE, I_STOPPED = 5, 6, 7, 8, 9, 10, 11
-N_INTS = 12
-# floats[...] indices
-F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END, F_EVAL_ARRIVALS = (
-    0,
-    1,
-    2,
-    3,
-    4,
-)  # arrivals counted at the last evaluation
-N_FLOATS = 5
+I_ITL_N = 12  # inter-token gaps recorded
+N_INTS = 13
+# floats[...] indices; F_EVAL_ARRIVALS: arrivals counted at the last evaluation; F_ITL_SUM: Σ gaps (s)
+F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END, F_EVAL_ARRIVALS, F_ITL_SUM = 0, 1, 2, 3, 4, 5
+N_FLOATS = 6
+# inter-token latency histogram: bin b holds gaps in [ITL_LOW_S·ITL_RATIO^b, ITL_LOW_S·ITL_RATIO^(b+1));
+# gaps below ITL_LOW_S go to bin 0 and above ITL_LOW_S·ITL_RATIO^ITL_BINS to the last bin
+ITL_LOW_S = 1e-5
+ITL_RATIO = 1.001
+ITL_BINS = 23_030  # up to 1e-5 · 1.001^23030 ≈ 1e5 s
 
 
 class Config(NamedTuple):
@@ -84,6 +84,7 @@ class State(NamedTuple):
     dropped: np.ndarray
     preemptions: np.ndarray
     cached_tokens: np.ndarray
+    last_token_s: np.ndarray  # time of the request's latest output token
     replica_of: np.ndarray
     r_state: np.ndarray
     r_ready_at: np.ndarray
@@ -111,6 +112,7 @@ class State(NamedTuple):
     tl_provisioning: np.ndarray
     tl_waiting: np.ndarray
     tl_running: np.ndarray
+    itl_hist: np.ndarray  # [ITL_BINS] counts of inter-token gaps
     ints: np.ndarray
     floats: np.ndarray
 
@@ -130,6 +132,7 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         dropped=np.zeros(n, np.int64),
         preemptions=np.zeros(n, np.int64),
         cached_tokens=np.zeros(n, np.int64),
+        last_token_s=nan.copy(),
         replica_of=np.full(n, -1, np.int64),
         r_state=np.zeros(r, np.int64),
         r_ready_at=np.full(r, np.inf),
@@ -157,6 +160,7 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         tl_provisioning=np.zeros(n_timeline, np.int64),
         tl_waiting=np.zeros(n_timeline, np.int64),
         tl_running=np.zeros(n_timeline, np.int64),
+        itl_hist=np.zeros(ITL_BINS, np.int64),
         ints=np.zeros(N_INTS, np.int64),
         floats=np.zeros(N_FLOATS),
     )

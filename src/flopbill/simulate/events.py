@@ -248,7 +248,7 @@ def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> boo
             return False
         now = t
         if t_step == t:
-            finish_step(st, rq, r_step, now)
+            finish_step(st, rq, tb, r_step, now)
             _kick(st, rq, cfg, tb, r_step, now)
         elif t_ready == t:
             st.r_state[r_ready] = READY

@@ -27,6 +27,7 @@ from flopbill.simulate.entities import (
     State,
     Tables,
 )
+from flopbill.simulate.itl import record_run
 
 
 @jit
@@ -131,15 +132,17 @@ def cut_run(st: State, cfg: Config, tb: Tables, r: int, now: float) -> None:
 
 
 @jit
-def finish_run(st: State, rq: Requests, r: int, now: float) -> None:
+def finish_run(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None:
     """Apply a finished decode run of ``K`` steps: every request gains ``K`` tokens; retire finished ones."""
     k = st.r_macro_steps[r]
     st.ints[I_STEPS] += k - 1  # finish_step counts one
+    record_run(st, tb, r, k, st.r_step_start_s[r])
     keep = 0
     for j in range(st.r_n_run[r]):
         x = st.r_run[r, j]
         st.computed[x] += k
         st.generated[x] += k
+        st.last_token_s[x] = now
         if st.generated[x] >= rq.output_tokens[x]:
             st.finish_s[x] = now
             st.r_free_blocks[r] += st.held_blocks[x]

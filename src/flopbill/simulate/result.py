@@ -56,6 +56,7 @@ class SimulationResult:
     duration_s: float
     ttft_s: Distribution
     tpot_s: Distribution
+    itl_s: Distribution  # inter-token gaps, every token after a request's first (flopbill.simulate.itl)
     e2e_s: Distribution
     queue_wait_s: Distribution
     goodput_rps: float
@@ -77,6 +78,7 @@ class SimulationResult:
     outcomes: Outcomes
     timeline: Timeline
     assumptions: tuple[Assumption, ...] = field(default=())
+    arrivals_truncated: bool = False  # the traffic had more than bounds.max_requests requests: cut there
 
     def to_dict(self, timeline: bool = True) -> dict[str, Any]:
         """Return the JSON payload: stable keys, SI units; the resolved configuration first."""
@@ -84,6 +86,7 @@ class SimulationResult:
         for key in (
             "arrived",
             "finished",
+            "arrivals_truncated",
             "dropped",
             "dropped_too_long",
             "dropped_timed_out",
@@ -94,7 +97,7 @@ class SimulationResult:
             "duration_s",
         ):
             out[key] = getattr(self, key)
-        for key in ("ttft_s", "tpot_s", "e2e_s", "queue_wait_s"):
+        for key in ("ttft_s", "tpot_s", "itl_s", "e2e_s", "queue_wait_s"):
             out[key] = percentile_dict(getattr(self, key))
         for key in (
             "goodput_rps",

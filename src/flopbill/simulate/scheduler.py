@@ -40,6 +40,7 @@ from flopbill.simulate.entities import (
     State,
     Tables,
 )
+from flopbill.simulate.itl import record_gaps
 from flopbill.simulate.macro import finish_run, try_run
 
 
@@ -236,13 +237,16 @@ def start_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: fl
 
 
 @jit
-def finish_step(st: State, rq: Requests, r: int, now: float) -> None:
-    """Apply replica ``r``'s step ending at ``now``: advance KV, sample tokens, retire finished requests."""
+def finish_step(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None:
+    """Apply replica ``r``'s step ending at ``now``: advance KV, sample tokens, retire finished requests.
+
+    Each token after a request's first counts its gap since the previous one (:mod:`flopbill.simulate.itl`).
+    """
     st.r_busy_s[r] += st.r_step_s[r]
     st.r_busy_window_s[r] += st.r_step_s[r]
     st.ints[I_STEPS] += 1
     if st.r_macro_steps[r] > 0:
-        finish_run(st, rq, r, now)
+        finish_run(st, rq, tb, r, now)
         st.r_step_end[r] = np.inf
         st.r_step_s[r] = 0.0
         return
@@ -258,6 +262,9 @@ def finish_step(st: State, rq: Requests, r: int, now: float) -> None:
                 st.first_token_s[x] = now
                 if rq.group[x] >= 0:
                     st.r_prefix_seen_s[r, rq.group[x]] = now
+            else:
+                record_gaps(st, now - st.last_token_s[x], 1)
+            st.last_token_s[x] = now
             if st.generated[x] >= rq.output_tokens[x]:
                 st.finish_s[x] = now
                 st.r_free_blocks[r] += st.held_blocks[x]

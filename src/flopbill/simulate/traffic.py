@@ -30,13 +30,18 @@ _PLAIN = ("arrival_s", "input_tokens", "output_tokens")
 
 
 class Workload(NamedTuple):
-    """Requests sorted by arrival: times (s), prompt and output tokens, prefix group and its tokens."""
+    """Requests sorted by arrival: times (s), prompt and output tokens, prefix group and its tokens.
+
+    ``truncated``: the traffic had more requests than ``max_requests`` and was cut there (the later
+    arrivals are not simulated; a duration's traffic then ends early).
+    """
 
     arrival_s: np.ndarray
     prompt_tokens: np.ndarray
     output_tokens: np.ndarray
     group: np.ndarray
     prefix_tokens: np.ndarray
+    truncated: bool = False
 
 
 def rate_rps(tr: Traffic, t_s: Any) -> Any:
@@ -64,24 +69,30 @@ def _unit_renewal(tr: Traffic, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.cumsum(gaps)
 
 
-def arrival_times_s(tr: Traffic, rng: np.random.Generator, max_requests: int) -> np.ndarray:
-    """Return sorted arrival times (s) of the spec's requests (or duration), at most ``max_requests``."""
+def arrival_times_s(tr: Traffic, rng: np.random.Generator, max_requests: int) -> tuple[np.ndarray, bool]:
+    """Return (sorted arrival times in s, truncated?) of the spec's requests (or duration).
+
+    At most ``max_requests``; ``truncated`` is True when the traffic had more (with ``duration_s``: the
+    ``max_requests``-th arrival came before the end of the duration).
+    """
     rate = float(tr.rate_rps or 0.0)
     modulated = tr.diurnal is not None or bool(tr.spikes)
     if tr.requests is not None:
         n = min(tr.requests, max_requests)
         u = _unit_renewal(tr, n, rng)
         if not modulated:
-            return u / rate
+            return u / rate, tr.requests > max_requests
         horizon = _horizon_for(tr, float(u[-1]))
-        return _rescale(tr, u, horizon)
+        return _rescale(tr, u, horizon), tr.requests > max_requests
     duration = float(tr.duration_s or 0.0)
     grid = np.linspace(0.0, duration, _GRID_POINTS)
     expected = float(np.trapezoid(rate_rps(tr, grid), grid)) if modulated else rate * duration
-    n = min(int(expected + 6.0 * np.sqrt(expected + 1.0) * max(tr.cv, 1.0) + 16), max_requests)
+    want = int(expected + 6.0 * np.sqrt(expected + 1.0) * max(tr.cv, 1.0) + 16)
+    n = min(want, max_requests)
     u = _unit_renewal(tr, n, rng)
     t = _rescale(tr, u, duration) if modulated else u / rate
-    return t[t <= duration]
+    inside = t[t <= duration]
+    return inside, n < want and inside.size == n
 
 
 def _cumulative(tr: Traffic, horizon_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -183,10 +194,12 @@ def read_trace(path: str, max_requests: int) -> tuple[np.ndarray, np.ndarray, np
 def workload(tr: Traffic, seed: int, max_requests: int) -> Workload:
     """Return the requests of ``tr`` (seeded with ``seed``), sorted by arrival, at most ``max_requests``."""
     rng = np.random.default_rng(seed)
+    truncated = False
     if tr.arrivals == "trace":
         t, inp, out = read_trace(str(tr.trace), max_requests)
+        truncated = t.size == max_requests and _trace_rows(str(tr.trace)) > max_requests
     else:
-        t = arrival_times_s(tr, rng, max_requests)
+        t, truncated = arrival_times_s(tr, rng, max_requests)
         inp = lengths(tr.input_tokens, t.size, rng, "traffic.input_tokens")
         out = lengths(tr.output_tokens, t.size, rng, "traffic.output_tokens")
     if t.size == 0:
@@ -198,4 +211,10 @@ def workload(tr: Traffic, seed: int, max_requests: int) -> Workload:
         group[shared] = rng.integers(0, tr.prefix.groups, int(shared.sum()))
         prefix[shared] = tr.prefix.tokens
         inp = np.where(shared, np.maximum(inp, tr.prefix.tokens + 1), inp)
-    return Workload(t, inp.astype(np.int64), out.astype(np.int64), group, prefix)
+    return Workload(t, inp.astype(np.int64), out.astype(np.int64), group, prefix, truncated)
+
+
+def _trace_rows(path: str) -> int:
+    """Return the number of data rows of a trace CSV (header excluded)."""
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
