@@ -130,3 +130,23 @@ def test_request_rate_autoscaler_holds_rate_over_target_replicas() -> None:
     late = (tl.t_s > 300.0) & (tl.t_s < 1700.0)
     assert set(tl.ready[late].tolist()) == {3}
     assert r.gpu_hours_billed >= r.gpu_hours_busy
+
+
+def test_a_fixed_fleet_bills_the_whole_duration_it_serves() -> None:
+    """2 replicas for 600 s of traffic that stops at 300 s (a spike of multiplier 0): the fleet is up,
+    and billed per second, for the whole 600 s — 2 × 600 s = 0.3333 GPU-hours — not only until its last
+    request finished (the e-mail and enterprise scenario days end with a quiet night)."""
+    spec = {
+        "deployment": {"model": "llama-3.1-8b"},
+        "fleet": {"replicas": 2},
+        "traffic": {
+            "rate_rps": 1.0,
+            "duration_s": 600.0,
+            "spikes": [{"start_s": 300.0, "duration_s": 300.0, "multiplier": 0.0}],
+            "output_tokens": {"kind": "fixed", "value": 20},
+        },
+    }
+    r = simulate(spec_from_dict(spec))
+    assert r.outcomes.arrival_s[-1] < 300.0
+    assert r.duration_s == pytest.approx(600.0)
+    assert r.gpu_hours_billed == pytest.approx(2 * 600.0 / 3600.0)

@@ -159,6 +159,7 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         prefix_ttl_s=spec.prefix_cache_ttl_s,
         affinity_slack=spec.affinity_slack,
         max_sim_s=float(max_sim),
+        horizon_s=float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0,
     )
 
 

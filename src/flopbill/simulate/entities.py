@@ -50,6 +50,7 @@ class Config(NamedTuple):
     prefix_ttl_s: float
     affinity_slack: int
     max_sim_s: float
+    horizon_s: float  # the traffic's duration: the fleet runs (and bills) at least this long; 0 = none
 
 
 class Requests(NamedTuple):

@@ -3,9 +3,9 @@
 The loop advances from one event to the next; between events nothing changes, so a whole engine step is
 one event (not one per token or per request). At each turn the earliest of (next arrival, earliest step
 end, earliest replica ready, next evaluation) is handled; ties go step end → ready → arrival →
-evaluation. The run ends when every request has finished or been dropped, or at ``max_sim_s`` (requests
-still in flight are then reported as unfinished). Everything is compiled with numba
-(:mod:`flopbill.simulate._jit`): ~1 µs per event instead of ~50 µs in Python.
+evaluation. The run ends when every request has finished or been dropped and the traffic's duration
+has passed, or at ``max_sim_s`` (requests still in flight are then reported as unfinished). Everything
+is compiled with numba (:mod:`flopbill.simulate._jit`): ~1 µs per event instead of ~50 µs in Python.
 """
 
 from __future__ import annotations
@@ -226,19 +226,24 @@ def start(st: State, cfg: Config) -> None:
 def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> bool:
     """Handle every event up to ``until_s``, updating ``st`` in place; return True when the run is over.
 
-    The run is over when every request has finished or been dropped, or at ``cfg.max_sim_s``; then the
-    billed intervals of replicas still up are closed. Calling again continues where it stopped, so a
-    caller can report progress between calls without changing the result.
+    The run is over when every request has finished or been dropped and the traffic's duration
+    (``cfg.horizon_s``) has passed (the fleet, autoscaler included, runs to the end of the period it
+    serves), or at ``cfg.max_sim_s``; then the billed intervals of replicas still up are closed.
+    Calling again continues where it stopped, so a caller can report progress between calls without
+    changing the result.
     """
     n = rq.arrival_s.shape[0]
     now = st.floats[F_NOW]
-    while st.ints[I_FINISHED] + st.ints[I_DROPPED] < n:
+    while True:
         i = st.ints[I_NEXT_ARRIVAL]
         t_arr = rq.arrival_s[i] if i < n else np.inf
         r_step, t_step = _next_step(st, cfg)
         r_ready, t_ready = _next_ready(st, cfg)
         t_tick = st.floats[F_NEXT_TICK]
         t = min(t_step, t_ready, t_arr, t_tick)
+        if st.ints[I_FINISHED] + st.ints[I_DROPPED] >= n and t > cfg.horizon_s:
+            now = max(now, min(cfg.horizon_s, cfg.max_sim_s))  # the fleet is up to the traffic's end
+            break
         if t > cfg.max_sim_s:
             now = cfg.max_sim_s
             st.ints[I_STOPPED] = 1
