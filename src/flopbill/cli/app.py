@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flopbill.errors import FlopbillError, InputError
+from flopbill.errors import DoesNotFitError, FlopbillError, InputError, render_fields
 
 app = typer.Typer(
     name="flopbill",
@@ -143,6 +143,9 @@ FIELD_FLAGS = {
     "prefix_hit_rate": "--prefix-hit",
     "context_tokens": "--context",
     "budget_usd": "--budget-usd",
+    "rate_rps": "--rps",
+    "slo.ttft_s": "--slo-ttft",
+    "slo.tpot_s": "--slo-tpot",
 }
 
 
@@ -174,6 +177,8 @@ def error_line(exc: FlopbillError) -> str:
     text = str(exc)
     if isinstance(exc, InputError) and text.startswith(f"{exc.field}: "):
         text = flag_for(exc.field) + text[len(exc.field) :]
+    if isinstance(exc, DoesNotFitError):
+        text = render_fields(text, flag_for)
     text = "; ".join(part.strip() for part in text.splitlines() if part.strip())  # one line, always
     return text if len(text) <= 2000 else text[:1990] + " [...]"
 
