@@ -19,7 +19,17 @@ import numba
 
 F = TypeVar("F", bound=Callable[..., Any])
 _HERE = Path(__file__).resolve().parent
-_KERNEL_MODULES = ("_jit", "entities", "itl", "scheduler", "macro", "router", "autoscaler", "events")
+_KERNEL_MODULES = (
+    "_jit",
+    "entities",
+    "itl",
+    "prefix",
+    "scheduler",
+    "macro",
+    "router",
+    "autoscaler",
+    "events",
+)
 
 
 def _sources_hash() -> str:

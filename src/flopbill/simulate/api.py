@@ -156,7 +156,7 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         cooldown_s=a.cooldown_s,
         cold_start_s=cold_start_s(spec, tb),
         queue_timeout_s=spec.queue_timeout_s if spec.queue_timeout_s is not None else math.inf,
-        prefix_ttl_s=spec.prefix_cache_ttl_s,
+        prefix_ttl_s=spec.prefix_cache_ttl_s if spec.prefix_cache_ttl_s is not None else math.inf,
         affinity_slack=spec.affinity_slack,
         max_sim_s=float(max_sim),
         horizon_s=float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0,
@@ -330,6 +330,10 @@ def _resolved(spec: SimulationSpec, cfg: Config, tb: StepTables, price: _Price) 
     return out
 
 
+def _ttl_text(ttl_s: float | None) -> str:
+    return "" if ttl_s is None else f", at most {ttl_s:g} s unused"
+
+
 def _cold_source(a: Autoscaler) -> str:
     """Return where a computed cold start comes from (the scenario fleet model's sourced defaults)."""
     load = "given" if a.load_bytes_per_s != DEFAULT_LOAD_BYTES_PER_S else _LOAD_SOURCE
@@ -357,7 +361,17 @@ def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price, wl: Workload)
         Assumption(
             "cold_start_s", cfg.cold_start_s, "given" if a.cold_start_s is not None else _cold_source(a)
         ),
-        Assumption("prefix_cache_ttl_s", spec.prefix_cache_ttl_s, "assumed; shared blocks not de-duplicated"),
+        Assumption(
+            "prefix_cache",
+            "LRU eviction by KV capacity"
+            + (
+                f", at most {spec.prefix_cache_ttl_s:g} s unused"
+                if spec.prefix_cache_ttl_s is not None
+                else ""
+            ),
+            "vLLM v1 automatic prefix caching (free-block queue, least recently freed reused first); "
+            "shared blocks not de-duplicated (conservative on capacity)",
+        ),
         Assumption(
             "billing",
             f"{price.gpus_per_instance}-GPU instances, {price.increment_s:g} s increments, "

@@ -86,6 +86,7 @@ class State(NamedTuple):
     preemptions: np.ndarray
     cached_tokens: np.ndarray
     last_token_s: np.ndarray  # time of the request's latest output token
+    holds_prefix: np.ndarray  # 1 while the request holds its group's prefix on its replica
     replica_of: np.ndarray
     r_state: np.ndarray
     r_ready_at: np.ndarray
@@ -104,7 +105,10 @@ class State(NamedTuple):
     r_min_free_blocks: np.ndarray
     r_busy_s: np.ndarray
     r_busy_window_s: np.ndarray
-    r_prefix_seen_s: np.ndarray  # [R, groups]
+    r_prefix_seen_s: np.ndarray  # [R, groups] last use of the group's prefix
+    r_prefix_users: np.ndarray  # [R, groups] running requests holding it
+    r_prefix_evict_at: np.ndarray  # [R, groups] r_alloc_blocks at which its cached blocks are reused
+    r_alloc_blocks: np.ndarray  # [R] blocks allocated so far (flopbill.simulate.prefix)
     iv_replica: np.ndarray  # billing intervals
     iv_start_s: np.ndarray
     iv_end_s: np.ndarray
@@ -134,6 +138,7 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         preemptions=np.zeros(n, np.int64),
         cached_tokens=np.zeros(n, np.int64),
         last_token_s=nan.copy(),
+        holds_prefix=np.zeros(n, np.int64),
         replica_of=np.full(n, -1, np.int64),
         r_state=np.zeros(r, np.int64),
         r_ready_at=np.full(r, np.inf),
@@ -153,6 +158,9 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         r_busy_s=np.zeros(r),
         r_busy_window_s=np.zeros(r),
         r_prefix_seen_s=np.full((r, max(n_groups, 1)), -np.inf),
+        r_prefix_users=np.zeros((r, max(n_groups, 1)), np.int64),
+        r_prefix_evict_at=np.full((r, max(n_groups, 1)), -1, np.int64),
+        r_alloc_blocks=np.zeros(r, np.int64),
         iv_replica=np.zeros(n_intervals, np.int64),
         iv_start_s=np.zeros(n_intervals),
         iv_end_s=np.zeros(n_intervals),

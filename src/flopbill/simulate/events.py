@@ -128,6 +128,7 @@ def _start_replicas(st: State, cfg: Config, n: int, now: float, delay_s: float) 
             st.r_ready_at[r] = now + delay_s if delay_s > 0 else np.inf
             st.r_since[r] = now
             st.r_prefix_seen_s[r, :] = -np.inf
+            st.r_prefix_evict_at[r, :] = -1
             n -= 1
 
 
@@ -253,7 +254,7 @@ def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> boo
             return False
         now = t
         if t_step == t:
-            finish_step(st, rq, tb, r_step, now)
+            finish_step(st, rq, cfg, tb, r_step, now)
             _kick(st, rq, cfg, tb, r_step, now)
         elif t_ready == t:
             st.r_state[r_ready] = READY

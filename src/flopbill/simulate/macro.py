@@ -28,6 +28,7 @@ from flopbill.simulate.entities import (
     Tables,
 )
 from flopbill.simulate.itl import record_run
+from flopbill.simulate.prefix import allocated, release
 
 
 @jit
@@ -99,6 +100,7 @@ def try_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float
         x = st.r_run[r, j]
         new_held = (st.computed[x] + k + bs - 1) // bs
         st.r_free_blocks[r] -= new_held - st.held_blocks[x]
+        allocated(st, r, new_held - st.held_blocks[x])
         st.held_blocks[x] = new_held
         st.r_sched[r, j] = 1
     st.r_min_free_blocks[r] = min(st.r_min_free_blocks[r], st.r_free_blocks[r])
@@ -124,6 +126,7 @@ def cut_run(st: State, cfg: Config, tb: Tables, r: int, now: float) -> None:
         x = st.r_run[r, j]
         new_held = (st.computed[x] + k + bs - 1) // bs
         st.r_free_blocks[r] += st.held_blocks[x] - new_held
+        allocated(st, r, new_held - st.held_blocks[x])  # blocks of the steps not run: never used
         st.held_blocks[x] = new_held
     dt = run_time_s(st, tb, r, k)
     st.r_macro_steps[r] = k
@@ -132,7 +135,7 @@ def cut_run(st: State, cfg: Config, tb: Tables, r: int, now: float) -> None:
 
 
 @jit
-def finish_run(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None:
+def finish_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) -> None:
     """Apply a finished decode run of ``K`` steps: every request gains ``K`` tokens; retire finished ones."""
     k = st.r_macro_steps[r]
     st.ints[I_STEPS] += k - 1  # finish_step counts one
@@ -145,6 +148,7 @@ def finish_run(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None:
         st.last_token_s[x] = now
         if st.generated[x] >= rq.output_tokens[x]:
             st.finish_s[x] = now
+            release(st, cfg, rq, r, x)
             st.r_free_blocks[r] += st.held_blocks[x]
             st.held_blocks[x] = 0
             st.ints[I_FINISHED] += 1

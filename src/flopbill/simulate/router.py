@@ -6,9 +6,10 @@ in :func:`route`. A new policy is one class, one registry line and one branch th
 * ``round_robin``: the next ready replica in turn.
 * ``least_outstanding``: fewest requests running + waiting (llm-d / Envoy "least request").
 * ``join_shortest_queue``: fewest waiting, ties broken by fewest running.
-* ``prefix_affinity``: among replicas that prefilled the request's prefix group within the cache lifetime,
-  the least outstanding, unless it has more than ``affinity_slack`` requests above the least outstanding
-  replica overall (then that one); requests without a group go least-outstanding.
+* ``prefix_affinity``: among replicas whose prefix cache holds the request's group
+  (:mod:`flopbill.simulate.prefix`), the least outstanding, unless it has more than ``affinity_slack``
+  requests above the least outstanding replica overall (then that one); requests without a group go
+  least-outstanding.
 * ``central_queue``: one fleet-wide FIFO; a replica pulls the next request whenever it has a free seat.
   With one seat per replica this is the M/M/c (or G/G/c) queue of textbooks.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from flopbill.errors import InputError
 from flopbill.simulate._jit import jit
 from flopbill.simulate.entities import I_RR, READY, Config, Requests, State
+from flopbill.simulate.prefix import cached_blocks
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,9 @@ def _prefix_affinity(st: State, rq: Requests, cfg: Config, x: int, now: float) -
     if g < 0 or fallback < 0:
         return fallback
     best, best_n = -1, 1 << 62
+    blocks = rq.prefix_tokens[x] // cfg.block_tokens
     for r in range(cfg.max_replicas):
-        if st.r_state[r] == READY and now - st.r_prefix_seen_s[r, g] <= cfg.prefix_ttl_s:
+        if st.r_state[r] == READY and cached_blocks(st, cfg, r, g, blocks, now) > 0:
             n = st.r_n_run[r] + st.r_q_len[r]
             if n < best_n:
                 best, best_n = r, n

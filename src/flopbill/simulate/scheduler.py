@@ -8,9 +8,10 @@ Each step (vLLM ``v1/core/sched/scheduler.py``, ``Scheduler.schedule``; Agrawal 
    it goes back to the front of the queue and later recomputes prompt and generated tokens);
 2. if nothing was preempted, waiting requests are admitted in order while seats (``max_num_seqs``),
    budget and blocks last; the first that does not fit stops admission (no skipping ahead). A request
-   whose group's shared prefix was prefilled on this replica within the cache lifetime starts with the
-   prefix's full blocks computed (prefix-cache hit). Shared blocks are not de-duplicated in memory (each
-   request holds its own copy: conservative on capacity).
+   whose group's shared prefix is in this replica's prefix cache (:mod:`flopbill.simulate.prefix`: LRU
+   eviction by capacity, as vLLM) starts with the prefix's full blocks computed (prefix-cache hit).
+   Shared blocks are not de-duplicated in memory (each request holds its own copy: conservative on
+   capacity).
 
 When a step's scheduled tokens bring a request to ``prompt + generated`` computed tokens it samples one
 token; a request ends when it has generated its output tokens.
@@ -42,6 +43,7 @@ from flopbill.simulate.entities import (
 )
 from flopbill.simulate.itl import record_gaps
 from flopbill.simulate.macro import finish_run, try_run
+from flopbill.simulate.prefix import allocated, cached_blocks, hold, release
 
 
 @jit
@@ -113,10 +115,11 @@ def _attention_s(tb: Tables, computed: int, tokens: int) -> float:
 
 
 @jit
-def _preempt_newest(st: State, r: int) -> None:
+def _preempt_newest(st: State, cfg: Config, rq: Requests, r: int) -> None:
     """Preempt the newest running request of ``r`` (recompute): free its blocks, requeue it first."""
     j = st.r_n_run[r] - 1
     v = st.r_run[r, j]
+    release(st, cfg, rq, r, v)
     st.r_free_blocks[r] += st.held_blocks[v]
     st.held_blocks[v] = 0
     st.computed[v] = 0
@@ -150,12 +153,13 @@ def _schedule_running(st: State, rq: Requests, cfg: Config, tb: Tables, r: int) 
             continue
         nb = _blocks(st.computed[x] + s, cfg.block_tokens) - st.held_blocks[x]
         while nb > st.r_free_blocks[r] and j < st.r_n_run[r]:
-            _preempt_newest(st, r)
+            _preempt_newest(st, cfg, rq, r)
             preempted = True
         if j >= st.r_n_run[r]:
             break
         st.held_blocks[x] += nb
         st.r_free_blocks[r] -= nb
+        allocated(st, r, nb)
         st.r_sched[r, j] = s
         budget -= s
         tokens += s
@@ -166,12 +170,11 @@ def _schedule_running(st: State, rq: Requests, cfg: Config, tb: Tables, r: int) 
 
 @jit
 def _prefix_hit(st: State, rq: Requests, cfg: Config, r: int, x: int, now: float) -> None:
-    """Start ``x`` with its group's cached prefix (full blocks) when ``r`` prefilled it within the TTL."""
-    g = rq.group[x]
-    if g < 0 or st.computed[x] != 0 or now - st.r_prefix_seen_s[r, g] > cfg.prefix_ttl_s:
+    """Start ``x`` with the blocks of its group's prefix that ``r`` has cached (:mod:`.prefix`)."""
+    if st.computed[x] != 0:
         return
-    hit = (rq.prefix_tokens[x] // cfg.block_tokens) * cfg.block_tokens
-    hit = min(hit, rq.prompt_tokens[x] - 1)
+    blocks = cached_blocks(st, cfg, r, rq.group[x], rq.prefix_tokens[x] // cfg.block_tokens, now)
+    hit = min(blocks * cfg.block_tokens, rq.prompt_tokens[x] - 1)
     if hit > 0:
         st.computed[x] = hit
         st.cached_tokens[x] = hit
@@ -205,6 +208,9 @@ def _admit_waiting(
         st.r_n_run[r] = j + 1
         st.held_blocks[x] = nb
         st.r_free_blocks[r] -= nb
+        allocated(st, r, nb)
+        if st.cached_tokens[x] > 0:
+            hold(st, rq, r, x, now)
         budget -= s
         tokens += s
         attn += _attention_s(tb, st.computed[x], s)
@@ -237,7 +243,7 @@ def start_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: fl
 
 
 @jit
-def finish_step(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None:
+def finish_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) -> None:
     """Apply replica ``r``'s step ending at ``now``: advance KV, sample tokens, retire finished requests.
 
     Each token after a request's first counts its gap since the previous one (:mod:`flopbill.simulate.itl`).
@@ -246,7 +252,7 @@ def finish_step(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None
     st.r_busy_window_s[r] += st.r_step_s[r]
     st.ints[I_STEPS] += 1
     if st.r_macro_steps[r] > 0:
-        finish_run(st, rq, tb, r, now)
+        finish_run(st, rq, cfg, tb, r, now)
         st.r_step_end[r] = np.inf
         st.r_step_s[r] = 0.0
         return
@@ -260,13 +266,13 @@ def finish_step(st: State, rq: Requests, tb: Tables, r: int, now: float) -> None
             st.generated[x] += 1
             if st.generated[x] == 1:
                 st.first_token_s[x] = now
-                if rq.group[x] >= 0:
-                    st.r_prefix_seen_s[r, rq.group[x]] = now
+                hold(st, rq, r, x, now)
             else:
                 record_gaps(st, now - st.last_token_s[x], 1)
             st.last_token_s[x] = now
             if st.generated[x] >= rq.output_tokens[x]:
                 st.finish_s[x] = now
+                release(st, cfg, rq, r, x)
                 st.r_free_blocks[r] += st.held_blocks[x]
                 st.held_blocks[x] = 0
                 st.ints[I_FINISHED] += 1

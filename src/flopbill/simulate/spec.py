@@ -180,7 +180,12 @@ class SimulationSpec(Strict):
     slo: Slo = Slo()
     bounds: Bounds = Bounds()
     queue_timeout_s: float | None = Field(None, gt=0, description="drop requests waiting longer; None: never")
-    prefix_cache_ttl_s: float = Field(600.0, ge=0, description="how long a prefilled prefix stays cached")
+    prefix_cache_ttl_s: float | None = Field(
+        None,
+        ge=0,
+        description="optional lifetime of an unused cached prefix, s; default none: evicted only by capacity "
+        "(LRU over the KV blocks, as vLLM's prefix cache)",
+    )
     affinity_slack: int = Field(8, ge=0, description="prefix_affinity: extra load tolerated for a hit")
     seed: int = 0
 
