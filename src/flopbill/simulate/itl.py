@@ -78,6 +78,12 @@ def record_run(st: State, tb: Tables, r: int, k_all: int, start_s: float) -> Non
     for j in range(n):
         record_gaps(st, first_end - st.last_token_s[st.r_run[r, j]], 1)
     k = 2
+    if k_all >= 2:
+        b = itl_bin(_run_step_s(st, tb, r, 2))
+        if itl_bin(_run_step_s(st, tb, r, k_all)) == b:  # the usual case: the whole run in one bin
+            st.itl_hist[b] += (k_all - 1) * n
+            st.ints[I_ITL_N] += (k_all - 1) * n
+            k = k_all + 1  # nothing left to bisect
     while k <= k_all:
         d = _run_step_s(st, tb, r, k)
         b = itl_bin(d)
