@@ -58,35 +58,41 @@ def record_gaps(st: State, gap_s: float, count: int) -> None:
 
 
 @jit
-def _run_step_s(st: State, tb: Tables, r: int, k: int) -> float:
-    """Return step ``k`` (1-based) of replica ``r``'s decode run, before its tokens are applied."""
-    n = st.r_n_run[r]
-    total = tb.linear_s[n]
-    for j in range(n):
-        total += tb.decode_attention_s[st.computed[st.r_run[r, j]] + k]
-    return float(total)
-
-
-@jit
-def record_run(st: State, tb: Tables, r: int, k_all: int, start_s: float) -> None:
-    """Count the gaps of a decode run of ``k_all`` steps of ``r`` that started at ``start_s``.
-
-    Call before the run's tokens are applied (``computed`` still at the run's start).
+def record_run(st: State, tb: Tables, r: int, k_all: int, start_s: float, run_s: float) -> None:
+    """Count the gaps of a decode run of ``k_all`` steps of ``r`` that started at ``start_s`` and lasted
+    ``run_s`` seconds (``Σ d(k)``). Call before the run's tokens are applied (``computed`` still at the
+    run's start). One pass over the batch gives ``d(1)``, ``d(2)`` and ``d(K)``; only a run whose steps
+    cross a bin boundary bisects.
     """
     n = st.r_n_run[r]
-    first_end = start_s + _run_step_s(st, tb, r, 1)
+    dec = tb.decode_attention_s
+    d1 = d2 = dk = tb.linear_s[n]
+    whole_step = 0  # the token before came at the run's start: a gap of the first step
     for j in range(n):
-        record_gaps(st, first_end - st.last_token_s[st.r_run[r, j]], 1)
+        x = st.r_run[r, j]
+        c = st.computed[x]
+        d1 += dec[c + 1]
+        d2 += dec[c + 2]
+        dk += dec[c + k_all]
+        whole_step += st.last_token_s[x] == start_s
+    first_end = start_s + d1
+    record_gaps(st, d1, whole_step)
+    if whole_step < n:
+        for j in range(n):
+            last = st.last_token_s[st.r_run[r, j]]
+            if last != start_s:
+                record_gaps(st, first_end - last, 1)
+    if k_all < 2:
+        return
+    st.floats[F_ITL_SUM] += n * (run_s - d1)  # Σ_{k=2..K} d(k), n gaps each
+    st.ints[I_ITL_N] += (k_all - 1) * n
+    b = itl_bin(d2)
+    if itl_bin(dk) == b:  # the usual case: every step of the run in one bin
+        st.itl_hist[b] += (k_all - 1) * n
+        return
     k = 2
-    if k_all >= 2:
-        b = itl_bin(_run_step_s(st, tb, r, 2))
-        if itl_bin(_run_step_s(st, tb, r, k_all)) == b:  # the usual case: the whole run in one bin
-            st.itl_hist[b] += (k_all - 1) * n
-            st.ints[I_ITL_N] += (k_all - 1) * n
-            k = k_all + 1  # nothing left to bisect
     while k <= k_all:
-        d = _run_step_s(st, tb, r, k)
-        b = itl_bin(d)
+        b = itl_bin(_run_step_s(st, tb, r, k))
         lo, hi = k, k_all  # the last step still in bin b: d never decreases with k
         while lo < hi:
             mid = (lo + hi + 1) // 2
@@ -94,16 +100,18 @@ def record_run(st: State, tb: Tables, r: int, k_all: int, start_s: float) -> Non
                 lo = mid
             else:
                 hi = mid - 1
-        steps = lo - k + 1
-        st.itl_hist[b] += steps * n
-        st.ints[I_ITL_N] += steps * n
+        st.itl_hist[b] += (lo - k + 1) * n
         k = lo + 1
-    cum = tb.decode_attention_cum_s
-    total = (k_all - 1) * tb.linear_s[n]
+
+
+@jit
+def _run_step_s(st: State, tb: Tables, r: int, k: int) -> float:
+    """Return step ``k`` (1-based) of replica ``r``'s decode run, before its tokens are applied."""
+    n = st.r_n_run[r]
+    total = tb.linear_s[n]
     for j in range(n):
-        c = st.computed[st.r_run[r, j]]
-        total += cum[c + k_all + 1] - cum[c + 2]  # Σ_{k=2..K} decode_attention_s[c + k]
-    st.floats[F_ITL_SUM] += n * total
+        total += tb.decode_attention_s[st.computed[st.r_run[r, j]] + k]
+    return float(total)
 
 
 def itl_distribution(hist: np.ndarray, n: int, total_s: float) -> Distribution:

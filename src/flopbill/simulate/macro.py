@@ -139,7 +139,7 @@ def finish_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: fl
     """Apply a finished decode run of ``K`` steps: every request gains ``K`` tokens; retire finished ones."""
     k = st.r_macro_steps[r]
     st.ints[I_STEPS] += k - 1  # finish_step counts one
-    record_run(st, tb, r, k, st.r_step_start_s[r])
+    record_run(st, tb, r, k, st.r_step_start_s[r], st.r_step_s[r])
     keep = 0
     for j in range(st.r_n_run[r]):
         x = st.r_run[r, j]

@@ -238,6 +238,7 @@ def start_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: fl
         st.r_step_s[r] = 0.0
         return
     dt = tb.linear_s[tokens] + attn
+    st.r_step_start_s[r] = now
     st.r_step_end[r] = now + dt
     st.r_step_s[r] = dt
 
@@ -257,6 +258,8 @@ def finish_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: f
         st.r_step_s[r] = 0.0
         return
     keep = 0
+    start = st.r_step_start_s[r]
+    whole_step = 0  # gaps equal to this step (the token before came at its start): counted at once
     for j in range(st.r_n_run[r]):
         x = st.r_run[r, j]
         s = st.r_sched[r, j]
@@ -267,6 +270,8 @@ def finish_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: f
             if st.generated[x] == 1:
                 st.first_token_s[x] = now
                 hold(st, rq, r, x, now)
+            elif st.last_token_s[x] == start:
+                whole_step += 1
             else:
                 record_gaps(st, now - st.last_token_s[x], 1)
             st.last_token_s[x] = now
@@ -282,6 +287,8 @@ def finish_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: f
             st.r_sched[r, keep] = s
             keep += 1
     st.r_n_run[r] = keep
+    if whole_step > 0:
+        record_gaps(st, now - start, whole_step)
     st.r_step_end[r] = np.inf
     st.r_step_s[r] = 0.0
 
