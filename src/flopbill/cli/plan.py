@@ -120,10 +120,41 @@ def print_result(result: ScenarioResult, show_assumptions: bool) -> None:
             _month_rows(result),
         )
     )
+    _print_offers(result)
     _print_latency(result)
     _print_answers(result)
     if show_assumptions:
         print_assumptions(result.assumptions)
+
+
+def _print_offers(result: ScenarioResult) -> None:
+    rows = []
+    for o in result.options:
+        c = o.offer
+        if c is None:
+            continue
+        billing = (
+            f"per {c.billing_increment_s:g} s, min {c.billing_minimum_s:g} s"
+            if c.billing_known
+            else "unknown: whole hours"
+        )
+        how = "pinned" if c.pinned else f"least of {c.n_offers}"
+        rows.append(
+            [
+                o.name,
+                f"{c.provider} {c.instance}" + (f" ({c.region})" if c.region else ""),
+                str(c.gpus_per_instance),
+                f"${c.price_usd_per_gpu_hour:.2f}",
+                billing,
+                c.date_checked,
+                f"{_usd(c.bill_usd)} ({how})",
+                f"{_usd(c.bill_usd)} / {_usd(c.median_bill_usd)} / {_usd(c.dearest_bill_usd)}",
+            ]
+        )
+    if rows:
+        cols = ["option", "offer", "GPUs/inst.", "$/GPU-h", "billing", "checked", "GPU bill"]
+        cols.append("offers: cheapest / median / dearest")
+        console.print(make_table("GPU offer billed (the one that bills least for the fleet)", cols, rows))
 
 
 def _print_latency(result: ScenarioResult) -> None:

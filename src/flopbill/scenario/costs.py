@@ -78,13 +78,39 @@ class OptionArrays:
 
 
 @dataclass(frozen=True)
+class Billing:
+    """How an option's instances are billed, one value per input row ((rows, 1) arrays): GPUs per
+    instance, billing increment and minimum (s). Lets one evaluation compare many price offers."""
+
+    gpus_per_instance: FloatArray
+    billing_increment_s: FloatArray
+    billing_minimum_s: FloatArray
+
+
+@dataclass(frozen=True)
 class Context:
-    """What every option's cost needs: the resolved scenario, sampled inputs and traffic."""
+    """What every option's cost needs: the resolved scenario, sampled inputs and traffic.
+
+    ``billing`` overrides the resolved instance terms of the options it names, row by row (used to bill
+    every catalog offer of an option in one call, :mod:`flopbill.scenario.offers`).
+    """
 
     resolved: Resolved
     v: Mapping[str, FloatArray]
     traffic: TrafficArrays
     simulate: bool = False  # bill fleet: {simulate: true} options from the simulation (one row only)
+    billing: Mapping[str, Billing] = field(default_factory=dict)
+
+    def terms(self, name: str) -> Billing:
+        """Return option ``name``'s billing terms as (rows or 1, 1) arrays."""
+        if name in self.billing:
+            return self.billing[name]
+        t = self.resolved.fleet[name]
+        return Billing(
+            np.array([[float(t.gpus_per_instance)]]),
+            np.array([[t.billing_increment_s]]),
+            np.array([[t.billing_minimum_s]]),
+        )
 
     def col(self, name: str) -> FloatArray:
         """Return input ``name`` as a (samples, 1) column."""
@@ -151,7 +177,8 @@ def _day(
     opt: GpuBacked, ctx: Context, rate_h: FloatArray, floor: FloatArray | float, ceiling: FloatArray
 ) -> DayFleet:
     key = f"options.{opt.name}"
-    terms = ctx.resolved.fleet[opt.name]
+    delay = ctx.resolved.fleet[opt.name].scale_down_delay_s
+    bill = ctx.terms(opt.name)
     cap = _capacity(opt, ctx)
     u = ctx.col(f"{key}.target_utilization")
     cold = ctx.col(f"{key}.cold_start_s")
@@ -160,10 +187,10 @@ def _day(
             rate_h,
             cap,
             u,
-            terms.billing_increment_s,
-            terms.billing_minimum_s,
+            bill.billing_increment_s,
+            bill.billing_minimum_s,
             cold,
-            terms.scale_down_delay_s,
+            delay,
             ceiling,
         )
     return day_fleet(
@@ -173,11 +200,11 @@ def _day(
         floor,
         ceiling,
         opt.gpus_per_replica,
-        terms.gpus_per_instance,
-        terms.billing_increment_s,
-        terms.billing_minimum_s,
+        bill.gpus_per_instance,
+        bill.billing_increment_s,
+        bill.billing_minimum_s,
         cold,
-        terms.scale_down_delay_s,
+        delay,
         unimodal=True,  # the hourly curves rise once and fall once (diurnal.hourly_curves)
     )
 
@@ -242,8 +269,8 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     )
     if ctx.simulate and is_simulated(opt) and isinstance(share, float) and share == 1.0:  # not via a router
         fm = _simulated(opt, ctx, share, fm, arrays)
-    terms = ctx.resolved.fleet[opt.name]
-    replicas_per_instance = terms.gpus_per_instance / opt.gpus_per_replica
+    gpi = ctx.terms(opt.name).gpus_per_instance
+    replicas_per_instance = gpi / opt.gpus_per_replica
     paid = fm.instance_hours * 3600.0 * replicas_per_instance * _capacity(opt, ctx)
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(paid > 0, fm.served_calls / np.where(paid > 0, paid, 1.0), 0.0)
@@ -251,7 +278,7 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     arrays.unserved_calls = fm.unserved_calls
     arrays.cold_start_waits = fm.cold_start_waits
     arrays.over_capacity = bool(np.any(fm.unserved_calls > 1e-6 * (fm.served_calls + fm.unserved_calls)))
-    arrays.gpus = fm.peak_instances * terms.gpus_per_instance
+    arrays.gpus = fm.peak_instances * gpi
     return fm
 
 
@@ -299,7 +326,7 @@ def _self_hosted(opt: SelfHostedOption, ctx: Context, share: Share) -> OptionArr
     arrays = OptionArrays()
     fm = _fleet(opt, ctx, share, arrays)
     price = ctx.col(f"options.{opt.name}.price_usd_per_gpu_hour")
-    usd = fm.instance_hours * ctx.resolved.fleet[opt.name].gpus_per_instance * price
+    usd = fm.instance_hours * ctx.terms(opt.name).gpus_per_instance * price
     arrays.add(f"{opt.name} GPU rental ({opt.pricing})", "gpu_rental", usd)
     if arrays.utilization is not None:
         arrays.idle_usd = usd * (1.0 - arrays.utilization)

@@ -63,6 +63,34 @@ class PricedLatency:
 
 
 @dataclass(frozen=True)
+class ChosenOffer:
+    """The GPU price catalog offer a self-hosted option is billed at, and the spread over its offers.
+
+    ``bill_usd`` is this offer's GPU bill over the horizon at expected inputs; ``median_bill_usd`` and
+    ``dearest_bill_usd`` the median and largest bill over the ``n_offers`` candidate offers (the least is
+    ``bill_usd`` unless ``pinned``: then the only candidate). ``billing_known`` is False where the snapshot
+    does not know the provider's increment (whole hours assumed).
+    """
+
+    provider: str
+    instance: str
+    region: str
+    gpus_per_instance: int
+    price_usd_per_gpu_hour: float
+    billing_increment_s: float
+    billing_minimum_s: float
+    billing_known: bool
+    date_checked: str
+    source_url: str
+    n_offers: int
+    bill_usd: float
+    median_bill_usd: float
+    dearest_bill_usd: float
+    dearest_offer: str
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A scenario with every number it needs, by input name, and where each came from."""
 
@@ -76,6 +104,7 @@ class Resolved:
     assumptions: tuple[Assumption, ...]
     fleet: dict[str, FleetTerms] = field(default_factory=dict)
     latency: dict[str, PricedLatency] = field(default_factory=dict)
+    offers: dict[str, ChosenOffer] = field(default_factory=dict)
 
 
 def _walk(obj: Any, path: str, out: dict[str, Range]) -> None:
@@ -304,12 +333,14 @@ def _terms(opt: GpuBacked, key: str, ranges: dict[str, Range], notes: list[Assum
         )
     if isinstance(opt, SelfHostedOption):
         if opt.price_usd_per_gpu_hour is None:
-            price, src = estimators.gpu_hour_price(
+            # provisional (median offer): :func:`flopbill.scenario.offers.choose_offers` replaces the price,
+            # the instance terms and their assumptions with the offer that bills least
+            price, _ = estimators.gpu_hour_price(
                 opt.gpu, opt.pricing, opt.provider, f"{key}.price_usd_per_gpu_hour"
             )
             ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
-            notes.extend(src)
             t = estimators.instance_terms(opt.gpu, opt.pricing, opt.provider)
+            t = dataclasses.replace(t, assumptions=())
         else:
             t = estimators.InstanceTerms(
                 1,
@@ -399,6 +430,8 @@ def resolve(scenario: Scenario, today: dt.date | None = None) -> Resolved:
     api, capacity = _option_defaults(scenario, ranges, notes, owners)
     fleet, latency = _fleet_defaults(scenario, ranges, notes, capacity, owners)
     cost, hours = _training_defaults(scenario, ranges, notes)
-    return Resolved(
-        scenario, ranges, api, capacity, cost, hours, when, once_each(notes, owners), fleet, latency
+    from flopbill.scenario.offers import choose_offers  # offers bills with costs, which imports this module
+
+    return choose_offers(
+        Resolved(scenario, ranges, api, capacity, cost, hours, when, once_each(notes, owners), fleet, latency)
     )

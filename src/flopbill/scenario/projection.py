@@ -108,6 +108,7 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
         latency=_latency(resolved, name),
         cash_monthly_usd=_s(det.cash_usd[0] + one_time) if det.cash_usd is not None else None,
         simulation=det.simulation,
+        offer=resolved.offers.get(name),
     )
 
 

@@ -207,8 +207,13 @@ class SelfHostedOption(_GpuOption):
     )
     pricing: Literal["on_demand", "reserved_1y", "reserved_3y", "spot"] = "on_demand"
     provider: str | None = Field(default=None, description="GPU price catalog provider, e.g. aws")
+    instance: str | None = Field(
+        default=None,
+        description="GPU price catalog instance, e.g. p5.48xlarge; default: the offer that bills least",
+    )
     price_usd_per_gpu_hour: NonNegative | None = Field(
-        default=None, description="USD per GPU-hour (ranged); default: the GPU price catalog"
+        default=None,
+        description="USD per GPU-hour (ranged); default: the catalog offer that bills least for this fleet",
     )
     gpus_per_instance: int | None = Field(
         default=None, ge=1, le=64, description="GPUs billed together; default: the catalog offer's instance"
