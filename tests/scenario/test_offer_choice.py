@@ -107,3 +107,12 @@ def test_every_offer_billed_at_once_matches_each_offer_pinned() -> None:
     assert free.offer.bill_usd == pytest.approx(min(pinned))
     assert free.offer.dearest_bill_usd == pytest.approx(max(pinned))
     assert free.total_recurring_usd == pytest.approx(min(pinned))
+
+
+def test_a_replica_wider_than_an_instance_is_not_split_over_instances() -> None:
+    """4 GPUs per replica, one replica, Lambda: the 1- and 2-GPU instances cannot hold it (tensor
+    parallelism stays inside one instance), so the candidates are 4-GPU ($4.09 × 4 = $16.36/h) and
+    8-GPU ($31.92/h) → 4-GPU, $16.36 × 720 h = $11,779.20 a month (1-GPU ×4 would be $17.16/h anyway)."""
+    opt = _run(provider="lambda", replicas=1, months=1, gpus_per_replica=4)
+    assert opt.offer is not None and opt.offer.n_offers == 2 and opt.offer.gpus_per_instance == 4
+    assert opt.recurring_cost_usd[0] == pytest.approx(4 * 4.09 * HOURS)

@@ -36,14 +36,21 @@ from flopbill.scenario.traffic import project_traffic
 def candidate_offers(opt: SelfHostedOption) -> tuple[PriceOffer, ...]:
     """Return the catalog offers ``opt`` may be billed at: its GPU and pricing model, and its ``provider``
     and ``instance`` when pinned. Raises :class:`UnknownNameError` (close matches) for an instance the
-    snapshot does not list there."""
+    snapshot does not list there.
+
+    Unless an instance is pinned, only instances that hold a whole replica (GPUs per instance ≥
+    ``gpus_per_replica``: tensor parallelism runs over one instance's NVLink, not between instances) are
+    candidates, where any exists.
+    """
     offers = select_offers(opt.gpu, opt.provider, opt.pricing)
     if opt.instance is not None:
         known = {o.instance for o in offers}
         offers = tuple(o for o in offers if o.instance == opt.instance)
         if not offers:
             raise UnknownNameError(f"{opt.gpu} {opt.pricing} instance", opt.instance, known)
-    return offers
+        return offers
+    whole = tuple(o for o in offers if (opt.gpus_per_instance or o.gpus_per_instance) >= opt.gpus_per_replica)
+    return whole or offers
 
 
 def _billing(opt: SelfHostedOption, offers: tuple[PriceOffer, ...]) -> Billing:
