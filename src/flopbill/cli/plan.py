@@ -12,7 +12,7 @@ from flopbill.errors import InputError
 from flopbill.safeio import check_path, check_target, write_all
 from flopbill.scenario.loader import LinePath, load_scenario_lines, located
 from flopbill.scenario.projection import project
-from flopbill.scenario.result import OptionProjection, ScenarioResult
+from flopbill.scenario.result import OptionProjection, PricedLatency, ScenarioResult
 from flopbill.scenario.schema import Scenario
 from flopbill.units import format_usd
 
@@ -157,16 +157,21 @@ def _print_offers(result: ScenarioResult) -> None:
         console.print(make_table("GPU offer billed (the one that bills least for the fleet)", cols, rows))
 
 
+def _latency_rows(result: ScenarioResult) -> list[tuple[str, PricedLatency]]:
+    """(label, latency) of every GPU-backed option, then of each one inside a router / edge row."""
+    rows = [(o.name, o.latency) for o in result.options if o.latency is not None]
+    for o in result.options:
+        rows += [(f"{o.name} → {r.option} ({100 * r.share:.3g}% of calls)", r.latency) for r in o.routed]
+    return rows
+
+
 def _print_latency(result: ScenarioResult) -> None:
     rows = []
-    for o in result.options:
-        lat = o.latency
-        if lat is None:
-            continue
+    for name, lat in _latency_rows(result):
         given = lat.batch == 0
         rows.append(
             [
-                o.name,
+                name,
                 "given" if given else f"{lat.ttft_s:.3g} s",
                 "given" if given else f"{1e3 * lat.tpot_s:.0f} ms",
                 "given" if given else f"{lat.tokens_per_s_per_user:.3g}",

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import numpy.typing as npt
 from flopbill.estimate.pricing.fleet import owned_gpu_cost
 from flopbill.estimate.pricing.fleet_day import DayFleet, day_fleet, replicas_running, serverless_day
 from flopbill.scenario.diurnal import hourly_curves
-from flopbill.scenario.inputs import Resolved
+from flopbill.scenario.inputs import Resolved, RoutedPlan
 from flopbill.scenario.schema import (
     ApiOption,
     CustomOption,
@@ -92,7 +93,9 @@ class Context:
     """What every option's cost needs: the resolved scenario, sampled inputs and traffic.
 
     ``billing`` overrides the resolved instance terms of the options it names, row by row (used to bill
-    every catalog offer of an option in one call, :mod:`flopbill.scenario.offers`).
+    every catalog offer of an option in one call, :mod:`flopbill.scenario.offers`). Inside a router's or
+    edge option's row, ``row`` names it, so a GPU-backed option it uses is billed at the capacity and
+    utilization planned for the traffic it gets there (:class:`flopbill.scenario.inputs.RoutedPlan`).
     """
 
     resolved: Resolved
@@ -100,6 +103,7 @@ class Context:
     traffic: TrafficArrays
     simulate: bool = False  # bill fleet: {simulate: true} options from the simulation (one row only)
     billing: Mapping[str, Billing] = field(default_factory=dict)
+    row: str | None = None  # the router / edge option whose row is being billed (None: the option's own)
 
     def terms(self, name: str) -> Billing:
         """Return option ``name``'s billing terms as (rows or 1, 1) arrays."""
@@ -150,6 +154,11 @@ def _api_cost_per_call(opt: ApiOption, ctx: Context) -> FloatArray:
     return np.asarray(cost, dtype=np.float64)
 
 
+def _routed(opt: GpuBacked, ctx: Context) -> RoutedPlan | None:
+    """Return the plan of ``opt`` inside the router / edge row being billed, if it has its own."""
+    return None if ctx.row is None else ctx.resolved.routed.get((ctx.row, opt.name))
+
+
 def _capacity(opt: GpuBacked, ctx: Context) -> FloatArray:
     """Return calls/s one replica serves, (samples, 1)."""
     key = f"options.{opt.name}"
@@ -159,7 +168,17 @@ def _capacity(opt: GpuBacked, ctx: Context) -> FloatArray:
     expected_out = ctx.resolved.ranges["request.output_tokens"].expected
     out = ctx.col("request.output_tokens")
     ratio = np.where(out > 0, expected_out / np.where(out > 0, out, 1.0), 1.0)
-    return ctx.resolved.capacity_requests_per_s[opt.name] * scale * ratio
+    plan = _routed(opt, ctx)
+    per_replica = ctx.resolved.capacity_requests_per_s[opt.name] if plan is None else plan.requests_per_s
+    return per_replica * scale * ratio
+
+
+def _utilization(opt: GpuBacked, ctx: Context) -> FloatArray:
+    """Return the planned utilization, (samples, 1): the input, or the routed plan's when defaulted."""
+    plan = _routed(opt, ctx)
+    if plan is not None and opt.target_utilization is None:
+        return np.full((ctx.shape[0], 1), plan.latency.utilization)
+    return ctx.col(f"options.{opt.name}.target_utilization")
 
 
 @dataclass(frozen=True)
@@ -180,7 +199,7 @@ def _day(
     delay = ctx.resolved.fleet[opt.name].scale_down_delay_s
     bill = ctx.terms(opt.name)
     cap = _capacity(opt, ctx)
-    u = ctx.col(f"{key}.target_utilization")
+    u = _utilization(opt, ctx)
     cold = ctx.col(f"{key}.cold_start_s")
     if isinstance(opt, ServerlessOption):
         return serverless_day(
@@ -228,8 +247,7 @@ def fleet_month(
     days = ctx.resolved.scenario.days_per_month
     curve = hourly_curves(ctx.v["traffic.peak_factor"])[:, None, :]  # (samples, 1, 24)
     cap = _capacity(opt, ctx)
-    key = f"options.{opt.name}"
-    u = ctx.col(f"{key}.target_utilization")
+    u = _utilization(opt, ctx)
     ceiling: FloatArray = np.full(base.shape, np.inf if opt.max_replicas is None else float(opt.max_replicas))
     floor: FloatArray | float
     if isinstance(opt, ServerlessOption):
@@ -439,6 +457,7 @@ def _by_name(ctx: Context, name: str) -> Option:
 
 def _router(opt: RouterOption, ctx: Context, share: Share) -> OptionArrays:
     key = f"options.{opt.name}"
+    ctx = dataclasses.replace(ctx, row=ctx.row or opt.name)
     s, e = ctx.col(f"{key}.small_share"), ctx.col(f"{key}.escalation_rate")
     arrays = OptionArrays()
     _merge(arrays, option_costs(_by_name(ctx, opt.small), ctx, share * s))
@@ -451,6 +470,7 @@ def _router(opt: RouterOption, ctx: Context, share: Share) -> OptionArrays:
 
 def _edge(opt: EdgeOption, ctx: Context, share: Share) -> OptionArrays:
     key = f"options.{opt.name}"
+    ctx = dataclasses.replace(ctx, row=ctx.row or opt.name)
     arrays = OptionArrays()
     if opt.devices is not None:
         devices = np.broadcast_to(ctx.col(f"{key}.devices"), ctx.shape)

@@ -117,6 +117,7 @@ class OptionProjection:
     cash_monthly_usd: Series | None = None
     simulation: FleetSimulation | None = None  # fleet: {simulate: true}: the simulated months
     offer: ChosenOffer | None = None  # self-hosted: the catalog offer billed, and the spread over offers
+    routed: tuple[RoutedLatency, ...] = ()  # router / edge: the GPU-backed options it uses, planned there
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,18 @@ class PricedLatency:
     slo_tpot_s: float
     slo_percentile: float
     cold_start_s: float
+
+
+@dataclass(frozen=True)
+class RoutedLatency:
+    """A GPU-backed option inside a router's (or edge option's) row, planned at the traffic it gets there:
+    ``share`` of the scenario's model calls at expected inputs, so its SLO is met at ``share ×`` the
+    busiest hour (a smaller fleet multiplexes less and runs at a lower utilization)."""
+
+    option: str
+    share: float
+    requests_per_s_per_replica: float
+    latency: PricedLatency
 
 
 @dataclass(frozen=True)
