@@ -3,7 +3,8 @@
 - **api**: ``calls × (in·(1−h)·p_in + in·h·p_cached + out·p_out)`` or ``calls × price per call``.
 - **self_hosted / owned / serverless**: a replica serves ``c`` calls/s (serving planner at the
   scenario's SLO × ``throughput_scale``; scaled by expected ÷ sampled output tokens, decode-bound),
-  sized for ``c × target_utilization``. Every day is 24 hourly slots of the diurnal curve, billed by
+  sized for ``c × target_utilization``. Every day is 24 hourly slots of the diurnal curve (billed from
+  its 13 distinct hours, the curve being symmetric about its peak), billed by
   :mod:`flopbill.estimate.pricing.fleet_day`: whole replicas per hour, whole instances (GPUs per instance
   from the price catalog), billing increments, cold starts, scale to zero; demand above the capacity
   at the planned utilization is unserved. A fixed fleet runs what its busiest hour of the month needs
@@ -29,7 +30,7 @@ import numpy.typing as npt
 
 from flopbill.estimate.pricing.fleet import owned_gpu_cost
 from flopbill.estimate.pricing.fleet_day import DayFleet, day_fleet, replicas_running, serverless_day
-from flopbill.scenario.diurnal import hourly_curves
+from flopbill.scenario.diurnal import HALF_DAY_WEIGHTS, half_day_curves
 from flopbill.scenario.inputs import Resolved, RoutedPlan
 from flopbill.scenario.schema import (
     ApiOption,
@@ -211,6 +212,7 @@ def _day(
             cold,
             delay,
             ceiling,
+            slot_weights=HALF_DAY_WEIGHTS,
         )
     return day_fleet(
         rate_h,
@@ -225,6 +227,7 @@ def _day(
         cold,
         delay,
         unimodal=True,  # the hourly curves rise once and fall once (diurnal.hourly_curves)
+        slot_weights=HALF_DAY_WEIGHTS,  # and are symmetric: the half day stands for the day
     )
 
 
@@ -239,13 +242,14 @@ def fleet_month(
     """Return the option's fleet for mean calls/s ``base`` (samples, months) on days without a spike.
 
     Every day follows the hourly curve of the diurnal peak factor
-    (:func:`flopbill.scenario.diurnal.hourly_curves`); ``spike_days`` of the month run at ``spike_mult``×
+    (:func:`flopbill.scenario.diurnal.hourly_curves`, billed from its symmetric half,
+    :func:`~flopbill.scenario.diurnal.half_day_curves`); ``spike_days`` of the month run at ``spike_mult``×
     (:mod:`flopbill.estimate.pricing.fleet_day` bills each day). A fixed fleet (and an owned one) runs the
     replicas that its busiest hour of the month needs, or the ``replicas`` given; an autoscaling one
     follows the hours between ``min_replicas`` and ``max_replicas``; serverless follows the load.
     """
     days = ctx.resolved.scenario.days_per_month
-    curve = hourly_curves(ctx.v["traffic.peak_factor"])[:, None, :]  # (samples, 1, 24)
+    curve = half_day_curves(ctx.v["traffic.peak_factor"])[:, None, :]  # (samples, 1, 13): hours 0 … 12
     cap = _capacity(opt, ctx)
     u = _utilization(opt, ctx)
     ceiling: FloatArray = np.full(base.shape, np.inf if opt.max_replicas is None else float(opt.max_replicas))
