@@ -45,6 +45,17 @@ SERVER_NETWORK_SOURCE = (
 )
 
 
+#: Purchase price per GPU of an owned server, its share of the server included (USD): an 8× H100 SXM HGX
+#: server with InfiniBand cards quoted at $317,000 by Thinkmate (quotation archived 2024-08-22,
+#: https://web.archive.org/web/20240822233446/https://www.thinkmate.com/quotation-request?a=YToxOntzOjI6ImlkIjtpOjc0OTY2Mzt9,
+#: cited by the E. Cheah spreadsheet below, which assumes $310k), ÷ 8 GPUs.
+SERVER_PRICE_USD_PER_GPU = {"h100-sxm": 317_000 / 8}
+SERVER_PRICE_SOURCE = (
+    "Thinkmate 8x H100 SXM server quotation, $317,000 (archived 2024-08-22): https://web.archive.org/web/"
+    "20240822233446/https://www.thinkmate.com/quotation-request?a=YToxOntzOjI6ImlkIjtpOjc0OTY2Mzt9 ÷ 8 GPUs"
+)
+
+
 @dataclass(frozen=True)
 class FleetTerms:
     """How one GPU-backed option is billed and started (see :mod:`flopbill.estimate.pricing.fleet_day`)."""
@@ -214,6 +225,25 @@ def _option_defaults(
             ranges[f"{key}.power_w_per_gpu"] = Range.point(tdp)
             notes.append(
                 Assumption(f"{key}.power_w_per_gpu", tdp, f"{opt.gpu} TDP, hardware catalog", "upper bound")
+            )
+        if isinstance(opt, OwnedOption) and opt.purchase_price_usd_per_gpu is None:
+            if opt.gpu not in SERVER_PRICE_USD_PER_GPU:
+                raise InputError(
+                    f"{_at(scenario, opt)}.purchase_price_usd_per_gpu",
+                    None,
+                    f"a purchase price per GPU, its server share included (no sourced server price for "
+                    f"{opt.gpu}; known: {', '.join(sorted(SERVER_PRICE_USD_PER_GPU))})",
+                )
+            price = SERVER_PRICE_USD_PER_GPU[opt.gpu]
+            ranges[f"{key}.purchase_price_usd_per_gpu"] = Range.point(price)
+            notes.append(
+                Assumption(
+                    f"{key}.purchase_price_usd_per_gpu",
+                    price,
+                    SERVER_PRICE_SOURCE,
+                    "one vendor's list quotation of Aug 2024 (InfiniBand cards included; switches are the "
+                    "extras); negotiated and current prices differ: give your quote",
+                )
             )
         if isinstance(opt, OwnedOption) and opt.server_extras_usd_per_server is None:
             ranges[f"{key}.server_extras_usd_per_server"] = Range.point(SERVER_NETWORK_USD)

@@ -230,7 +230,11 @@ class OwnedOption(_GpuOption):
     """An open model on GPUs you buy as whole servers: depreciation (or cash), power × PUE, hosting."""
 
     kind: Literal["owned"]
-    purchase_price_usd_per_gpu: NonNegative = Field(description="including its share of the server (ranged)")
+    purchase_price_usd_per_gpu: NonNegative | None = Field(
+        default=None,
+        description="including its share of the server (ranged); default (h100-sxm only): a published "
+        "8-GPU server quotation ÷ 8, $39,625 (Aug 2024, sourced)",
+    )
     gpus_per_server: int = Field(default=8, ge=1, le=64, description="GPUs per server bought (whole servers)")
     server_extras_usd_per_server: NonNegative | None = Field(
         default=None,
