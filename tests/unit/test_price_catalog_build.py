@@ -88,6 +88,19 @@ def test_hand_checked_rows_of_the_other_providers() -> None:
     assert float(rows[("ibm", "gx2-8x64x1v100", "v100", "on_demand")]["price_usd_per_gpu_hour"]) == 2.497
 
 
+def test_gcp_l4_vm_is_host_plus_gpu() -> None:
+    """g2-standard-4 in us-central1 = host $0.14679 + L4 × 1 $0.56004 = $0.70683/h on demand; spot
+    $0.07502 + $0.2862 = $0.36122 (every zone lists the same); g2-standard-48 = $1.7615 + 4 × $0.56004."""
+    rows = {(r["provider"], r["instance"], r["pricing"]): r for r in _shipped()}
+    assert float(rows[("gcp", "g2-standard-4", "on_demand")]["price_usd_per_instance_hour"]) == pytest.approx(
+        0.14679 + 0.56004
+    )
+    assert float(rows[("gcp", "g2-standard-4", "spot")]["price_usd_per_gpu_hour"]) == pytest.approx(0.36122)
+    big = rows[("gcp", "g2-standard-48", "on_demand")]
+    assert (big["accelerator_id"], big["gpus_per_instance"]) == ("l4", "4")
+    assert float(big["price_usd_per_instance_hour"]) == pytest.approx(1.7615 + 2.24016)
+
+
 def test_dropped_accelerators_are_counted_in_attribution() -> None:
     """Rows whose accelerator the hardware catalog lacks are left out, and ATTRIBUTION.md names them."""
     left_out = _module().dropped()
