@@ -12,13 +12,22 @@ import pytest
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
-from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+from flopbill.estimate.serving.deployment import (
+    ServingOptions,
+    device_arrays,
+    estimate_serving,
+    precision_arrays,
+)
 from flopbill.estimate.serving.step import (
     alltoall_time_s,
     decode_attention_flops_per_token,
+    decode_step,
     kernel_floor_time_s,
     kv_shards,
     model_terms,
+    moe_activation_bytes_per_gpu,
+    routed_expert_flops_per_token,
+    routed_expert_weight_bytes,
 )
 
 
@@ -168,3 +177,62 @@ def test_eager_mode_is_launch_bound_at_batch_one() -> None:
 
     assert tpot(False) >= 32 * 9 * 32e-6
     assert tpot(True) < tpot(False)
+
+
+def test_moe_activation_bytes_hand_calculation() -> None:
+    """Qwen3-30B-A3B: 48 MoE layers, k = 8, d = 2048, expert width f = 768, bf16 (2 bytes).
+
+    One GPU (tp 1), 100 tokens: 100 · 48 · 8 · (4·2048 + 6·768) · 2 = 983,040,000 bytes. TP2 splits only
+    the expert width, 4·2048 + 6·384 per pair; EP2 (attention DP) halves the pairs, (4·2048 + 6·768)/2.
+    """
+    t = model_terms(model("qwen3-30b-a3b"))
+    assert float(moe_activation_bytes_per_gpu(t, 100.0, 2.0, 1.0, 0.0)) == pytest.approx(
+        100 * 48 * 8 * (4 * 2048 + 6 * 768) * 2
+    )
+    assert float(moe_activation_bytes_per_gpu(t, 100.0, 2.0, 2.0, 0.0)) == pytest.approx(
+        100 * 48 * 8 * (4 * 2048 + 6 * 384) * 2
+    )
+    assert float(moe_activation_bytes_per_gpu(t, 100.0, 2.0, 2.0, 1.0)) == pytest.approx(
+        100 * 48 * 8 * (4 * 2048 + 6 * 768)
+    )
+    dense = model_terms(model("llama-3.1-8b"))
+    assert float(moe_activation_bytes_per_gpu(dense, 100.0, 2.0, 1.0, 0.0)) == 0.0
+
+
+def test_routed_expert_flops_and_weights_hand_calculation() -> None:
+    """Qwen3-30B-A3B expert: 3·2048·768 = 4,718,592 params; per token 48·8·2·that = 3.62 GFLOPs.
+
+    One token touches k = 8 experts per layer: 48·8·4,718,592 bytes at fp8 (1 byte).
+    """
+    t = model_terms(model("qwen3-30b-a3b"))
+    assert t.expert_params == 3 * 2048 * 768
+    assert routed_expert_flops_per_token(t) == pytest.approx(48 * 8 * 2 * 3 * 2048 * 768)
+    assert float(routed_expert_weight_bytes(t, 1.0, 1.0)) == pytest.approx(48 * 8 * 3 * 2048 * 768)
+    assert routed_expert_flops_per_token(model_terms(model("llama-3.1-8b"))) == 0.0
+
+
+def test_dense_decode_step_unchanged_by_the_expert_kernel_group() -> None:
+    """A dense model has no routed experts: the matmul roofline is max(FLOPs, weight bytes) as before."""
+    t = model_terms(model("llama-3.1-8b"))
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    step = decode_step(t, dev, prec, 1.0, 64.0, 0.0)
+    assert float(step.roofline_s) == pytest.approx(max(float(step.compute_s), float(step.memory_s)))
+
+
+def test_moe_expert_group_is_its_own_roofline() -> None:
+    """Sum of the two matmul groups' rooflines ≥ the roofline of their sums (kernels run in turn).
+
+    Qwen3-30B-A3B at batch 1,024, context 0, fp8 on one H100: the step is at least the max of all FLOPs
+    and all bytes, and slower than that once the expert activations are counted.
+    """
+    t = model_terms(model("qwen3-30b-a3b"))
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    step = decode_step(t, dev, prec, 1.0, 1024.0, 0.0)
+    assert float(step.roofline_s) >= max(float(step.compute_s), float(step.memory_s))
+    assert float(step.roofline_s) <= float(step.compute_s) + float(step.memory_s)
+    act = float(moe_activation_bytes_per_gpu(t, 1024.0, 2.0, 1.0, 0.0))
+    assert float(step.memory_s) >= act / (float(dev.bandwidth_bytes_per_s) * float(dev.eta_bw))

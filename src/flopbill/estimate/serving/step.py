@@ -75,6 +75,7 @@ class ModelTerms:
     kv_shard_limit: int  # TP ranks that can split the KV cache (KV heads; 1 for MLA: latent replicated)
     replicated_params: float = 0.0  # attention + dense-FFN weights each rank holds under attention DP
     kernels_per_layer: float = 0.0  # GPU kernels one decoder layer launches in decode (excl. all-reduces)
+    expert_ffn_width: int = 0  # inner size of one routed expert (0 for dense models)
 
 
 def model_terms(m: ModelSpec) -> ModelTerms:
@@ -101,6 +102,7 @@ def model_terms(m: ModelSpec) -> ModelTerms:
         kv_shard_limit=1 if m.is_mla else m.kv_heads,
         replicated_params=pc.attention + pc.ffn_dense,
         kernels_per_layer=kernels_per_layer(m),
+        expert_ffn_width=(m.d_ff_expert or 0) if m.is_moe else 0,
     )
 
 
@@ -161,6 +163,47 @@ def weight_bytes_read(
         return dense
     touched = expected_experts_touched(t.n_experts, t.experts_per_token, np.maximum(tokens_in_step, 1.0))
     return cast(ArrayLike, dense + t.n_moe_layers * np.asarray(touched) * t.expert_params * w)
+
+
+def routed_expert_flops_per_token(t: ModelTerms) -> float:
+    """Return matmul FLOPs of one token in the routed experts: ``n_moe · k · 2 · P_expert`` (0 if dense)."""
+    return float(t.n_moe_layers * t.experts_per_token * 2.0 * t.expert_params)
+
+
+def routed_expert_weight_bytes(t: ModelTerms, tokens_in_step: ArrayLike, weight_bpv: ArrayLike) -> ArrayLike:
+    """Return routed-expert weight bytes one step reads, ``n_moe · E_touched(T) · P_expert · bpv`` (bytes)."""
+    if not t.n_moe_layers:
+        return cast(ArrayLike, np.zeros_like(np.asarray(tokens_in_step, dtype=np.float64)))
+    touched = expected_experts_touched(t.n_experts, t.experts_per_token, np.maximum(tokens_in_step, 1.0))
+    return cast(ArrayLike, t.n_moe_layers * np.asarray(touched) * t.expert_params * np.asarray(weight_bpv))
+
+
+def moe_activation_bytes_per_gpu(
+    t: ModelTerms,
+    tokens_in_step: ArrayLike,
+    activation_bpv: ArrayLike,
+    tp: ArrayLike,
+    attention_dp: ArrayLike,
+) -> ArrayLike:
+    """Return activation bytes the routed-expert kernels move through HBM in one step, per GPU (bytes).
+
+    A fused MoE layer (vLLM ``fused_moe``, TensorRT-LLM ``CutlassFusedMoE``, SGLang's Triton/DeepGEMM
+    path) runs permute → grouped GEMM 1 → gated activation → grouped GEMM 2 → un-permute and weighted
+    sum, each a kernel that reads its input from and writes its output to HBM. Per token and MoE layer,
+    with ``k`` experts, hidden size ``d`` and expert width ``f``: permute reads ``d`` and writes ``k·d``;
+    GEMM 1 reads ``k·d`` and writes ``k·2f``; the activation reads ``k·2f`` and writes ``k·f``; GEMM 2
+    reads ``k·f`` and writes ``k·d``; the weighted sum reads ``k·d`` and writes ``d``:
+    ``≈ k·(4·d + 6·f)`` values (the two ``d`` terms outside ``k`` dropped). Under TP every rank holds
+    ``f/tp`` of each expert but all ``k·d`` hidden copies, ``k·(4·d + 6·f/tp)``; under expert
+    parallelism each rank does ``1/ep`` of the token-expert pairs in full, ``k·(4·d + 6·f)/ep``.
+    """
+    if not t.n_moe_layers:
+        return cast(ArrayLike, np.zeros_like(np.asarray(tokens_in_step, dtype=np.float64)))
+    tp_a = np.asarray(tp, dtype=np.float64)
+    d, f, k = float(t.d_model), float(t.expert_ffn_width), float(t.experts_per_token)
+    per_pair = np.where(np.asarray(attention_dp) > 0, (4.0 * d + 6.0 * f) / tp_a, 4.0 * d + 6.0 * f / tp_a)
+    values = np.asarray(tokens_in_step, dtype=np.float64) * t.n_moe_layers * k * per_pair
+    return cast(ArrayLike, values * np.asarray(activation_bpv))
 
 
 def kv_bytes_per_sequence(t: ModelTerms, context_tokens: ArrayLike, kv_bpv: ArrayLike) -> ArrayLike:
@@ -385,15 +428,26 @@ def decode_step(
     b = np.asarray(batch, dtype=np.float64)
     tokens = b * np.asarray(tokens_per_sequence, dtype=np.float64)
     tp_a = np.asarray(tp, dtype=np.float64)
-    lin_c = compute_time_s(tokens * t.linear_flops_per_token / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     attn = np.asarray(decode_attention_flops_per_token(t, context_tokens))
     att_c = compute_time_s(tokens * attn / tp_a, dev.attention_peak_flops_per_s, dev.attention_eta)
     w_read = weight_bytes_read(t, tokens, prec.weight_bpv, prec.kept_bpv)
-    w_bytes = weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp)
+    w_bytes = np.asarray(weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp))
     kv = b * kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, attention_dp)
-    lin_m = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
     att_m = memory_time_s(kv, dev.bandwidth_bytes_per_s, dev.eta_bw)
-    roofline = np.maximum(lin_c, lin_m) + np.maximum(att_c, att_m)
+    # Matmuls as two kernel groups run one after the other, each its own roofline: routed experts, the rest.
+    exp_flops = tokens * routed_expert_flops_per_token(t) / tp_a
+    exp_w = np.asarray(routed_expert_weight_bytes(t, tokens, prec.weight_bpv)) / tp_a
+    exp_act = moe_activation_bytes_per_gpu(t, tokens, prec.activation_bpv, tp_a, attention_dp)
+    rest_c = compute_time_s(
+        tokens * t.linear_flops_per_token / tp_a - exp_flops, dev.peak_flops_per_s, dev.eta_flops
+    )
+    exp_c = compute_time_s(exp_flops, dev.peak_flops_per_s, dev.eta_flops)
+    rest_m = memory_time_s(w_bytes - exp_w, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    exp_m = memory_time_s(exp_w + np.asarray(exp_act), dev.bandwidth_bytes_per_s, dev.eta_bw)
+    lin_c = np.asarray(rest_c) + exp_c
+    lin_m = np.asarray(rest_m) + exp_m
+    matmuls = np.maximum(rest_c, rest_m) + np.maximum(exp_c, exp_m)
+    roofline = matmuls + np.maximum(att_c, att_m)
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(lin_m) + att_m,
@@ -440,10 +494,19 @@ def prefill_time(
     w_bytes = n_chunks * np.asarray(weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp))
     lin_flops = np.asarray(prefill_linear_flops(t, new))
     attn_flops = np.asarray(prefill_flops(t, prompt_tokens, cached_tokens)) - lin_flops
-    lin_c = compute_time_s(lin_flops / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     attn_ranks = np.where(np.asarray(attention_dp) > 0, 1.0, tp_a)  # a prompt's attention: one DP rank
     att_c = compute_time_s(attn_flops / attn_ranks, dev.attention_peak_flops_per_s, dev.attention_eta)
-    mem = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    # Matmuls as two kernel groups (routed experts, the rest), each its own roofline, as in decode_step.
+    exp_flops = new * routed_expert_flops_per_token(t) / tp_a
+    exp_w = n_chunks * np.asarray(routed_expert_weight_bytes(t, tokens_per_chunk, prec.weight_bpv)) / tp_a
+    exp_act = moe_activation_bytes_per_gpu(t, new, prec.activation_bpv, tp_a, attention_dp)
+    rest_c = compute_time_s(lin_flops / tp_a - exp_flops, dev.peak_flops_per_s, dev.eta_flops)
+    exp_c = compute_time_s(exp_flops, dev.peak_flops_per_s, dev.eta_flops)
+    rest_m = memory_time_s(w_bytes - exp_w, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    exp_m = memory_time_s(exp_w + np.asarray(exp_act), dev.bandwidth_bytes_per_s, dev.eta_bw)
+    lin_c = np.asarray(rest_c) + exp_c
+    mem = np.asarray(rest_m) + exp_m
+    matmuls = np.maximum(rest_c, rest_m) + np.maximum(exp_c, exp_m)
     comm_one = step_comm_time_s(  # mean chunk: a short last chunk carries only its own tokens
         t,
         new / n_chunks,
@@ -456,9 +519,7 @@ def prefill_time(
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(mem),
-        roofline_s=np.maximum(
-            np.maximum(lin_c, mem) + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)
-        ),
+        roofline_s=np.maximum(matmuls + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)),
         comm_s=n_chunks * comm_one,
         overhead_s=n_chunks * np.asarray(overhead_s, dtype=np.float64),
     )
