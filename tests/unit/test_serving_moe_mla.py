@@ -19,13 +19,16 @@ from flopbill.estimate.serving.deployment import (
     precision_arrays,
 )
 from flopbill.estimate.serving.step import (
+    ExpertImbalance,
     alltoall_time_s,
     decode_attention_flops_per_token,
     decode_step,
+    expert_load_factor,
     kernel_floor_time_s,
     kv_shards,
     model_terms,
     moe_activation_bytes_per_gpu,
+    prefill_time,
     routed_expert_flops_per_token,
     routed_expert_weight_bytes,
 )
@@ -236,3 +239,48 @@ def test_moe_expert_group_is_its_own_roofline() -> None:
     assert float(step.roofline_s) <= float(step.compute_s) + float(step.memory_s)
     act = float(moe_activation_bytes_per_gpu(t, 1024.0, 2.0, 1.0, 0.0))
     assert float(step.memory_s) >= act / (float(dev.bandwidth_bytes_per_s) * float(dev.eta_bw))
+
+
+def test_expert_load_factor_reproduces_its_source_and_scales() -> None:
+    """γ = 1 + r₀·√(n₀/n)·z(ep)/z(ep₀), r₀ = 1.564 at EP32 with 8 experts per rank (DeepSeek-R1, 256 experts).
+
+    At the reference (DeepSeek-V3, EP32: n = 8) γ = 2.564 exactly. At EP8 (n = 32 experts per rank),
+    z by Blom's approximation: z(8) = Φ⁻¹(7.625/8.25) = 1.4342, z(32) = Φ⁻¹(31.625/32.25) = 2.0667, so
+    γ = 1 + 1.564·√(8/32)·1.4342/2.0667 = 1.5427. One rank or a dense model: 1.
+    """
+    from statistics import NormalDist
+
+    imb = ExpertImbalance(1.564, 32, 8)
+    t = model_terms(model("deepseek-v3"))
+    assert float(expert_load_factor(t, 32.0, imb)) == pytest.approx(2.564, rel=1e-12)
+    z8, z32 = NormalDist().inv_cdf(7.625 / 8.25), NormalDist().inv_cdf(31.625 / 32.25)
+    assert z8 == pytest.approx(1.4342, abs=1e-4) and z32 == pytest.approx(2.0667, abs=1e-4)
+    assert float(expert_load_factor(t, 8.0, imb)) == pytest.approx(1 + 1.564 * 0.5 * z8 / z32, rel=1e-12)
+    got = np.asarray(expert_load_factor(t, np.array([1.0, 2.0, 4.0, 8.0, 16.0]), imb))
+    assert got[0] == 1.0 and np.all(np.diff(got) > 0)
+    assert float(expert_load_factor(model_terms(model("llama-3.1-70b")), 8.0, imb)) == 1.0
+    assert float(expert_load_factor(t, 8.0, None)) == 1.0
+
+
+def test_imbalance_slows_only_expert_parallel_steps() -> None:
+    """The busiest EP rank sets the pace under attention DP + EP; plain TP splits every expert evenly."""
+    t = model_terms(model("qwen3-235b-a22b"))
+    acc = accelerator("h200")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 8)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    imb = ExpertImbalance(1.564, 32, 8)
+    ep = [decode_step(t, dev, prec, 8.0, 2048.0, 1000.0, 1.0, 0.0, 1.0, 0.0, i).total_s for i in (None, imb)]
+    tp = [decode_step(t, dev, prec, 8.0, 2048.0, 1000.0, 1.0, 0.0, 0.0, 0.0, i).total_s for i in (None, imb)]
+    assert float(ep[1]) > float(ep[0])
+    assert float(tp[1]) == float(tp[0])
+
+
+def test_prefill_batched_time_is_the_compute_for_dense_models() -> None:
+    """Dense: batching amortizes the weight reads, leaving the compute; MoE adds the expert activations."""
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    dense = prefill_time(model_terms(model("llama-3.1-8b")), dev, prec, 1.0, 2000.0, 0.0, 8192.0)
+    assert float(dense.amortized_s) == pytest.approx(float(dense.compute_s), rel=1e-12)
+    moe = prefill_time(model_terms(model("qwen3-30b-a3b")), dev, prec, 1.0, 2000.0, 0.0, 8192.0)
+    assert float(moe.amortized_s) >= float(moe.compute_s)

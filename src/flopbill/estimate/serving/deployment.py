@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
+from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency, ep_imbalance
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
@@ -26,7 +26,7 @@ from flopbill.estimate.serving.metrics import (
     serving_cost,
     serving_metrics,
 )
-from flopbill.estimate.serving.step import DeviceArrays, PrecisionArrays, model_terms
+from flopbill.estimate.serving.step import DeviceArrays, ExpertImbalance, PrecisionArrays, model_terms
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,7 @@ def runtime_arrays(
                 "eager", engine.id, "an engine with a measured eager-mode kernel cost (vllm, sglang)"
             )
         floor = engine.eager_kernel_floor_s
+    imb = ep_imbalance()
     return RuntimeArrays(
         overhead_s_per_step=engine.overhead_s_per_step.value,
         memory_reserve_fraction=engine.memory_reserve_fraction.value,
@@ -197,6 +198,9 @@ def runtime_arrays(
         kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
         kernel_floor_s=0.0 if floor is None else floor.value,
         attention_dp=1.0 if attention_dp else 0.0,
+        expert_imbalance=None
+        if imb is None
+        else ExpertImbalance(imb.ratio.value, imb.reference_ep, imb.reference_experts_per_rank),
     )
 
 

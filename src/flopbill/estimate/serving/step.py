@@ -39,6 +39,7 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, cast
 
 import numpy as np
@@ -132,6 +133,7 @@ class StepTime:
     roofline_s: Any  # Σ over kernel groups of max(compute, memory)
     comm_s: Any
     overhead_s: Any
+    amortized_s: Any = None  # prefill batched with others (weights read once for all): per-token work, s
 
     @property
     def total_s(self) -> Any:
@@ -206,6 +208,50 @@ def moe_activation_bytes_per_gpu(
     return cast(ArrayLike, values * np.asarray(activation_bpv))
 
 
+@dataclass(frozen=True)
+class ExpertImbalance:
+    """A published expert-parallel load imbalance: ``(max − mean)/mean`` routed tokens per rank, and where.
+
+    ``ratio`` was measured at ``reference_ep`` ranks holding ``reference_experts_per_rank`` experts each
+    (see ``moe_ep_imbalance`` in ``serving_efficiency.yaml``).
+    """
+
+    ratio: float
+    reference_ep: int
+    reference_experts_per_rank: float
+
+
+def _expected_max_standard_normal(n: np.ndarray) -> np.ndarray:
+    """Return ``E[max of n standard normals]`` by Blom's approximation ``Φ⁻¹((n − 0.375)/(n + 0.25))``."""
+    inv = np.frompyfunc(lambda x: NormalDist().inv_cdf(float(x)), 1, 1)
+    unique, index = np.unique(np.maximum(n, 2.0), return_inverse=True)
+    values = np.asarray(inv((unique - 0.375) / (unique + 0.25)), dtype=np.float64)
+    return cast(np.ndarray, values[index].reshape(np.shape(n)))
+
+
+def expert_load_factor(t: ModelTerms, ep: ArrayLike, imbalance: ExpertImbalance | None) -> ArrayLike:
+    """Return the busiest expert-parallel rank's routed tokens over the mean, ``γ ≥ 1`` (ratio).
+
+    A rank holds ``n = E/ep`` experts; if per-expert loads vary independently with coefficient of
+    variation ``c``, a rank's load varies with ``c/√n`` and the busiest of ``ep`` ranks sits about
+    ``z(ep)`` standard deviations above the mean (``z`` the expected maximum of ``ep`` standard normals).
+    The published ratio ``r₀`` at ``(ep₀, n₀)`` fixes the scale:
+    ``γ = 1 + r₀ · √(n₀/n) · z(ep)/z(ep₀)``. ``1`` for one rank, a dense model or no published figure.
+    Check of the independence assumption on the source's own numbers (TensorRT-LLM tech blog 4, Table 1,
+    DeepSeek-R1 EP32, no EPLB): per-expert std/mean 164.1/128 = 1.28 predicts a per-rank 1.28/√8 = 0.45,
+    measured 491.6/1024 = 0.48.
+    """
+    ep_a = np.asarray(ep, dtype=np.float64)
+    if imbalance is None or not t.n_moe_layers:
+        return cast(ArrayLike, np.ones_like(ep_a))
+    per_rank = t.n_experts / np.maximum(ep_a, 1.0)
+    z = _expected_max_standard_normal(ep_a) / float(
+        _expected_max_standard_normal(np.asarray(float(imbalance.reference_ep)))
+    )
+    gamma = 1.0 + imbalance.ratio * np.sqrt(imbalance.reference_experts_per_rank / per_rank) * z
+    return cast(ArrayLike, np.where(ep_a > 1.0, gamma, 1.0))
+
+
 def kv_bytes_per_sequence(t: ModelTerms, context_tokens: ArrayLike, kv_bpv: ArrayLike) -> ArrayLike:
     """Return KV-cache bytes of one sequence at ``context_tokens`` (bytes, all layers, all GPUs).
 
@@ -263,17 +309,20 @@ def alltoall_time_s(
     ranks: ArrayLike,
     interconnect_bidir_bytes_per_s: ArrayLike,
     latency_s: ArrayLike,
+    load_factor: ArrayLike = 1.0,
 ) -> ArrayLike:
     """Return expert-parallel communication seconds of one step: dispatch + combine in every MoE layer.
 
     Each rank sends its ``T/ep`` tokens' hidden states to their ``k`` experts, ``(ep−1)/ep`` of them on
     other ranks: ``(T/ep)·k·d·bpv·(ep−1)/ep`` bytes each way per all-to-all, over one direction of the
     link, plus one latency; two all-to-alls (dispatch, combine) per MoE layer (DeepSeek-V3 report §3.2;
-    DeepEP). 0 for one rank or a dense model.
+    DeepEP). 0 for one rank or a dense model. ``load_factor`` (:func:`expert_load_factor`): the busiest
+    rank receives that many times the mean, and the all-to-all waits for it.
     """
     ep = np.asarray(ranks, dtype=np.float64)
     one_way = np.asarray(interconnect_bidir_bytes_per_s, dtype=np.float64) / 2.0
     sent = np.asarray(tokens_in_step) / ep * t.experts_per_token * t.d_model * np.asarray(activation_bpv)
+    sent = sent * np.asarray(load_factor)
     each = sent * (ep - 1.0) / ep / one_way + latency_s
     return cast(ArrayLike, np.where(ep > 1.0, 2.0 * t.n_moe_layers * each, 0.0))
 
@@ -286,13 +335,14 @@ def step_comm_time_s(
     interconnect_bidir_bytes_per_s: ArrayLike,
     latency_s: ArrayLike,
     attention_dp: ArrayLike = 0.0,
+    ep_load_factor: ArrayLike = 1.0,
 ) -> ArrayLike:
     """Return communication seconds of one step: TP all-reduces, or EP all-to-alls under attention DP."""
     tp_part = tp_comm_time_s(t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s)
     if not t.n_moe_layers:
         return tp_part
     ep_part = alltoall_time_s(
-        t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s
+        t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s, ep_load_factor
     )
     return cast(ArrayLike, np.where(np.asarray(attention_dp) > 0, ep_part, tp_part))
 
@@ -404,6 +454,28 @@ class PrecisionArrays:
     activation_bpv: Any
 
 
+def _expert_group_times(
+    t: ModelTerms,
+    dev: DeviceArrays,
+    prec: PrecisionArrays,
+    tp: np.ndarray,
+    tokens: np.ndarray,
+    weight_bytes_gpu: np.ndarray,
+    attention_dp: ArrayLike,
+    load: np.ndarray,
+) -> tuple[Any, Any]:
+    """Return (compute, memory) seconds of the routed-expert kernels on one GPU: FLOPs, and expert weights
+    plus :func:`moe_activation_bytes_per_gpu`. ``load`` scales the token-proportional work (FLOPs,
+    activations) to the busiest EP rank (:func:`expert_load_factor`).
+    """
+    flops = load * tokens * routed_expert_flops_per_token(t) / tp
+    act = np.asarray(moe_activation_bytes_per_gpu(t, tokens, prec.activation_bpv, tp, attention_dp))
+    return (
+        compute_time_s(flops, dev.peak_flops_per_s, dev.eta_flops),
+        memory_time_s(weight_bytes_gpu + load * act, dev.bandwidth_bytes_per_s, dev.eta_bw),
+    )
+
+
 def decode_step(
     t: ModelTerms,
     dev: DeviceArrays,
@@ -415,6 +487,7 @@ def decode_step(
     overhead_s: ArrayLike = 0.0,
     attention_dp: ArrayLike = 0.0,
     kernel_floor_s: ArrayLike = 0.0,
+    expert_imbalance: ExpertImbalance | None = None,
 ) -> StepTime:
     """Return the time of one decode (or speculative verify) step of ``batch`` sequences (s, per replica).
 
@@ -423,7 +496,9 @@ def decode_step(
     ``max(T·attn(L) / (tp·peak_attn·η), B·KV(L)/kv_shards / (bw·η))``, with ``T = B·q`` tokens
     (``q = k+1`` when verifying a draft). Attention math runs at the bf16 peak whatever the weight format.
     ``attention_dp`` (1/0): attention data parallelism with expert parallelism (module docstring); the
-    roofline is raised to :func:`kernel_floor_time_s` of ``kernel_floor_s``.
+    roofline is raised to :func:`kernel_floor_time_s` of ``kernel_floor_s``. MoE: the routed experts are
+    a kernel group of their own (:func:`_expert_group_times`), the busiest EP rank carrying
+    :func:`expert_load_factor` of ``expert_imbalance`` times the mean.
     """
     b = np.asarray(batch, dtype=np.float64)
     tokens = b * np.asarray(tokens_per_sequence, dtype=np.float64)
@@ -435,15 +510,12 @@ def decode_step(
     kv = b * kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, attention_dp)
     att_m = memory_time_s(kv, dev.bandwidth_bytes_per_s, dev.eta_bw)
     # Matmuls as two kernel groups run one after the other, each its own roofline: routed experts, the rest.
-    exp_flops = tokens * routed_expert_flops_per_token(t) / tp_a
+    load = np.where(np.asarray(attention_dp) > 0, expert_load_factor(t, tp_a, expert_imbalance), 1.0)
     exp_w = np.asarray(routed_expert_weight_bytes(t, tokens, prec.weight_bpv)) / tp_a
-    exp_act = moe_activation_bytes_per_gpu(t, tokens, prec.activation_bpv, tp_a, attention_dp)
-    rest_c = compute_time_s(
-        tokens * t.linear_flops_per_token / tp_a - exp_flops, dev.peak_flops_per_s, dev.eta_flops
-    )
-    exp_c = compute_time_s(exp_flops, dev.peak_flops_per_s, dev.eta_flops)
+    exp_c, exp_m = _expert_group_times(t, dev, prec, tp_a, tokens, exp_w, attention_dp, load)
+    rest_flops = tokens * (t.linear_flops_per_token - routed_expert_flops_per_token(t)) / tp_a
+    rest_c = compute_time_s(rest_flops, dev.peak_flops_per_s, dev.eta_flops)
     rest_m = memory_time_s(w_bytes - exp_w, dev.bandwidth_bytes_per_s, dev.eta_bw)
-    exp_m = memory_time_s(exp_w + np.asarray(exp_act), dev.bandwidth_bytes_per_s, dev.eta_bw)
     lin_c = np.asarray(rest_c) + exp_c
     lin_m = np.asarray(rest_m) + exp_m
     matmuls = np.maximum(rest_c, rest_m) + np.maximum(exp_c, exp_m)
@@ -460,6 +532,7 @@ def decode_step(
             dev.link_bidir_bytes_per_s(tp_a),
             dev.allreduce_latency_s,
             attention_dp,
+            load,
         ),
         overhead_s=np.asarray(overhead_s, dtype=np.float64),
     )
@@ -476,6 +549,7 @@ def prefill_time(
     overhead_s: ArrayLike = 0.0,
     attention_dp: ArrayLike = 0.0,
     kernel_floor_s: ArrayLike = 0.0,
+    expert_imbalance: ExpertImbalance | None = None,
 ) -> StepTime:
     """Return the time to prefill one prompt on one replica (s), in chunks of ``chunk_tokens``.
 
@@ -483,7 +557,8 @@ def prefill_time(
     for ``n`` new tokens; attention: the causal FLOPs of :func:`prefill_flops` beyond the matmuls at the
     bf16 peak (FlashAttention is compute-bound). TP all-reduces carry the new tokens' activations
     (``n·d`` values in all, plus one latency per all-reduce of each chunk); one framework overhead per
-    chunk. Used alone for TTFT, and per request for the GPU time prefill takes.
+    chunk. Used alone for TTFT, and per request for the GPU time prefill takes (``amortized_s``: the
+    compute, and for MoE the routed experts' activation traffic, which batching does not amortize).
     """
     tp_a = np.asarray(tp, dtype=np.float64)
     new = np.maximum(np.asarray(prompt_tokens, dtype=np.float64) - np.asarray(cached_tokens), 0.0)
@@ -497,13 +572,14 @@ def prefill_time(
     attn_ranks = np.where(np.asarray(attention_dp) > 0, 1.0, tp_a)  # a prompt's attention: one DP rank
     att_c = compute_time_s(attn_flops / attn_ranks, dev.attention_peak_flops_per_s, dev.attention_eta)
     # Matmuls as two kernel groups (routed experts, the rest), each its own roofline, as in decode_step.
-    exp_flops = new * routed_expert_flops_per_token(t) / tp_a
+    load = np.where(np.asarray(attention_dp) > 0, expert_load_factor(t, tp_a, expert_imbalance), 1.0)
     exp_w = n_chunks * np.asarray(routed_expert_weight_bytes(t, tokens_per_chunk, prec.weight_bpv)) / tp_a
-    exp_act = moe_activation_bytes_per_gpu(t, new, prec.activation_bpv, tp_a, attention_dp)
-    rest_c = compute_time_s(lin_flops / tp_a - exp_flops, dev.peak_flops_per_s, dev.eta_flops)
-    exp_c = compute_time_s(exp_flops, dev.peak_flops_per_s, dev.eta_flops)
+    exp_c, exp_m = _expert_group_times(t, dev, prec, tp_a, new, exp_w, attention_dp, load)
+    _, exp_act_m = _expert_group_times(t, dev, prec, tp_a, new, np.zeros_like(exp_w), attention_dp, load)
+    rest_c = compute_time_s(
+        lin_flops / tp_a - new * routed_expert_flops_per_token(t) / tp_a, dev.peak_flops_per_s, dev.eta_flops
+    )
     rest_m = memory_time_s(w_bytes - exp_w, dev.bandwidth_bytes_per_s, dev.eta_bw)
-    exp_m = memory_time_s(exp_w + np.asarray(exp_act), dev.bandwidth_bytes_per_s, dev.eta_bw)
     lin_c = np.asarray(rest_c) + exp_c
     mem = np.asarray(rest_m) + exp_m
     matmuls = np.maximum(rest_c, rest_m) + np.maximum(exp_c, exp_m)
@@ -515,6 +591,7 @@ def prefill_time(
         dev.link_bidir_bytes_per_s(tp_a),
         dev.allreduce_latency_s,
         attention_dp,
+        load,
     )
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
@@ -522,6 +599,7 @@ def prefill_time(
         roofline_s=np.maximum(matmuls + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)),
         comm_s=n_chunks * comm_one,
         overhead_s=n_chunks * np.asarray(overhead_s, dtype=np.float64),
+        amortized_s=np.asarray(rest_c) + np.maximum(exp_c, exp_act_m) + att_c,
     )
 
 
