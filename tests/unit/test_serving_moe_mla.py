@@ -284,3 +284,12 @@ def test_prefill_batched_time_is_the_compute_for_dense_models() -> None:
     assert float(dense.amortized_s) == pytest.approx(float(dense.compute_s), rel=1e-12)
     moe = prefill_time(model_terms(model("qwen3-30b-a3b")), dev, prec, 1.0, 2000.0, 0.0, 8192.0)
     assert float(moe.amortized_s) >= float(moe.compute_s)
+
+
+def test_ep_imbalance_is_stated_next_to_the_numbers() -> None:
+    """An attention-DP + EP estimate lists the load factor it used and where it comes from."""
+    est = _deepseek(True, 64)
+    names = {a.name: a for a in est.assumptions}
+    assert names["ep_load_factor"].value == pytest.approx(1.543, abs=1e-3)
+    assert "TensorRT-LLM tech blog 4" in names["ep_load_factor"].source
+    assert "ep_load_factor" not in {a.name for a in _deepseek(False, 64).assumptions}

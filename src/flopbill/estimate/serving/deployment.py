@@ -26,7 +26,14 @@ from flopbill.estimate.serving.metrics import (
     serving_cost,
     serving_metrics,
 )
-from flopbill.estimate.serving.step import DeviceArrays, ExpertImbalance, PrecisionArrays, model_terms
+from flopbill.estimate.serving.step import (
+    DeviceArrays,
+    ExpertImbalance,
+    ModelTerms,
+    PrecisionArrays,
+    expert_load_factor,
+    model_terms,
+)
 
 
 @dataclass(frozen=True)
@@ -300,6 +307,8 @@ def estimate_serving(
         else serving_cost(mt, wl, opt.tp, price_usd_per_gpu_hour, opt.utilization)
     )
     notes = _assumptions(hw, measured, engine, opt, comp, price_usd_per_gpu_hour, price_source)
+    if opt.attention_dp and opt.tp > 1 and t.n_moe_layers and rt.expert_imbalance is not None:
+        notes = (*notes, _imbalance_assumption(t, opt.tp, rt.expert_imbalance))
     return ServingEstimate(
         model=m.id,
         accelerator=acc.id,
@@ -386,6 +395,21 @@ def _check_fit(
                 f"(tp {opt.tp}); use `batch` max, a larger `tp` or `kv` fp8"
             )
         raise DoesNotFitError(f"`batch` {opt.batch} does not fit: {why}")
+
+
+def _imbalance_assumption(t: ModelTerms, ep: int, imb: ExpertImbalance) -> Assumption:
+    """The busiest EP rank's load over the mean, with the published figure it is scaled from."""
+    src = ep_imbalance()
+    ref = "" if src is None else f"{src.ratio.ref} ({src.ratio.checked})"
+    gamma = float(expert_load_factor(t, float(ep), imb))
+    return Assumption(
+        "ep_load_factor",
+        round(gamma, 3),
+        f"busiest of {ep} EP ranks ({t.n_experts / ep:g} experts each), scaled from (max-mean)/mean = "
+        f"{imb.ratio} at EP{imb.reference_ep} with {imb.reference_experts_per_rank:g} experts per rank: "
+        f"{ref}",
+        "extrapolation: one model (DeepSeek-R1) and one dataset; no expert load balancer assumed",
+    )
 
 
 def _assumptions(
