@@ -293,3 +293,19 @@ def test_ep_imbalance_is_stated_next_to_the_numbers() -> None:
     assert names["ep_load_factor"].value == pytest.approx(1.543, abs=1e-3)
     assert "TensorRT-LLM tech blog 4" in names["ep_load_factor"].source
     assert "ep_load_factor" not in {a.name for a in _deepseek(False, 64).assumptions}
+
+
+def test_batched_prefill_under_attention_dp_spreads_attention_over_the_ranks() -> None:
+    """Alone, a prompt's attention runs on its one DP rank; batched, the tp ranks prefill tp prompts at once.
+
+    So the replica-seconds per prompt (``amortized_s``) equal TP's, where each rank does 1/tp of it, while the
+    lone prompt (``compute_s``, TTFT) is slower. Llama 3.1 70B (no experts, so only attention differs), 32K.
+    """
+    t = model_terms(model("llama-3.1-70b"))
+    acc = accelerator("h200")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 8)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    tp = prefill_time(t, dev, prec, 8.0, 32768.0, 0.0, 8192.0, 0.0, 0.0)
+    dp = prefill_time(t, dev, prec, 8.0, 32768.0, 0.0, 8192.0, 0.0, 1.0)
+    assert float(dp.amortized_s) == pytest.approx(float(tp.amortized_s), rel=1e-12)
+    assert float(dp.compute_s) > float(tp.compute_s)

@@ -599,7 +599,10 @@ def prefill_time(
         roofline_s=np.maximum(matmuls + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)),
         comm_s=n_chunks * comm_one,
         overhead_s=n_chunks * np.asarray(overhead_s, dtype=np.float64),
-        amortized_s=np.asarray(rest_c) + np.maximum(exp_c, exp_act_m) + att_c,
+        # batched, every DP rank prefills its own prompts at once: a prompt's attention is 1/tp of the replica
+        amortized_s=np.asarray(rest_c)
+        + np.maximum(exp_c, exp_act_m)
+        + compute_time_s(attn_flops / tp_a, dev.attention_peak_flops_per_s, dev.attention_eta),
     )
 
 
