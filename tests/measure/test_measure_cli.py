@@ -19,10 +19,10 @@ def test_without_torch_the_commands_say_how_to_install(
 ) -> None:
     real = deps.importlib.import_module
 
-    def fake(name: str):  # type: ignore[no-untyped-def]
+    def fake(name: str, package: str | None = None):  # type: ignore[no-untyped-def]
         if name == "torch":
             raise ImportError(name)
-        return real(name)
+        return real(name, package)
 
     monkeypatch.setattr(deps.importlib, "import_module", fake)
     for args in (["measure", "hardware"], ["measure", "model", "llama-3.2-1b"], ["serve-local"]):

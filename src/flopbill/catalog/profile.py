@@ -82,6 +82,9 @@ class HardwareProfile(Strict):
     dispatch_overhead_s: Measured | None = None
     weight_read_bytes_per_s: Measured | None = None
     batched_weight_read_bytes_per_s: Measured | None = None
+    elementwise_values_per_s: Measured | None = Field(
+        default=None, description="values read or written per second by a transformer block's elementwise ops"
+    )
     efficiency: Efficiencies
     notes: str = ""
 
@@ -92,30 +95,30 @@ def _clip(x: float) -> float:
 
 def default_efficiencies(
     dispatch_s: float | None,
+    gemm_ratio: float = 1.0,
     attention_ratio: float = 1.0,
     bandwidth_ratio: float = 1.0,
     overlap: bool = True,
     batched_bandwidth_ratio: float | None = None,
 ) -> Efficiencies:
-    """Return uncalibrated efficiencies from the microbenchmarks alone: η_flops = 1 against the measured
-    matmul peak; η_attention = measured attention FLOP/s / matmul peak; η_bw = measured weight-read
-    (one-row linear) bandwidth / STREAM triad, and η_bw_batched the same for a four-row linear (CPU BLAS
-    packs the weights for more than one row); a per-layer overhead of ``77 · dispatch`` (a Llama block
-    as flopbill builds it issues 77 top-level torch operations per forward step, counted with
-    ``torch.profiler`` on a decode step) when known."""
+    """Return uncalibrated efficiencies from the microbenchmarks alone: η_flops = measured FFN-shaped
+    linear FLOP/s / matmul peak (``gemm_ratio``; 1 when not measured); η_attention = measured attention
+    FLOP/s / matmul peak; η_bw = measured weight-read (one-row linear) bandwidth / STREAM triad, and
+    η_bw_batched the same for a four-row linear (CPU BLAS packs the weights for more than one row); a
+    per-layer overhead of ``77 · dispatch`` (a Llama block as flopbill builds it issues 77 top-level
+    torch operations per forward step, counted with ``torch.profiler`` on a decode step) when known."""
     per_layer = KERNELS_PER_LAYER * dispatch_s if dispatch_s else 0.0
     return Efficiencies(
-        eta_flops=1.0,
+        eta_flops=_clip(gemm_ratio),
         eta_attention=_clip(attention_ratio),
         eta_bw=_clip(bandwidth_ratio),
         eta_bw_batched=None if batched_bandwidth_ratio is None else _clip(batched_bandwidth_ratio),
         overlap=overlap,
         overhead_s_per_step=0.0,
         overhead_s_per_layer=per_layer,
-        method="uncalibrated: η_flops = 1 against the measured matmul peak; η_attention = measured attention "
-        "FLOP/s / matmul peak; η_bw (η_bw_batched) = measured 1-row (4-row) weight-read / triad bandwidth; "
-        "per-layer overhead = 77 × "
-        "measured dispatch",
+        method="uncalibrated: η_flops = measured FFN-shaped linear FLOP/s / matmul peak; η_attention = "
+        "measured attention FLOP/s / matmul peak; η_bw (η_bw_batched) = measured 1-row (4-row) "
+        "weight-read / triad bandwidth; per-layer overhead = 77 × measured dispatch",
     )
 
 

@@ -5,7 +5,10 @@ profile's measured peak ``P`` and bandwidth ``BW`` the prediction of :mod:`flopb
 on a profile whose compute and memory do not overlap (CPUs), linear in
 ``θ = (1/η_flops, 1/η_attention, 1/η_bw, 1/η_bw_batched, 1/η_stream, o_step, o_layer)``::
 
-    t ≈ θ₀·F_gemm/P + θ₁·F_attn/P + (θ₂ or θ₃)·B_w/BW + θ₄·(B_kv + B_stream)/BW + θ₅·steps + θ₆·steps·L
+    t ≈ θ₀·F_gemm/P + θ₁·F_attn/P + (θ₂ or θ₃)·B_w/BW + θ₄·((B_kv + B_stream)/BW + V_ew/R_ew)
+        + θ₅·steps + θ₆·steps·L
+
+(``V_ew`` the elementwise values, ``R_ew`` the profile's measured elementwise rate)
 
 and the fit minimises the squared *relative* error ``Σ ((x_i·θ − t_i)/t_i)²`` (weighted least squares,
 so short decode steps count as much as long training steps). On an overlapping profile (GPUs) the ``max``
@@ -57,6 +60,13 @@ class Observation:
     peak_flops_per_s: float
     bandwidth_bytes_per_s: float
     label: str = ""
+    elementwise_values_per_s: float | None = None
+
+    def predicted_s(self, eff: Efficiencies) -> float:
+        """Return the predicted time of this row under ``eff`` (s)."""
+        return predict_work(
+            self.work, self.peak_flops_per_s, self.bandwidth_bytes_per_s, eff, self.elementwise_values_per_s
+        ).total_s
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,8 @@ def _features(o: Observation, theta: np.ndarray, overlap: bool) -> np.ndarray:
     gemm, attn = w.gemm_flops / p, w.attention_flops / p
     batched = w.tokens_per_step > 1.0
     wb1, wbn = (0.0, w.weight_bytes / bw) if batched else (w.weight_bytes / bw, 0.0)
-    kv, st = w.kv_bytes / bw, w.stream_bytes / bw
+    kv = w.kv_bytes / bw
+    st = w.stream_bytes / bw + w.elementwise_values / (o.elementwise_values_per_s or bw / 8.0)
     if overlap:  # keep only the bound term of each roofline under the current θ
         gemm_on = gemm * theta[0] >= wb1 * theta[2] + wbn * theta[3]
         attn_on = attn * theta[1] >= kv * theta[4]
@@ -126,10 +137,7 @@ def _efficiencies(theta: np.ndarray, base: Efficiencies, method: str) -> Efficie
 
 def mean_abs_error(obs: Sequence[Observation], eff: Efficiencies) -> float:
     """Return mean ``|predicted/measured − 1|`` of ``obs`` under ``eff``."""
-    errs = [
-        abs(predict_work(o.work, o.peak_flops_per_s, o.bandwidth_bytes_per_s, eff).total_s / o.measured_s - 1)
-        for o in obs
-    ]
+    errs = [abs(o.predicted_s(eff) / o.measured_s - 1) for o in obs]
     return float(np.mean(errs)) if errs else float("nan")
 
 

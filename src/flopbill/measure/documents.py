@@ -18,7 +18,7 @@ from flopbill.catalog.profile import HardwareProfile
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import CatalogError, InputError
 from flopbill.measure.calibrate import Observation
-from flopbill.measure.predict import Shape, Work, peak_for, work
+from flopbill.measure.predict import Shape, Work, elementwise_rate, peak_for, work
 from flopbill.measure.timing import clock_name
 
 KIND = "flopbill-model-measurement/1"
@@ -40,7 +40,7 @@ def measurement_document(
                 "measured_s": r.measured_s,
                 "predicted_s": r.predicted_s,
                 "error": r.error,
-                "work": asdict(work(m, shape, dtype)),
+                "work": asdict(work(m, shape, dtype, profile.device)),
             }
         )
     return {
@@ -84,11 +84,12 @@ def observations(doc: dict[str, Any], path: Path | str = "") -> list[Observation
     prof = document_profile(doc, path)
     peak = peak_for(prof, str(doc.get("dtype", "fp32")))
     bw = prof.memory_bandwidth_bytes_per_s.value
+    rate = elementwise_rate(prof)
     out = []
     try:
         for r in doc["rows"]:
             label = f"{r['phase']} b={r['batch']} n={r['tokens']} ctx={r['context_tokens']}"
-            out.append(Observation(Work(**r["work"]), float(r["measured_s"]), peak, bw, label))
+            out.append(Observation(Work(**r["work"]), float(r["measured_s"]), peak, bw, label, rate))
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"{path}: malformed measurement row ({exc})") from None
     return out

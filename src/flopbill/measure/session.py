@@ -23,6 +23,11 @@ def _matmul_of(dtype: str, p: HardwareProfile) -> Measured | None:
     return p.matmul_flops_per_s.get(dtype)
 
 
+def _fp32_peak(p: HardwareProfile) -> float:
+    fig = p.matmul_flops_per_s.get("fp32")
+    return fig.value if fig else 1.0
+
+
 def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
     """Return the first profile with every measured figure replaced by its best over ``profiles``."""
     first = profiles[0]
@@ -39,10 +44,15 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
     gemv = best(lambda p: p.weight_read_bytes_per_s)
     gemm4 = best(lambda p: p.batched_weight_read_bytes_per_s)
     dispatch = best(lambda p: p.dispatch_overhead_s, low=True)
-    attention_ratio = max(p.efficiency.eta_attention for p in profiles)
+    elementwise = best(lambda p: p.elementwise_values_per_s)
     assert triad is not None
+    peak = max(_fp32_peak(p) for p in profiles)
+    # the best linear-layer and attention FLOP/s over the rounds, each against the best matmul peak
+    gemm_ratio = max(p.efficiency.eta_flops * _fp32_peak(p) for p in profiles) / peak
+    attention_ratio = max(p.efficiency.eta_attention * _fp32_peak(p) for p in profiles) / peak
     eff = default_efficiencies(
         dispatch.value if dispatch else None,
+        gemm_ratio=gemm_ratio,
         attention_ratio=attention_ratio,
         bandwidth_ratio=(gemv.value / triad.value) if gemv else 1.0,
         overlap=first.efficiency.overlap,
@@ -55,6 +65,7 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
             "weight_read_bytes_per_s": gemv,
             "batched_weight_read_bytes_per_s": gemm4,
             "dispatch_overhead_s": dispatch,
+            "elementwise_values_per_s": elementwise,
             "efficiency": eff,
         }
     )
