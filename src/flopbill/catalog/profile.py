@@ -82,6 +82,12 @@ class HardwareProfile(Strict):
     dispatch_overhead_s: Measured | None = None
     weight_read_bytes_per_s: Measured | None = None
     batched_weight_read_bytes_per_s: Measured | None = None
+    weight_read_bytes_per_s_by_rows: dict[int, Measured] = Field(
+        default_factory=dict,
+        description="weight-read bandwidth of linear layers by input rows (decode batch)",
+    )
+    step_overhead_s: Measured | None = Field(default=None, description="fixed time per forward step, s")
+    layer_overhead_s: Measured | None = Field(default=None, description="fixed time per layer and step, s")
     elementwise_values_per_s: Measured | None = Field(
         default=None, description="values read or written per second by a transformer block's elementwise ops"
     )
@@ -100,25 +106,32 @@ def default_efficiencies(
     bandwidth_ratio: float = 1.0,
     overlap: bool = True,
     batched_bandwidth_ratio: float | None = None,
+    step_overhead_s: float | None = None,
+    layer_overhead_s: float | None = None,
 ) -> Efficiencies:
     """Return uncalibrated efficiencies from the microbenchmarks alone: η_flops = measured FFN-shaped
     linear FLOP/s / matmul peak (``gemm_ratio``; 1 when not measured); η_attention = measured attention
     FLOP/s / matmul peak; η_bw = measured weight-read (one-row linear) bandwidth / STREAM triad, and
     η_bw_batched the same for a four-row linear (CPU BLAS packs the weights for more than one row); a
-    per-layer overhead of ``77 · dispatch`` (a Llama block as flopbill builds it issues 77 top-level
-    torch operations per forward step, counted with ``torch.profiler`` on a decode step) when known."""
+    per-step and per-layer overhead measured on tiny models (``step_overhead_s``, ``layer_overhead_s``:
+    :func:`flopbill.measure.hardware.block_overheads_s`), else a per-layer overhead of ``77 · dispatch``
+    (a Llama block as flopbill builds it issues 77 top-level torch operations per forward step, counted
+    with ``torch.profiler`` on a decode step) when known."""
     per_layer = KERNELS_PER_LAYER * dispatch_s if dispatch_s else 0.0
+    if layer_overhead_s is not None:
+        per_layer = layer_overhead_s
     return Efficiencies(
         eta_flops=_clip(gemm_ratio),
         eta_attention=_clip(attention_ratio),
         eta_bw=_clip(bandwidth_ratio),
         eta_bw_batched=None if batched_bandwidth_ratio is None else _clip(batched_bandwidth_ratio),
         overlap=overlap,
-        overhead_s_per_step=0.0,
+        overhead_s_per_step=step_overhead_s or 0.0,
         overhead_s_per_layer=per_layer,
         method="uncalibrated: η_flops = measured FFN-shaped linear FLOP/s / matmul peak; η_attention = "
         "measured attention FLOP/s / matmul peak; η_bw (η_bw_batched) = measured 1-row (4-row) "
-        "weight-read / triad bandwidth; per-layer overhead = 77 × measured dispatch",
+        "weight-read / triad bandwidth; per-step and per-layer overheads measured with tiny models (else "
+        "77 × measured dispatch per layer)",
     )
 
 

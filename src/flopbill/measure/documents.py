@@ -18,7 +18,7 @@ from flopbill.catalog.profile import HardwareProfile
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import CatalogError, InputError
 from flopbill.measure.calibrate import Observation
-from flopbill.measure.predict import Shape, Work, elementwise_rate, peak_for, work
+from flopbill.measure.predict import Shape, Work, elementwise_rate, peak_for, weight_read_rows_ratio, work
 from flopbill.measure.timing import clock_name
 
 KIND = "flopbill-model-measurement/1"
@@ -89,7 +89,9 @@ def observations(doc: dict[str, Any], path: Path | str = "") -> list[Observation
     try:
         for r in doc["rows"]:
             label = f"{r['phase']} b={r['batch']} n={r['tokens']} ctx={r['context_tokens']}"
-            out.append(Observation(Work(**r["work"]), float(r["measured_s"]), peak, bw, label, rate))
+            w = Work(**r["work"])
+            ratio = weight_read_rows_ratio(prof, w.tokens_per_step)
+            out.append(Observation(w, float(r["measured_s"]), peak, bw, label, rate, ratio))
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"{path}: malformed measurement row ({exc})") from None
     return out

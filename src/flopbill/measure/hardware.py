@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 import operator
 import os
 import platform
@@ -54,11 +53,14 @@ class HardwareResult:
     linear_flops_per_s: float  # fp32 FFN-shaped linears
     attention_flops_per_s: float  # fp32 causal SDPA
     weight_read_bytes_per_s: float  # one-row linear over a large matrix
-    batched_weight_read_bytes_per_s: float  # geometric mean of two- and four-row linears, same matrices
+    batched_weight_read_bytes_per_s: float  # four-row linears, same matrices
     bandwidth_by_kernel: dict[str, float]
     dispatch_overhead_s: float
     machine: dict[str, str]
     memory_bytes: float | None
+    step_overhead_s: float | None = None
+    layer_overhead_s: float | None = None
+    weight_read_by_rows: dict[int, float] = field(default_factory=dict)
     elementwise_values_per_s: float | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -151,23 +153,39 @@ def torch_bandwidth(device: str, n_bytes: int) -> dict[str, float]:
     return {"torch_copy": 2.0 * n * 4 / copy, "torch_triad": 3.0 * n * 4 / triad}
 
 
-def gemv_bandwidth(device: str, n_bytes: int, rows: int = 1) -> float:
-    """Return bytes/s of streaming weights through a chain of linear layers ``y = x·Wᵀ`` with ``rows``
-    input rows (one row: what a decode step of batch 1 does): fp32 matrices of 4096×512 (8 MiB each, the
-    shape of a small transformer's FFN projection) totalling ``n_bytes``, far more than the caches;
-    bytes = all of ``W``."""
+#: Row counts the weight-read benchmark runs: decode batches as CPU BLAS treats them differently
+#: (one row: a matrix-vector product; several: packed matrix-matrix kernels, slowest at 2-3 rows).
+WEIGHT_READ_ROWS = (1, 2, 3, 4, 8)
+
+
+def weight_read_bandwidth(
+    device: str, n_bytes: int, rows: tuple[int, ...] = WEIGHT_READ_ROWS
+) -> dict[int, float]:
+    """Return bytes/s, by row count, of streaming weights through a chain of linear layers ``y = x·Wᵀ``
+    with that many input rows (one row: what a decode step of batch 1 does): fp32 matrices of 4096×512
+    (8 MiB each, the shape of a small transformer's FFN projection) totalling ``n_bytes``, far more than
+    the caches; bytes = all of ``W``; best of 6 each."""
     torch = require("torch")
     shape = (4096, 512)
     mats = [torch.randn(*shape, device=device) for _ in range(max(1, n_bytes // 4 // (shape[0] * shape[1])))]
-    x = torch.randn(rows, shape[1], device=device)
     linear = torch.nn.functional.linear
+    total = float(sum(w.numel() for w in mats)) * 4.0
+    out: dict[int, float] = {}
+    for r in rows:
+        x = torch.randn(r, shape[1], device=device)
 
-    def chain() -> None:
-        for w in mats:
-            linear(x, w)
+        def chain(x: Any = x) -> None:
+            for w in mats:
+                linear(x, w)
 
-    t = best_time_s(chain, repeats=6, sync=_sync(torch, device))
-    return float(sum(w.numel() for w in mats)) * 4.0 / t
+        out[r] = total / best_time_s(chain, repeats=6, sync=_sync(torch, device))
+    return out
+
+
+def gemv_bandwidth(device: str, n_bytes: int, rows: int = 1) -> float:
+    """Return bytes/s of streaming weights through linear layers with ``rows`` input rows
+    (:func:`weight_read_bandwidth`)."""
+    return weight_read_bandwidth(device, n_bytes, (rows,))[rows]
 
 
 def numpy_bandwidth(n_bytes: int) -> dict[str, float]:
@@ -242,6 +260,34 @@ def dispatch_overhead_s(device: str) -> float:
     return best_time_s(burst, repeats=20, sync=_sync(torch, device)) / 100.0
 
 
+def block_overheads_s(device: str, repeats: int = 30) -> tuple[float, float]:
+    """Return the fixed time per forward step and per layer (s) of the transformer flopbill builds
+    (:mod:`flopbill.measure.torch_model`): decode steps at batch 1 of Llama-style models one head of 64
+    wide, vocabulary 64, with 1 and 3 layers, whose arithmetic and bytes are negligible, so their time
+    is the per-operation cost of dispatching every operation of the step (Python, dispatcher,
+    allocation, kernel launch). Per layer = (t₃ − t₁)/2, per step = t₁ − per layer; best of
+    ``repeats``."""
+    torch = require("torch")
+    from flopbill.catalog import model
+    from flopbill.measure.torch_model import build_model
+
+    times = []
+    for layers in (1, 3):
+        spec = scaled_spec(model("llama-3.2-1b"), layers=layers, hidden=64, vocab=64)
+        net = build_model(spec, device=device)
+        cache = net.new_cache(1, 16, device)
+        toks = torch.zeros(1, 1, dtype=torch.long, device=device)
+
+        def step(net: Any = net, cache: Any = cache, toks: Any = toks) -> None:
+            cache.lengths.fill_(8)
+            net(toks, cache)
+
+        with torch.inference_mode():
+            times.append(best_time_s(step, repeats=repeats, warmup=3, sync=_sync(torch, device)))
+    per_layer = max((times[1] - times[0]) / 2.0, 0.0)
+    return max(times[0] - per_layer, 0.0), per_layer
+
+
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -305,6 +351,8 @@ def run_hardware(
     cpu_numpy = with_numpy and dev == "cpu"
     bw = torch_bandwidth(dev, stream_bytes) | (numpy_bandwidth(stream_bytes) if cpu_numpy else {})
     info, memory = machine_info(dev)
+    step_s, layer_s = block_overheads_s(dev)
+    by_rows = weight_read_bandwidth(dev, stream_bytes)
     return HardwareResult(
         device=dev,
         matmul_flops_per_s={k: max(v.values()) for k, v in by_size.items()},
@@ -314,12 +362,13 @@ def run_hardware(
         linear_flops_per_s=linear_flops_per_s(dev, budget_s=budget_s / 10),
         bandwidth_by_kernel=bw,
         attention_flops_per_s=attention_flops_per_s(dev),
-        weight_read_bytes_per_s=gemv_bandwidth(dev, stream_bytes),
-        batched_weight_read_bytes_per_s=math.sqrt(
-            gemv_bandwidth(dev, stream_bytes, rows=2) * gemv_bandwidth(dev, stream_bytes, rows=4)
-        ),
+        weight_read_bytes_per_s=by_rows[1],
+        batched_weight_read_bytes_per_s=by_rows[4],
+        weight_read_by_rows=by_rows,
         dispatch_overhead_s=dispatch_overhead_s(dev),
         elementwise_values_per_s=elementwise_values_per_s(dev),
+        step_overhead_s=step_s,
+        layer_overhead_s=layer_s,
         machine=info,
         memory_bytes=memory,
         skipped=skipped,
@@ -330,6 +379,12 @@ def _matmul_method(dtype: str, res: HardwareResult) -> str:
     sizes = res.matmul_by_size[dtype]
     best = max(sizes, key=sizes.__getitem__)
     return f"torch {dtype} n×n matmul, 2·n³ FLOPs, best of N over n in {sorted(sizes)} (best n={best})"
+
+
+_OVERHEAD = (
+    "decode steps (batch 1) of 1- and 3-layer Llama-style torch models 64 wide, vocabulary 64: per layer "
+    "(t3 - t1)/2, per step t1 - per layer, best of 30"
+)
 
 
 def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -> HardwareProfile:
@@ -357,8 +412,15 @@ def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -
         ),
         batched_weight_read_bytes_per_s=Measured(
             value=res.batched_weight_read_bytes_per_s,
-            method="2- and 4-row fp32 linear X·Wᵀ, 16 matrices 4096×512 (128 MiB), geometric mean, best of 6",
+            method="4-row fp32 linear X·Wᵀ through 16 matrices 4096×512 (128 MiB), bytes of W, best of 6",
         ),
+        weight_read_bytes_per_s_by_rows={
+            r: Measured(
+                value=v,
+                method=f"{r}-row fp32 linear X·Wᵀ, 16 matrices 4096×512 (128 MiB), bytes of W, best of 6",
+            )
+            for r, v in res.weight_read_by_rows.items()
+        },
         elementwise_values_per_s=None
         if res.elementwise_values_per_s is None
         else Measured(
@@ -366,8 +428,16 @@ def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -
             method="elementwise ops of one Llama-style block (2 RMSNorms, rotary q/k, KV write, head merge, "
             "2 residual adds, silu(gate)·up), 512 tokens × 512 wide, values read + written, best of 10",
         ),
+        step_overhead_s=None
+        if res.step_overhead_s is None
+        else Measured(value=res.step_overhead_s, method=_OVERHEAD),
+        layer_overhead_s=None
+        if res.layer_overhead_s is None
+        else Measured(value=res.layer_overhead_s, method=_OVERHEAD),
         efficiency=default_efficiencies(
             res.dispatch_overhead_s,
+            step_overhead_s=res.step_overhead_s,
+            layer_overhead_s=res.layer_overhead_s,
             gemm_ratio=res.linear_flops_per_s / res.matmul_flops_per_s["fp32"],
             attention_ratio=res.attention_flops_per_s / res.matmul_flops_per_s["fp32"],
             bandwidth_ratio=res.weight_read_bytes_per_s / res.memory_bandwidth_bytes_per_s,

@@ -109,7 +109,7 @@ def time_shape(model: TorchTransformer, shape: Shape, repeats: int, device: str 
     if shape.phase == "prefill":
         return time_prefill(model, shape.tokens, repeats, device)
     if shape.phase == "decode":
-        return time_decode(model, shape.batch, shape.context_tokens, 2 * repeats, device)
+        return time_decode(model, shape.batch, shape.context_tokens, 4 * repeats, device)
     return time_train_step(model, shape.batch, shape.tokens, max(2, repeats // 2), device)
 
 

@@ -245,15 +245,20 @@ def weight_eta(w: Work, eff: Efficiencies) -> float:
 
 
 def predict_work(
-    w: Work, peak: float, bw: float, eff: Efficiencies, elementwise_values_per_s: float | None = None
+    w: Work,
+    peak: float,
+    bw: float,
+    eff: Efficiencies,
+    elementwise_values_per_s: float | None = None,
+    rows_ratio: float = 1.0,
 ) -> Prediction:
     """Return the predicted time of ``w`` (module formula) with peaks ``peak``/``bw``, the measured rate
-    of elementwise values (``None``: ``bw`` / 8 bytes, one 4-byte read and write per value) and the
-    efficiencies."""
+    of elementwise values (``None``: ``bw`` / 8 bytes, one 4-byte read and write per value), the
+    weight-read ratio of this step's row count (:func:`weight_read_rows_ratio`) and the efficiencies."""
     ew_rate = elementwise_values_per_s or bw / 8.0
     gemm_c = w.gemm_flops / (peak * eff.eta_flops)
     attn_c = w.attention_flops / (peak * eff.eta_attention)
-    w_m = w.weight_bytes / (bw * weight_eta(w, eff))
+    w_m = w.weight_bytes / (bw * weight_eta(w, eff) * (rows_ratio if w.tokens_per_step > 1.0 else 1.0))
     kv_m = w.kv_bytes / (bw * eff.eta_stream)
     stream = w.stream_bytes / (bw * eff.eta_stream) + w.elementwise_values / (ew_rate * eff.eta_stream)
     over = w.steps * (eff.overhead_s_per_step + w.layers * eff.overhead_s_per_layer)
@@ -270,12 +275,25 @@ def elementwise_rate(profile: HardwareProfile) -> float | None:
     return None if fig is None else fig.value
 
 
+def weight_read_rows_ratio(profile: HardwareProfile, rows: float) -> float:
+    """Return the weight-read bandwidth at ``rows`` input rows relative to the 4-row figure that
+    ``η_bw_batched`` stands for: the profile's figure at the largest measured row count ≤ ``rows``
+    (1 where the profile has no table, or for one row, which ``η_bw`` covers)."""
+    table = profile.weight_read_bytes_per_s_by_rows
+    if rows <= 1.0 or 4 not in table:
+        return 1.0
+    near = max((r for r in table if 2 <= r <= rows), default=min(r for r in table if r >= 2))
+    return table[near].value / table[4].value
+
+
 def predict(m: ModelSpec, shape: Shape, profile: HardwareProfile, dtype: str = "fp32") -> Prediction:
     """Return flopbill's predicted time of ``shape`` for ``m`` on ``profile`` (s)."""
+    w = work(m, shape, dtype, profile.device)
     return predict_work(
-        work(m, shape, dtype, profile.device),
+        w,
         peak_for(profile, dtype),
         profile.memory_bandwidth_bytes_per_s.value,
         profile.efficiency,
         elementwise_rate(profile),
+        weight_read_rows_ratio(profile, w.tokens_per_step),
     )

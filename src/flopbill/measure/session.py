@@ -23,6 +23,10 @@ def _matmul_of(dtype: str, p: HardwareProfile) -> Measured | None:
     return p.matmul_flops_per_s.get(dtype)
 
 
+def _rows_of(rows: int, p: HardwareProfile) -> Measured | None:
+    return p.weight_read_bytes_per_s_by_rows.get(rows)
+
+
 def _fp32_peak(p: HardwareProfile) -> float:
     fig = p.matmul_flops_per_s.get("fp32")
     return fig.value if fig else 1.0
@@ -45,6 +49,13 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
     gemm4 = best(lambda p: p.batched_weight_read_bytes_per_s)
     dispatch = best(lambda p: p.dispatch_overhead_s, low=True)
     elementwise = best(lambda p: p.elementwise_values_per_s)
+    by_rows = {
+        r: fig
+        for r in first.weight_read_bytes_per_s_by_rows
+        if (fig := best(functools.partial(_rows_of, r))) is not None
+    }
+    step_o = best(lambda p: p.step_overhead_s, low=True)
+    layer_o = best(lambda p: p.layer_overhead_s, low=True)
     assert triad is not None
     peak = max(_fp32_peak(p) for p in profiles)
     # the best linear-layer and attention FLOP/s over the rounds, each against the best matmul peak
@@ -53,6 +64,8 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
     eff = default_efficiencies(
         dispatch.value if dispatch else None,
         gemm_ratio=gemm_ratio,
+        step_overhead_s=step_o.value if step_o else None,
+        layer_overhead_s=layer_o.value if layer_o else None,
         attention_ratio=attention_ratio,
         bandwidth_ratio=(gemv.value / triad.value) if gemv else 1.0,
         overlap=first.efficiency.overlap,
@@ -66,6 +79,9 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
             "batched_weight_read_bytes_per_s": gemm4,
             "dispatch_overhead_s": dispatch,
             "elementwise_values_per_s": elementwise,
+            "weight_read_bytes_per_s_by_rows": by_rows,
+            "step_overhead_s": step_o,
+            "layer_overhead_s": layer_o,
             "efficiency": eff,
         }
     )
