@@ -65,6 +65,20 @@ class Efficiencies(Strict):
     )
     method: str = Field(description="how these were obtained: defaults, or the calibration and its data")
     calibrated: bool = False
+    serving_eta_bw: float | None = Field(
+        default=None,
+        gt=0,
+        le=2.0,
+        description="η_bw of a serving engine's decode steps, fitted from `measure endpoint` runs "
+        "(None: eta_bw)",
+    )
+    serving_overhead_s_per_step: float | None = Field(
+        default=None,
+        ge=0,
+        description="the engine's fixed time per step, fitted from `measure endpoint` runs; replaces the "
+        "engine profile's overhead_s_per_step for this accelerator (None: the engine profile's)",
+    )
+    serving_method: str = Field(default="", description="the endpoint calibration and its data")
 
 
 class HardwareProfile(Strict):
@@ -184,6 +198,48 @@ def accelerator_from_profile(profile: HardwareProfile) -> Accelerator:
     )
 
 
+def profile_from_accelerator(
+    acc: Accelerator, hw: HardwareEfficiency, profile_id: str, day: dt.date
+) -> HardwareProfile:
+    """Return a profile holding a catalog accelerator's datasheet peaks and its catalog serving
+    efficiencies (a starting point for an endpoint calibration of a GPU flopbill did not measure)."""
+    ref = "; ".join(f"{src.ref} (checked {src.checked})" for src in acc.sources[:2]) or "catalog"
+    peaks = {
+        k: Measured(value=float(v), method=f"datasheet dense peak: {ref}")
+        for k, v in (("fp32", acc.peak_flops_per_s.fp32), ("bf16", acc.peak_flops_per_s.bf16))
+        if v
+    }
+    if acc.peak_flops_per_s.fp16:
+        peaks["fp16"] = Measured(
+            value=float(acc.peak_flops_per_s.fp16), method=f"datasheet dense peak: {ref}"
+        )
+    if acc.memory_bandwidth_bytes_per_s is None or not peaks:
+        raise InputError("--gpu", acc.id, "an accelerator whose peak FLOP/s and bandwidth are known")
+    return HardwareProfile(
+        id=profile_id,
+        name=acc.name,
+        device="cuda",
+        measured_on=day,
+        machine={"vendor": acc.vendor, "accelerator": acc.id},
+        matmul_flops_per_s=peaks,
+        memory_bandwidth_bytes_per_s=Measured(
+            value=acc.memory_bandwidth_bytes_per_s, method=f"datasheet: {ref}"
+        ),
+        memory_bytes=acc.memory_bytes,
+        efficiency=Efficiencies(
+            eta_flops=hw.eta_flops.value,
+            eta_attention=hw.eta_flops.value,
+            eta_bw=hw.eta_bw.value,
+            overhead_s_per_step=0.0,
+            overhead_s_per_layer=0.0,
+            overlap=True,
+            method=f"catalog serving efficiencies of {acc.id}: η_flops {hw.eta_flops.ref}; "
+            f"η_bw {hw.eta_bw.ref}",
+        ),
+        notes=f"datasheet figures of the catalog accelerator {acc.id}, not measured",
+    )
+
+
 def efficiency_from_profile(profile: HardwareProfile) -> HardwareEfficiency:
     """Return the profile's efficiencies in the serving estimator's form."""
     eff = profile.efficiency
@@ -193,13 +249,19 @@ def efficiency_from_profile(profile: HardwareProfile) -> HardwareEfficiency:
         id=profile.id,
         accelerators=[profile.id],
         eta_flops=Sourced(value=eff.eta_flops, ref=ref, checked=day),
-        eta_bw=Sourced(value=eff.eta_bw, ref=ref, checked=day),
+        eta_bw=Sourced(
+            value=eff.serving_eta_bw or eff.eta_bw,
+            ref=f"{eff.serving_method} ({profile.name})" if eff.serving_eta_bw else ref,
+            checked=day,
+        ),
         allreduce_latency_s=Sourced(value=0.0, ref="one device: no all-reduce", checked=day),
     )
 
 
 #: Efficiencies of the profiles loaded so far, by accelerator id (a cache filled by :func:`load_profile`).
 _LOADED: dict[str, HardwareEfficiency] = {}
+#: Engine step overheads fitted from endpoint runs, with their method, by accelerator id (same cache).
+_STEP_OVERHEAD: dict[str, tuple[float, str]] = {}
 
 
 @functools.cache
@@ -214,6 +276,11 @@ def load_profile(path: Path | str) -> HardwareProfile:
         raise InputError("--gpu", str(path), "a catalog accelerator id or an existing hardware profile file")
     profile = _load(str(p.resolve()), p.stat().st_mtime_ns)
     _LOADED[profile.id] = efficiency_from_profile(profile)
+    over = profile.efficiency.serving_overhead_s_per_step
+    if over is None:
+        _STEP_OVERHEAD.pop(profile.id, None)
+    else:
+        _STEP_OVERHEAD[profile.id] = (over, f"{profile.efficiency.serving_method} ({profile.name})")
     return profile
 
 
@@ -236,6 +303,12 @@ def profile_accelerator(name: str) -> Accelerator:
     """Return the accelerator of a profile file, or of ``this-machine``'s profile."""
     path = this_machine_path() if name.strip().lower() == THIS_MACHINE else Path(name)
     return accelerator_from_profile(load_profile(path))
+
+
+def profile_step_overhead(accelerator_id: str) -> tuple[float, str] | None:
+    """Return the engine step overhead (s) a loaded, endpoint-calibrated profile fitted, with its method;
+    ``None`` for other accelerators."""
+    return _STEP_OVERHEAD.get(accelerator_id)
 
 
 def profile_efficiency(accelerator_id: str) -> HardwareEfficiency | None:

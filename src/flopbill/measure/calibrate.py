@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from flopbill.catalog.profile import Efficiencies, HardwareProfile
 from flopbill.errors import InputError
 from flopbill.measure.predict import Work, predict_work
 
+T = TypeVar("T")
 NAMES = (
     "eta_flops",
     "eta_attention",
@@ -246,7 +248,7 @@ def fit(
     return theta, tuple(NAMES[j] for j in free)
 
 
-def split(obs: Sequence[Observation], holdout_every: int) -> tuple[list[Observation], list[Observation]]:
+def split(obs: Sequence[T], holdout_every: int) -> tuple[list[T], list[T]]:
     """Return (fit, held-out): every ``holdout_every``-th row is held out (0: none)."""
     if holdout_every < 0 or holdout_every == 1:
         raise InputError("--holdout-every", holdout_every, "0 (no hold-out) or an integer ≥ 2")

@@ -55,17 +55,31 @@ def measurement_document(
     }
 
 
-def read_document(path: Path | str) -> dict[str, Any]:
-    """Return a measurement document read from ``path`` (checked for its kind)."""
+def read_json(path: Path | str) -> Any:
+    """Return the JSON in ``path``: a model measurement or an endpoint summary."""
     p = Path(path)
     if not p.is_file():
         raise InputError(
-            "MEASUREMENTS", str(path), "an existing JSON file written by `flopbill measure model --json`"
+            "MEASUREMENTS",
+            str(path),
+            "an existing JSON file written by `flopbill measure model --json` or `measure endpoint --json`",
         )
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: not valid JSON ({exc})") from None
+
+
+def check_document(doc: Any, path: Path | str) -> dict[str, Any]:
+    """Return ``doc`` if it is a model measurement document, else raise :class:`CatalogError`."""
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise CatalogError(f"{path}: not a flopbill model measurement (kind {KIND!r} expected)")
+    return doc
+
+
+def read_document(path: Path | str) -> dict[str, Any]:
+    """Return a measurement document read from ``path`` (checked for its kind)."""
+    doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise CatalogError(f"{path}: not a flopbill model measurement (kind {KIND!r} expected)")
     return doc
