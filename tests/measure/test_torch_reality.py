@@ -61,7 +61,9 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def measured(one_thread: None) -> tuple[HardwareProfile, list[TimedRow]]:
     def hardware() -> HardwareProfile:
-        return profile_from_result(run_hardware("cpu", budget_s=3.0, dtypes=("fp32",), with_numpy=False))
+        return profile_from_result(
+            run_hardware("cpu", budget_s=3.0, dtypes=("fp32", "bf16"), with_numpy=False)
+        )
 
     def within(rows: list[TimedRow]) -> bool:
         return all(abs(r.error) <= LIMIT for r in rows)
@@ -252,6 +254,41 @@ def test_load_generator_agrees_with_server_logs(local_server: str, api: str) -> 
 def _too_busy() -> bool:
     """True when more processes are runnable than there are cores (scheduling delays of tens of ms)."""
     return os.getloadavg()[0] > (os.cpu_count() or 1)
+
+
+def test_endpoint_calibration_on_the_local_server(
+    local_server: str, measured: tuple[HardwareProfile, list[TimedRow]]
+) -> None:
+    """Load runs at concurrency 1, 2 and 4 against serve-local (a real server decoding a real model on
+    this CPU); fitting the engine's decode η_bw and step overhead on the runs at 1 and 2 must predict
+    the TPOT of the run at 4 (held out) better than the microbenchmarked profile with the catalog's
+    default engine overhead does."""
+    from flopbill.catalog.efficiency import engine_profile
+    from flopbill.catalog.profile import accelerator_from_profile, efficiency_from_profile
+    from flopbill.dtypes import Dtype
+    from flopbill.measure.endpoint_fit import Deployment, endpoint_run, fit_endpoint
+
+    prof, _ = measured
+    runs = []
+    for c in (1, 2, 4):
+        cfg = LoadConfig(url=local_server, concurrency=c, requests=4 * c, input_tokens=64, output_tokens=24)
+        results, dur = asyncio.run(run_load(cfg))
+        runs.append(endpoint_run(summarize(results, dur, cfg), f"c={c}"))
+    served = scaled_spec(model("llama-3.2-1b"), layers=4, hidden=256, vocab=4096)  # serve-local --layers 4
+    acc = accelerator_from_profile(prof)
+    dep = Deployment(served, acc, efficiency_from_profile(prof), engine_profile(None), Dtype.FP32)
+    res = fit_endpoint(dep, runs, holdout_every=3)
+    report = (
+        f"TPOT measured {[round(r.tpot_s * 1e3, 2) for r in runs]} ms; fitted η_bw {res.eta_bw:.3f}, step "
+        f"overhead {res.overhead_s_per_step * 1e3:.2f} ms; in-sample {res.fit_error_before:.1%} → "
+        f"{res.fit_error_after:.1%}, held out {res.holdout_error_before:.1%} → {res.holdout_error_after:.1%}"
+    )
+    print(report)
+    assert res.n_holdout == 1 and res.holdout_error_before is not None and res.holdout_error_after is not None
+    assert res.fit_error_after < res.fit_error_before, report
+    if res.holdout_error_after >= res.holdout_error_before and _too_busy():
+        pytest.skip(f"machine too busy (load average {os.getloadavg()[0]:.1f}): {report}")
+    assert res.holdout_error_after < res.holdout_error_before, report
 
 
 def test_server_rejects_requests_that_cannot_fit(local_server: str) -> None:
