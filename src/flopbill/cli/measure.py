@@ -143,6 +143,10 @@ def model(
     contexts: str = typer.Option("128,512", "--contexts", help="decode context lengths"),
     train: str = typer.Option("4x128", "--train", help="training steps as BATCHxTOKENS, comma-separated"),
     repeats: int = typer.Option(5, "--repeats", help="best of N runs per shape"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto (cuda when present)"),
+    dtype: str | None = typer.Option(
+        None, "--dtype", help="fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on CUDA)"
+    ),
     threads: int | None = THREADS_OPTION,
     clock: str = CLOCK_OPTION,
     json_out: bool = JSON_OPTION,
@@ -160,10 +164,16 @@ def model(
     )
     if repeats < 1:
         raise InputError("--repeats", repeats, "a positive integer")
+    dev = _device(device)
+    if dev == "cuda" and clock == "cpu":
+        raise InputError("--clock", clock, "wall on CUDA (the process CPU clock does not count GPU time)")
+    dt_name = dtype or ("bf16" if dev == "cuda" else "fp32")
+    if dt_name not in ("fp32", "bf16", "fp16"):
+        raise InputError("--dtype", dt_name, "fp32, bf16 or fp16")
     with ctx:
-        prof = load_profile(profile) if profile else measure_profile("cpu", 12.0)
-        rows = measure_model(spec, prof, shapes, repeats)
-        doc = measurement_document(spec, prof, "fp32", "cpu", rows, n_threads)
+        prof = load_profile(profile) if profile else measure_profile(dev, 12.0)
+        rows = measure_model(spec, prof, shapes, repeats, dt_name, dev)
+        doc = measurement_document(spec, prof, dt_name, dev, rows, n_threads)
     if json_out:
         print_json(doc)
         return
@@ -180,8 +190,8 @@ def model(
         for r in rows
     ]
     title = (
-        f"{spec.name}: {spec.n_layers} layers × {spec.d_model}, fp32 on {prof.name} ({n_threads} threads, "
-        f"{clock} clock)"
+        f"{spec.name}: {spec.n_layers} layers × {spec.d_model}, {dt_name} on {prof.name} "
+        f"({n_threads} threads, {clock} clock)"
     )
     console.print(
         make_table(
@@ -189,6 +199,18 @@ def model(
         )
     )
     console.print(f"efficiencies: {prof.efficiency.method}")
+
+
+def _device(name: str) -> str:
+    """Return ``cpu`` or ``cuda`` for ``--device`` (``auto``: cuda when torch sees a GPU)."""
+    torch = require("torch")
+    key = name.strip().lower()
+    if key not in ("auto", "cpu", "cuda"):
+        raise InputError("--device", name, "cpu, cuda or auto")
+    has_cuda = bool(torch.cuda.is_available())
+    if key == "cuda" and not has_cuda:
+        raise InputError("--device", name, "a device torch can use here (no CUDA GPU is visible: use cpu)")
+    return "cuda" if key == "cuda" or (key == "auto" and has_cuda) else "cpu"
 
 
 def _ints(text: str, field: str) -> list[int]:
