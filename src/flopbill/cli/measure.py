@@ -71,6 +71,10 @@ def _profile_payload(p: HardwareProfile) -> dict[str, Any]:
         "batched_weight_read_bytes_per_s": (
             p.batched_weight_read_bytes_per_s.value if p.batched_weight_read_bytes_per_s else None
         ),
+        "weight_read_bytes_per_s_by_rows": {r: v.value for r, v in p.weight_read_bytes_per_s_by_rows.items()},
+        "elementwise_values_per_s": p.elementwise_values_per_s.value if p.elementwise_values_per_s else None,
+        "step_overhead_s": p.step_overhead_s.value if p.step_overhead_s else None,
+        "layer_overhead_s": p.layer_overhead_s.value if p.layer_overhead_s else None,
         "dispatch_overhead_s": p.dispatch_overhead_s.value if p.dispatch_overhead_s else None,
         "memory_bytes": p.memory_bytes,
         "efficiency": p.efficiency,
@@ -111,14 +115,31 @@ def hardware(
             prof.memory_bandwidth_bytes_per_s.method,
         ]
     )
-    extra = (
+    by_rows = tuple(
+        (fig, f"weight-read bandwidth ({r} row{'s' if r > 1 else ''})", "B/s")
+        for r, fig in sorted(prof.weight_read_bytes_per_s_by_rows.items())
+    ) or (
         (prof.weight_read_bytes_per_s, "weight-read bandwidth (1 row)", "B/s"),
         (prof.batched_weight_read_bytes_per_s, "weight-read bandwidth (4 rows)", "B/s"),
+    )
+    extra = (
+        *by_rows,
+        (prof.elementwise_values_per_s, "block elementwise ops", "values/s"),
+        (prof.step_overhead_s, "overhead per forward step", "s"),
+        (prof.layer_overhead_s, "overhead per layer and step", "s"),
         (prof.dispatch_overhead_s, "dispatch overhead", "s"),
     )
     for fig, name, unit in extra:
         if fig is not None:
             rows.append([name, format_si(fig.value, unit), fig.method])
+    eff = prof.efficiency
+    rows.append(
+        [
+            "efficiencies",
+            f"η_flops {eff.eta_flops:.2f}, η_attn {eff.eta_attention:.2f}",
+            "from the figures above",
+        ]
+    )
     if prof.memory_bytes:
         rows.append(["memory", format_bytes(prof.memory_bytes), "total (RAM on CPU)"])
     console.print(
