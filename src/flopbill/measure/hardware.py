@@ -182,12 +182,6 @@ def weight_read_bandwidth(
     return out
 
 
-def gemv_bandwidth(device: str, n_bytes: int, rows: int = 1) -> float:
-    """Return bytes/s of streaming weights through linear layers with ``rows`` input rows
-    (:func:`weight_read_bandwidth`)."""
-    return weight_read_bandwidth(device, n_bytes, (rows,))[rows]
-
-
 def numpy_bandwidth(n_bytes: int) -> dict[str, float]:
     """Return bytes/s of a numpy copy (2 arrays moved)."""
     b = np.ones(n_bytes // 8)

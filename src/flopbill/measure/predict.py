@@ -1,32 +1,35 @@
 """flopbill's prediction of one measured shape (prefill, decode step, training step) on a hardware profile.
 
 FLOPs and bytes come from the estimators (:mod:`flopbill.estimate.serving.step`,
-:mod:`flopbill.estimate.core.architecture`); the time is the same two-roofline sum the serving physics uses
-(Pope et al. 2022 §2-3; ``serving_step.decode_step`` / ``prefill_time``)::
+:mod:`flopbill.estimate.core.architecture`); the time is the two-roofline sum the serving physics uses
+(Pope et al. 2022 §2-3; ``serving_step.decode_step`` / ``prefill_time``) plus the work it leaves out::
 
-    t = max(F_gemm / (P·η_flops), B_weights / (BW·η_w))
+    t = max(F_gemm / (P·η_flops), B_weights / (BW·η_w(rows)))
       + max(F_attn / (P·η_attn), B_kv / (BW·η_stream))
-      + B_stream / (BW·η_stream)
+      + B_adamw / (BW·η_stream) + V_ew / (R_ew·η_stream)
       + steps · (o_step + L · o_layer)
 
 with ``η_w = η_bw`` for steps of one token per sequence at batch 1 (a matrix-vector product) and
-``η_bw_batched`` for steps of several tokens (CPU BLAS packs the weight matrix for a matrix-matrix
-product, which reads and writes it once more).
+``η_bw_batched`` × the measured ratio of the step's row count to 4 rows for steps of several
+(:func:`weight_read_rows_ratio`; CPU BLAS packs the weights for a matrix-matrix product). On a profile
+whose compute and memory traffic do not overlap (``overlap: false``, CPUs: a core that multiplies is the
+core that waits for the loads) each ``max`` becomes a sum.
 
-On a profile whose compute and memory traffic do not overlap (``overlap: false``, CPUs: a core that
-multiplies is the core that waits for the loads) each ``max`` becomes a sum.
+``P`` is the profile's measured matmul FLOP/s for the dtype, ``BW`` its measured bandwidth, ``R_ew`` its
+measured rate of elementwise values, ``L`` the layers. Per operation:
 
-with ``P`` the profile's measured matmul FLOP/s for the dtype, ``BW`` its measured bandwidth, ``L`` the
-layers. A training step (forward + backward + AdamW) does ``training_flops_per_token`` (3× forward,
-Kaplan et al. 2020 Table 1) and streams AdamW's state: fp32 parameter, gradient and two moments read and
-parameter and moments written, 28 bytes per parameter (Loshchilov & Hutter 2019, Algorithm 2); its
-overheads count 3 forward-equivalents of steps.
-
-``B_stream`` also carries the elementwise traffic of each block, which the serving physics leaves out
-(on a GPU it hides behind the matmuls; on a CPU core it does not): per token and layer, two norms
-(read + write ``d``: ``4·d``), two residual adds (``6·d``), the gated FFN's activation and product (read
-``2·d_ff``, write ``d_ff``) and the q/k/v split, rotary embedding and head merge (about
-``6·n_heads·head_size``) — :func:`activation_values_per_token_per_layer`.
+* attention FLOPs as the device's kernel computes them (:func:`prefill_attention_flops`: on a CPU,
+  torch's flash-attention kernel computes whole 512-key blocks);
+* ``V_ew``, the values the block's elementwise operations read and write
+  (:func:`elementwise_values_per_token_per_layer`), which the serving physics leaves out (on a GPU they
+  hide behind the matmuls; on a CPU core they do not);
+* a training step (forward + backward + AdamW): 3× the forward's matmul and attention FLOPs (backward =
+  2 × forward, Kaplan et al. 2020 Table 1), 3× its elementwise values plus the cross-entropy's, and
+  AdamW's passes over its state, :data:`ADAMW_BYTES_PER_PARAM`: torch's default single-tensor AdamW
+  (``torch/optim/adam.py``, ``_single_tensor_adam``; checked for torch 2.13.0) makes 8 passes per
+  parameter tensor — ``param.mul_`` (weight decay), ``exp_avg.lerp_``, ``exp_avg_sq.mul_`` and
+  ``addcmul_``, ``sqrt``, the division by the bias correction, ``add_(eps)``, ``param.addcdiv_`` —
+  reading and writing 20 fp32 values per parameter; its overheads count 3 forward-equivalents of steps.
 """
 
 from __future__ import annotations
@@ -173,11 +176,6 @@ def elementwise_values_per_token_per_layer(m: ModelSpec) -> float:
     rope = 0.0 if m.learned_position_embeddings else 9.0 * (q + k)
     ffn = 5.0 * f if m.gated_ffn else 2.0 * f
     return 14.0 * d + 6.0 * d + rope + 4.0 * k + 2.0 * q + ffn
-
-
-def activation_values_per_token_per_layer(m: ModelSpec) -> float:
-    """Return the values elementwise ops read and write per token per layer (alias kept for callers)."""
-    return elementwise_values_per_token_per_layer(m)
 
 
 def work(m: ModelSpec, shape: Shape, dtype: str, device: str = "cpu") -> Work:
