@@ -111,3 +111,13 @@ def test_scenario_profile_path_is_relative_to_the_scenario_file(
     missing.write_text(base.replace("gpu: h100-sxm", "gpu: ./absent.yaml"), encoding="utf-8")
     code, out, err = run_cli(["plan", str(missing), "--json"])
     assert code == 2 and out == "" and "absent.yaml" in err and "line 16" in err
+
+
+@pytest.mark.parametrize(
+    "text", ["options: 5", "options: [3, {gpu: 4}]", "one_time: 7", "one_time: [{training: 1}]"]
+)
+def test_profile_path_resolution_leaves_malformed_documents_to_validation(tmp_path: Path, text: str) -> None:
+    from flopbill.scenario.loader import ScenarioError, parse_scenario_text
+
+    with pytest.raises(ScenarioError):
+        parse_scenario_text(f"name: t\n{text}\n", "s.yaml", tmp_path)

@@ -194,9 +194,12 @@ def _is_relative_profile(value: object) -> bool:
 def resolve_profile_paths(data: dict[str, Any], base_dir: Path) -> None:
     """Rewrite, in place, every relative hardware-profile path in ``gpu:`` fields (options and training
     stages) to a path under ``base_dir``, the scenario file's folder: a scenario names its profile
-    relative to itself, as an include would, whatever the current directory is."""
-    targets: list[Any] = list(data.get("options") or [])
-    targets += [c.get("training") for c in data.get("one_time") or [] if isinstance(c, dict)]
+    relative to itself, as an include would, whatever the current directory is. Anything that is not
+    the expected shape is left for validation to report."""
+    options, one_time = data.get("options"), data.get("one_time")
+    targets: list[Any] = list(options) if isinstance(options, list) else []
+    if isinstance(one_time, list):
+        targets += [c.get("training") for c in one_time if isinstance(c, dict)]
     for item in targets:
         if isinstance(item, dict) and _is_relative_profile(item.get("gpu")):
             item["gpu"] = str(base_dir / str(item["gpu"]))
