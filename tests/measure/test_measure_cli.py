@@ -144,6 +144,8 @@ def test_model_on_cuda_without_a_gpu_exits_2(run_cli: RunCli) -> None:
     assert code == 2 and out == "" and "--device" in err and "Traceback" not in err
     code, out, err = run_cli(["measure", "model", "llama-3.2-1b", "--device", "tpu"])
     assert code == 2 and "cpu, cuda or auto" in err
+    code, out, err = run_cli(["measure", "model", "llama-3.2-1b", "--rounds", "0"])
+    assert code == 2 and "--rounds" in err
 
 
 @pytest.mark.torch

@@ -164,6 +164,9 @@ def model(
     contexts: str = typer.Option("128,512", "--contexts", help="decode context lengths"),
     train: str = typer.Option("4x128", "--train", help="training steps as BATCHxTOKENS, comma-separated"),
     repeats: int = typer.Option(5, "--repeats", help="best of N runs per shape"),
+    rounds: int = typer.Option(
+        1, "--rounds", help="without --profile: hardware and model measured back to back N times, best kept"
+    ),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto (cuda when present)"),
     dtype: str | None = typer.Option(
         None, "--dtype", help="fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on CUDA)"
@@ -191,9 +194,19 @@ def model(
     dt_name = dtype or ("bf16" if dev == "cuda" else "fp32")
     if dt_name not in ("fp32", "bf16", "fp16"):
         raise InputError("--dtype", dt_name, "fp32, bf16 or fp16")
+    if rounds < 1:
+        raise InputError("--rounds", rounds, "a positive integer")
     with ctx:
-        prof = load_profile(profile) if profile else measure_profile(dev, 12.0)
-        rows = measure_model(spec, prof, shapes, repeats, dt_name, dev)
+        if profile:
+            prof = load_profile(profile)
+            rows = measure_model(spec, prof, shapes, repeats, dt_name, dev)
+        else:
+            from flopbill.measure.session import measure_back_to_back
+
+            budget = max(3.0, 12.0 / rounds)
+            prof, rows = measure_back_to_back(
+                spec, lambda: measure_profile(dev, budget), rounds, shapes, repeats, dev, dtype=dt_name
+            )
         doc = measurement_document(spec, prof, dt_name, dev, rows, n_threads)
     if json_out:
         print_json(doc)

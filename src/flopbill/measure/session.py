@@ -97,13 +97,14 @@ def measure_back_to_back(
     done: Callable[[list[TimedRow]], bool] | None = None,
     max_rounds: int | None = None,
     max_s: float = float("inf"),
+    dtype: str = "fp32",
 ) -> tuple[HardwareProfile, list[TimedRow]]:
     """Return the best-of-rounds profile and every shape's best time with its prediction on it.
 
     Runs ``rounds`` rounds; then, while ``done(rows)`` is false, more rounds up to ``max_rounds`` in all
     or until ``max_s`` seconds have passed.
     """
-    model = build_model(m, "fp32", device)
+    model = build_model(m, dtype, device)
     todo = list(shapes or default_shapes())
     profiles: list[HardwareProfile] = []
     best_s = [float("inf")] * len(todo)
@@ -114,7 +115,7 @@ def measure_back_to_back(
             best_s[i] = min(best_s[i], time_shape(model, shape, repeats, device))
         prof = best_profile(profiles)
         rows = [
-            TimedRow(s.phase, s.batch, s.tokens, s.context_tokens, t, predict(m, s, prof).total_s)
+            TimedRow(s.phase, s.batch, s.tokens, s.context_tokens, t, predict(m, s, prof, dtype).total_s)
             for s, t in zip(todo, best_s, strict=True)
         ]
         n = len(profiles)
