@@ -138,6 +138,11 @@ class ModelSpec(Strict):
     # sliding-window attention
     sliding_window_tokens: int | None = Field(default=None, gt=0)
     sliding_window_layers: int = Field(default=0, ge=0, description="layers that use the sliding window")
+    # chunked local attention (Llama 4: attention_chunk_size, in the RoPE layers)
+    attention_chunk_tokens: int | None = Field(
+        default=None, gt=0, description="chunk size of chunked local attention (a token sees its chunk only)"
+    )
+    chunked_attention_layers: int = Field(default=0, ge=0, description="layers that use chunked attention")
     # mixture of experts
     n_experts: int | None = Field(default=None, gt=0, description="routed experts per MoE layer")
     experts_per_token: int | None = Field(default=None, gt=0, description="top-k routed experts")
@@ -145,6 +150,11 @@ class ModelSpec(Strict):
     d_ff_expert: int | None = Field(default=None, gt=0, description="FFN inner size of one routed expert")
     d_ff_shared_expert: int | None = Field(default=None, gt=0, description="None = d_ff_expert")
     n_dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense FFN (MoE only)")
+    moe_layer_step: int = Field(
+        default=1,
+        gt=0,
+        description="every N-th layer after the dense prefix is MoE, the others dense (Llama 4 Maverick: 2)",
+    )
     # multi-head latent attention (DeepSeek-V2/V3)
     q_lora_rank: int | None = Field(default=None, gt=0)
     kv_lora_rank: int | None = Field(default=None, gt=0)
@@ -180,6 +190,21 @@ class ModelSpec(Strict):
         return self.n_experts is not None
 
     @property
+    def n_moe_layers(self) -> int:
+        """Layers with an MoE FFN: ``(n_layers − n_dense_layers) // moe_layer_step`` (0 for a dense model).
+
+        Llama 4 Maverick (interleave_moe_layer_step 2): 48 // 2 = 24 MoE layers, 24 dense.
+        """
+        if not self.is_moe:
+            return 0
+        return (self.n_layers - self.n_dense_layers) // self.moe_layer_step
+
+    @property
+    def n_dense_ffn_layers(self) -> int:
+        """Layers with a dense FFN of width ``d_ff`` (all layers of a dense model)."""
+        return self.n_layers + (self.n_decoder_layers or 0) - self.n_moe_layers
+
+    @property
     def is_mla(self) -> bool:
         """True for multi-head latent attention (compressed KV)."""
         return self.kv_lora_rank is not None
@@ -204,6 +229,10 @@ class ModelSpec(Strict):
             raise ValueError("sliding_window_layers cannot exceed n_layers")
         if self.n_dense_layers > self.n_layers:
             raise ValueError("n_dense_layers cannot exceed n_layers")
+        if self.chunked_attention_layers and self.attention_chunk_tokens is None:
+            raise ValueError("chunked_attention_layers needs attention_chunk_tokens")
+        if self.chunked_attention_layers + self.sliding_window_layers > self.n_layers:
+            raise ValueError("chunked_attention_layers + sliding_window_layers cannot exceed n_layers")
         return self
 
 

@@ -202,7 +202,9 @@ def runtime_arrays(
 
 def mtp_draft(m: ModelSpec) -> ModelSpec:
     """Return a one-layer copy of ``m``: the cost of a multi-token-prediction head (DeepSeek-V3 §2.2)."""
-    return m.model_copy(update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0})
+    return m.model_copy(
+        update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0, "chunked_attention_layers": 0}
+    )
 
 
 #: Most samples per request (test-time compute) and longest speculative draft accepted.
