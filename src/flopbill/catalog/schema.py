@@ -79,6 +79,19 @@ class Accelerator(Strict):
     interconnect_bidir_bytes_per_s: float | None = Field(
         default=None, gt=0, description="aggregate bidirectional scale-up bandwidth per device, B/s"
     )
+    scale_up_devices: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "devices one scale-up domain joins at interconnect_bidir_bytes_per_s (8-GPU NVLink baseboard, "
+            "NVL72 rack, 8-GPU Infinity Fabric, TPU ICI slice, Trainium NeuronLink); None = unknown"
+        ),
+    )
+    scale_out_bidir_bytes_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="network per device beyond the scale-up domain (its NIC share), bidirectional B/s",
+    )
     tdp_w: float | None = Field(default=None, gt=0, description="board/module power, watts")
     epoch_name: str | None = Field(
         default=None,
@@ -86,6 +99,16 @@ class Accelerator(Strict):
     )
     sources: list[Source] = Field(min_length=1)
     notes: str = ""
+
+    def topology(self) -> tuple[float, float]:
+        """Return (scale-up domain devices, scale-out bidirectional B/s per device); inf / NaN when unknown.
+
+        inf: no domain size is known, so no collective is sent over the network; NaN: the network beyond
+        the domain is unknown, so a collective larger than the domain cannot be priced.
+        """
+        up = float("inf") if self.scale_up_devices is None else float(self.scale_up_devices)
+        out = float("nan") if self.scale_out_bidir_bytes_per_s is None else self.scale_out_bidir_bytes_per_s
+        return up, out
 
 
 class HardwareCatalog(Strict):

@@ -141,7 +141,7 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         _require(acc, "interconnect bandwidth (needed for tp > 1)", link, "tp")
     attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
     _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "gpu")
-    domain, network = eff.topology(acc.id)
+    domain, network = acc.topology()
     if tp > domain and network != network:  # NaN: the network beyond the domain is unknown
         raise InputError(
             "tp",
