@@ -7,7 +7,8 @@ code 2; anything else escaping to the CLI is a bug in flopbill.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 
 class FlopbillError(Exception):
@@ -55,7 +56,19 @@ class CatalogError(FlopbillError):
 
 
 class DoesNotFitError(FlopbillError):
-    """A configuration does not fit in accelerator memory; carries the breakdown in its message."""
+    """A configuration does not fit in accelerator memory; carries the breakdown in its message.
+
+    The message names the option fields it suggests changing in single backticks (`tp`, `weights`), so each
+    interface can spell them its own way (:func:`render_fields`: ``--tp`` in the CLI).
+    """
+
+
+_FIELD = re.compile(r"`([a-z][a-z0-9_.]*)`")
+
+
+def render_fields(text: str, name_of: Callable[[str], str]) -> str:
+    """Replace each field named in single backticks in ``text`` by ``name_of(field)``, its interface name."""
+    return _FIELD.sub(lambda m: name_of(m.group(1)), text)
 
 
 def close_matches(name: str, known: Iterable[str], n: int = 3) -> list[str]:

@@ -117,7 +117,7 @@ def test_batch_that_does_not_fit_exits_2(run_cli) -> None:  # type: ignore[no-un
     code, _, err = run_cli(
         ["serve", "--model", "llama-3.1-8b", "--gpu", "l4", "--batch", "5000", "--price-per-gpu-hour", "1"]
     )
-    assert code == 2 and "--batch 5000 does not fit" in err
+    assert code == 2 and "--batch 5000 does not fit" in err and "use --batch max" in err and "`" not in err
 
 
 def test_tp_not_dividing_heads_exits_2(run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -3,8 +3,8 @@
 The session's server reads a bill database made here from the bill fixtures (tests/bills/fixtures.py,
 imported with ``flopbill bill import``'s own function), so ``/api/bills/`` and ``/bills`` have lines.
 
-flopbill is imported inside functions here and in these test modules, not at collection: the CLI's
-console reads the terminal width (COLUMNS) when first imported, and tests/conftest.py sets it per test.
+flopbill is imported inside functions here and in these test modules, not at collection, so collecting the
+web tests stays cheap.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flopbill.errors import FlopbillError, InputError
+from flopbill.errors import DoesNotFitError, FlopbillError, InputError, render_fields
 
 app = typer.Typer(
     name="flopbill",
@@ -40,8 +40,14 @@ app.add_typer(validate_app, name="validate")
 
 
 def _width() -> int | None:
-    """Let rich size tables to the terminal; piped output gets a wide page instead of 80 columns."""
-    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+    """Table width for this run: ``$COLUMNS`` if set, the terminal's own on a tty (None), else 160 columns.
+
+    Read at every :func:`main` call, not once at import, so the width follows the environment of the run.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else 160
 
 
 console = Console(highlight=False, soft_wrap=False, width=_width())
@@ -137,6 +143,9 @@ FIELD_FLAGS = {
     "prefix_hit_rate": "--prefix-hit",
     "context_tokens": "--context",
     "budget_usd": "--budget-usd",
+    "rate_rps": "--rps",
+    "slo.ttft_s": "--slo-ttft",
+    "slo.tpot_s": "--slo-tpot",
 }
 
 
@@ -168,6 +177,8 @@ def error_line(exc: FlopbillError) -> str:
     text = str(exc)
     if isinstance(exc, InputError) and text.startswith(f"{exc.field}: "):
         text = flag_for(exc.field) + text[len(exc.field) :]
+    if isinstance(exc, DoesNotFitError):
+        text = render_fields(text, flag_for)
     text = "; ".join(part.strip() for part in text.splitlines() if part.strip())  # one line, always
     return text if len(text) <= 2000 else text[:1990] + " [...]"
 
@@ -184,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from flopbill.cli import register_commands
 
     register_commands()
+    console.width = _width()  # type: ignore[assignment]  # rich's setter takes None: "ask the terminal"
     try:
         code = app(args=list(argv) if argv is not None else None, prog_name="flopbill", standalone_mode=False)
     except FlopbillError as exc:

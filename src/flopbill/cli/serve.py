@@ -16,6 +16,7 @@ from flopbill.cli.app import (
     JSON_OPTION,
     app,
     console,
+    flag_for,
     make_table,
     print_assumptions,
     print_json,
@@ -31,7 +32,7 @@ from flopbill.cli.serve_lengths import (
     slo_checked,
 )
 from flopbill.dtypes import Dtype, parse_dtype
-from flopbill.errors import FlopbillError, InputError
+from flopbill.errors import FlopbillError, InputError, render_fields
 from flopbill.estimate.serving.deployment import (
     ServingEstimate,
     ServingOptions,
@@ -484,7 +485,7 @@ def _run_search(
         res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
     else:
         res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util, work)
-    why = why_nothing_meets(res, m, slo)
+    why = render_fields(why_nothing_meets(res, m, slo), flag_for)
     best, front = cheapest(res, kw["top"]), pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
     rows = [_row(res, i) for i in best]
     prow = [_row(res, i) for i in front[: kw["top"]]]

@@ -14,7 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from flopbill.errors import CatalogError, DoesNotFitError, FlopbillError, InputError, UnknownNameError
+from flopbill.errors import (
+    CatalogError,
+    DoesNotFitError,
+    FlopbillError,
+    InputError,
+    UnknownNameError,
+    render_fields,
+)
 
 #: The request field an unknown catalog name came from, by the kind of name.
 _KIND_FIELDS = {"accelerator": "gpu", "model": "model"}
@@ -63,8 +70,8 @@ def json_safe(value: Any) -> Any:
 
 
 def error_body(exc: FlopbillError) -> ErrorBody:
-    """Return the 422 body of a flopbill error."""
-    message = str(exc)
+    """Return the 422 body of a flopbill error (fields a message names are given as the API names them)."""
+    message = render_fields(str(exc), lambda field: field) if isinstance(exc, DoesNotFitError) else str(exc)
     if isinstance(exc, UnknownNameError):
         field = getattr(exc, "field", None) or _KIND_FIELDS.get(exc.kind, exc.kind)
         return ErrorBody(

@@ -382,21 +382,21 @@ def _check_fit(
     usable = float(memory_bytes if memory_bytes is not None else acc.memory_bytes or 0.0)
     if max_b < 1:
         raise DoesNotFitError(
-            f"{m.id} does not fit on {acc.id} with --tp {opt.tp} and {opt.weights.value} weights: "
+            f"{m.id} does not fit on {acc.id} with `tp` {opt.tp} and {opt.weights.value} weights: "
             f"weights {float(probe.weights_bytes_per_gpu) / 1e9:.1f} GB + activations "
             f"{float(probe.activation_bytes_per_gpu) / 1e9:.1f} GB + one sequence's KV "
             f"{float(probe.kv_bytes_per_sequence_per_gpu) / 1e9:.2f} GB per GPU exceed the usable part of "
-            f"{usable / 1e9:.0f} GB; raise --tp or quantize (--weights fp8/int4)"
+            f"{usable / 1e9:.0f} GB; raise `tp` or quantize (`weights` fp8/int4)"
         )
     if opt.batch is not None and opt.batch > max_b:
         if max_b >= engine_cap:
-            why = f"the engine runs at most {max_b} sequences at once (its max_num_seqs); use --batch max"
+            why = f"the engine runs at most {max_b} sequences at once (its max_num_seqs); use `batch` max"
         else:
             why = (
                 f"at most {max_b} sequences of this length fit in the KV cache of {m.id} on {acc.id} "
-                f"(tp {opt.tp}); use --batch max, a larger --tp or --kv fp8"
+                f"(tp {opt.tp}); use `batch` max, a larger `tp` or `kv` fp8"
             )
-        raise DoesNotFitError(f"--batch {opt.batch} does not fit: {why}")
+        raise DoesNotFitError(f"`batch` {opt.batch} does not fit: {why}")
 
 
 def _assumptions(

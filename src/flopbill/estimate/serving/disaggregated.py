@@ -99,7 +99,7 @@ def disaggregated_fleet(
     if max_b < 1 or batch > max_b:
         raise DoesNotFitError(
             f"decode pool: {batch if decode.batch else 'one'} sequence(s) of {m.id} do not fit on {acc.id} "
-            f"at --tp {decode.tp} (at most {max_b}); raise the decode TP or quantize"
+            f"at `tp` {decode.tp} (at most {max_b}); raise the decode TP or quantize"
         )
     mt = serving_metrics(t, dev_d, prec_d, rt_d, decode.tp, float(batch), wl, spec)
     transfer = kv_transfer_s(t, dev_p.scale_out_bidir_bytes_per_s, input_tokens, prefill.kv, prefill.tp)

@@ -427,19 +427,19 @@ def why_nothing_meets(result: SearchResult, m: ModelSpec, slo: Slo) -> str:
         shown = ", ".join(f"{w} on {a} at TP{t}" for a, w, t in combos[:4])
         more = f" and {len(combos) - 4} more" if len(combos) > 4 else ""
         return (
-            f"nothing fits: {m.id} does not fit as {shown}{more}; try a larger --tp, more memory (--gpu) "
-            f"or a lower precision (--weights fp8/int4, --kv fp8)"
+            f"nothing fits: {m.id} does not fit as {shown}{more}; try a larger `tp`, more memory (`gpu`) "
+            f"or a lower precision (`weights` fp8/int4, `kv` fp8)"
         )
     if not bool(np.any(fits & tpot_ok)):
         best = float(np.nanmin(np.where(fits, result.tpot_s, np.nan)))
         return (
-            f"no configuration that fits meets --slo-tpot {slo.tpot_s * 1e3:.1f} ms: the best TPOT under "
-            f"load is {best * 1e3:.1f} ms; relax the objective, allow a larger --tp or a faster --gpu"
+            f"no configuration that fits meets `slo.tpot_s` {slo.tpot_s * 1e3:.1f} ms: the best TPOT under "
+            f"load is {best * 1e3:.1f} ms; relax the objective, allow a larger `tp` or a faster `gpu`"
         )
     if not bool(np.any(fits & tpot_ok & ttft_ok)):
         best = float(np.nanmin(np.where(fits & tpot_ok, result.ttft_s, np.nan)))
         return (
-            f"no configuration meets --slo-ttft {slo.ttft_s:.3f} s before queueing: the best TTFT is "
-            f"{best:.3f} s; relax the objective or allow a larger --tp"
+            f"no configuration meets `slo.ttft_s` {slo.ttft_s:.3f} s before queueing: the best TTFT is "
+            f"{best:.3f} s; relax the objective or allow a larger `tp`"
         )
-    return "every configuration meeting TTFT and TPOT queues past the TTFT objective at this --rps"
+    return "every configuration meeting TTFT and TPOT queues past the TTFT objective at this `rate_rps`"
