@@ -59,6 +59,8 @@ def test_tpot_and_fill_by_hand() -> None:
     (speculative decoding) 20.15 ms. Fill factor: 1 chunk over 4 stages = 4; 8 chunks = 11/8."""
     assert float(pipeline_tpot_s(0.010, 0.0001, 4)) == pytest.approx(0.0403)
     assert float(pipeline_tpot_s(0.010, 0.0001, 4, 2.0)) == pytest.approx(0.02015)
+    # a 2 ms draft step runs once per iteration, not once per stage: (40.3 + 2) / 2
+    assert float(pipeline_tpot_s(0.010, 0.0001, 4, 2.0, 0.002)) == pytest.approx(0.02115)
     assert float(pipeline_fill_factor(1, 4)) == 4.0
     assert float(pipeline_fill_factor(8, 4)) == pytest.approx(11 / 8)
 
@@ -91,6 +93,7 @@ def test_pipeline_metrics_compose_the_stage() -> None:
     mt = pipeline_metrics(stage, t, dev, rt, wl, prec.activation_bpv, 2, 2, 64.0)
     assert float(prec.activation_bpv) == 2.0
     x = 32 * 8192 * 2.0 / 450e9 + 8e-6
+    assert float(stage.step_s) == float(stage.step.total_s)  # no speculative draft here
     assert float(mt.tpot_s) == pytest.approx(2 * float(stage.step_s) + x)
     assert float(mt.decode_tokens_per_s_per_gpu) == pytest.approx(64 / (float(mt.tpot_s) * 4))
 

@@ -11,8 +11,9 @@ How the engines run it (vLLM ``--pipeline-parallel-size``: one scheduler batch p
   micro-batch's token passes every stage in turn and sends its activations ``(B/M)·q·d`` values to the
   next stage (``q`` tokens per sequence per step), so one decode iteration of every sequence takes
   ``TPOT = pp·s(B/M) + (pp − 1)·x(B/M)`` with ``s`` one stage's step (its own per-step overhead
-  included) and ``x`` the point-to-point transfer. With ``M < pp`` (fewer sequences than stages) the
-  other stages idle: the pipeline bubble, utilisation ``M/pp``. Decode throughput is ``B / TPOT``.
+  included) and ``x`` the point-to-point transfer (a speculative draft's step is added once). With
+  ``M < pp`` (fewer sequences than stages) the other stages idle: the pipeline bubble, utilisation
+  ``M/pp``. Decode throughput is ``B / TPOT``.
 * Prefill: a prompt of ``n`` chunks flows through the stages chunk after chunk, so the stages overlap:
   ``TTFT = (n + pp − 1)/n · S + (pp − 1)·x(chunk)`` with ``S`` one stage's prefill of the whole prompt
   (GPipe's bubble formula, Huang et al. 2019, §2.2: ``(pp − 1)/(n + pp − 1)`` of the time idle). One
@@ -99,15 +100,20 @@ def stage_transfer_time_s(
 
 
 def pipeline_tpot_s(
-    stage_step_s: ArrayLike, transfer_s: ArrayLike, pp: ArrayLike, tokens_per_step: ArrayLike = 1.0
+    stage_step_s: ArrayLike,
+    transfer_s: ArrayLike,
+    pp: ArrayLike,
+    tokens_per_step: ArrayLike = 1.0,
+    draft_s: ArrayLike = 0.0,
 ) -> ArrayLike:
     """Return the time per output token under pipeline parallelism (s).
 
-    ``(pp·s + (pp − 1)·x) / τ``: every micro-batch passes ``pp`` stage steps of ``s`` seconds and
-    ``pp − 1`` transfers of ``x``; ``τ`` tokens per step (speculative decoding).
+    ``(pp·s + (pp − 1)·x + d) / τ``: every micro-batch passes ``pp`` stage steps of ``s`` seconds and
+    ``pp − 1`` transfers of ``x``; ``τ`` tokens per step and ``d`` the draft model's step when decoding
+    speculatively (the draft runs once per step, not once per stage).
     """
     p = np.asarray(pp, dtype=np.float64)
-    iteration = p * np.asarray(stage_step_s) + (p - 1.0) * np.asarray(transfer_s)
+    iteration = p * np.asarray(stage_step_s) + (p - 1.0) * np.asarray(transfer_s) + np.asarray(draft_s)
     return cast(ArrayLike, iteration / np.asarray(tokens_per_step, dtype=np.float64))
 
 
@@ -149,7 +155,9 @@ def pipeline_metrics(
     tau = np.asarray(stage.tokens_per_step, dtype=np.float64)
     lat = dev.allreduce_latency_s
     x_dec = stage_transfer_time_s(micro * tau, t.d_model, activation_bpv, link, lat)
-    tpot = np.asarray(pipeline_tpot_s(np.asarray(stage.step_s), x_dec, pp, tau))
+    target = np.asarray(stage.step.total_s)
+    draft = np.asarray(stage.step_s) - target
+    tpot = np.asarray(pipeline_tpot_s(target, x_dec, pp, tau, draft))
     new = np.asarray(wl.input_tokens, dtype=np.float64) * (1.0 - np.asarray(wl.prefix_hit_rate))
     chunk = np.asarray(rt.prefill_chunk_tokens, dtype=np.float64)
     n_chunks = np.maximum(np.ceil(new / chunk), 1.0)
