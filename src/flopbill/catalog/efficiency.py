@@ -68,6 +68,14 @@ class EngineProfile(Strict):
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 
 
+class EpImbalance(Strict):
+    """A published expert-parallel load imbalance and the deployment it was measured on."""
+
+    ratio: Sourced = Field(description="(max - mean) / mean routed tokens per EP rank, averaged over layers")
+    reference_ep: int = Field(gt=1, description="EP ranks of the measurement")
+    reference_experts_per_rank: float = Field(gt=0, description="routed experts each rank held")
+
+
 class EfficiencyCatalog(Strict):
     """The serving efficiency file."""
 
@@ -77,6 +85,9 @@ class EfficiencyCatalog(Strict):
     accuracy_band: Sourced = Field(description="relative error band reported around dense-model estimates")
     accuracy_band_moe: Sourced | None = Field(
         default=None, description="relative error band for mixture-of-experts models (None: accuracy_band)"
+    )
+    moe_ep_imbalance: EpImbalance | None = Field(
+        default=None, description="expert load imbalance across EP ranks without a load balancer (None: none)"
     )
     hardware: list[HardwareEfficiency]
     engines: list[EngineProfile]
@@ -139,3 +150,8 @@ def accuracy_band(moe: bool = False) -> Sourced:
 def engines() -> list[EngineProfile]:
     """Return every engine profile."""
     return list(_builtin().engines)
+
+
+def ep_imbalance() -> EpImbalance | None:
+    """Return the built-in expert-parallel load imbalance figure (``moe_ep_imbalance``), if any."""
+    return _builtin().moe_ep_imbalance

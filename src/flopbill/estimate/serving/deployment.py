@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
+from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency, ep_imbalance
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
@@ -27,7 +27,14 @@ from flopbill.estimate.serving.metrics import (
     serving_metrics,
 )
 from flopbill.estimate.serving.pipeline import pipeline_metrics, stage_model
-from flopbill.estimate.serving.step import DeviceArrays, PrecisionArrays, model_terms
+from flopbill.estimate.serving.step import (
+    DeviceArrays,
+    ExpertImbalance,
+    ModelTerms,
+    PrecisionArrays,
+    expert_load_factor,
+    model_terms,
+)
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ def runtime_arrays(
                 "eager", engine.id, "an engine with a measured eager-mode kernel cost (vllm, sglang)"
             )
         floor = engine.eager_kernel_floor_s
+    imb = ep_imbalance()
     return RuntimeArrays(
         overhead_s_per_step=engine.overhead_s_per_step.value,
         memory_reserve_fraction=engine.memory_reserve_fraction.value,
@@ -200,6 +208,9 @@ def runtime_arrays(
         kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
         kernel_floor_s=0.0 if floor is None else floor.value,
         attention_dp=1.0 if attention_dp else 0.0,
+        expert_imbalance=None
+        if imb is None
+        else ExpertImbalance(imb.ratio.value, imb.reference_ep, imb.reference_experts_per_rank),
     )
 
 
@@ -310,6 +321,8 @@ def estimate_serving(
         else serving_cost(mt, wl, gpus_per_replica, price_usd_per_gpu_hour, opt.utilization)
     )
     notes = _assumptions(hw, measured, engine, opt, comp, price_usd_per_gpu_hour, price_source)
+    if opt.attention_dp and opt.tp > 1 and t.n_moe_layers and rt.expert_imbalance is not None:
+        notes = (*notes, _imbalance_assumption(t, opt.tp, rt.expert_imbalance))
     return ServingEstimate(
         model=m.id,
         accelerator=acc.id,
@@ -397,6 +410,21 @@ def _check_fit(
                 f"(tp {opt.tp}); use `batch` max, a larger `tp` or `kv` fp8"
             )
         raise DoesNotFitError(f"`batch` {opt.batch} does not fit: {why}")
+
+
+def _imbalance_assumption(t: ModelTerms, ep: int, imb: ExpertImbalance) -> Assumption:
+    """The busiest EP rank's load over the mean, with the published figure it is scaled from."""
+    src = ep_imbalance()
+    ref = "" if src is None else f"{src.ratio.ref} ({src.ratio.checked})"
+    gamma = float(expert_load_factor(t, float(ep), imb))
+    return Assumption(
+        "ep_load_factor",
+        round(gamma, 3),
+        f"busiest of {ep} EP ranks ({t.n_experts / ep:g} experts each), scaled from (max-mean)/mean = "
+        f"{imb.ratio} at EP{imb.reference_ep} with {imb.reference_experts_per_rank:g} experts per rank: "
+        f"{ref}",
+        "extrapolation: one model (DeepSeek-R1) and one dataset; no expert load balancer assumed",
+    )
 
 
 def _assumptions(
