@@ -35,26 +35,10 @@ class HardwareEfficiency(Strict):
         description="memory the driver reports per accelerator id (MiB, binary), where publicly reported",
     )
 
-    scale_up_gpus: dict[str, Sourced] = Field(
-        default_factory=dict, description="GPUs one scale-up domain (NVLink, Infinity Fabric) joins, per id"
-    )
-    scale_out_gbit_per_s: dict[str, Sourced] = Field(
-        default_factory=dict, description="network bandwidth per GPU beyond the domain, Gb/s each way, per id"
-    )
-
     def eta_flops_for(self, compute_dtype: str) -> float:
         """Return the serving matmul efficiency for a compute format (``eta_flops`` unless listed)."""
         entry = self.eta_flops_by_dtype.get(compute_dtype)
         return self.eta_flops.value if entry is None else entry.value
-
-    def topology(self, accelerator_id: str) -> tuple[float, float]:
-        """Return (scale-up domain GPUs, scale-out bidirectional bytes/s per GPU); inf / NaN when unknown."""
-        up = self.scale_up_gpus.get(accelerator_id)
-        out = self.scale_out_gbit_per_s.get(accelerator_id)
-        return (
-            float("inf") if up is None else up.value,
-            float("nan") if out is None else 2.0 * out.value * 1e9 / 8.0,
-        )
 
     def memory_bytes(self, accelerator_id: str, datasheet_bytes: float | None) -> float | None:
         """Return device memory in bytes: the driver-reported MiB · 2^20 if listed, else the datasheet's."""

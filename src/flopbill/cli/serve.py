@@ -98,15 +98,18 @@ def _batch(text: str) -> int | None:
 
 
 def _options(**kw: Any) -> ServingOptions:
-    tp, gpus = kw["tp"], kw["gpus"]
-    tp = tp if tp is not None else (gpus or 1)
-    gpus = gpus if gpus is not None else tp
-    if tp < 1 or gpus < tp or gpus % tp:
-        raise InputError("--gpus", gpus, f"a positive multiple of --tp {tp}")
+    tp, gpus, pp = kw["tp"], kw["gpus"], kw.get("pp", 1)
+    integer(pp, "--pp", lower=1)
+    tp = tp if tp is not None else ((gpus or 1) if pp == 1 else 1)
+    per_replica = tp * pp
+    gpus = gpus if gpus is not None else per_replica
+    if tp < 1 or gpus < per_replica or gpus % per_replica:
+        raise InputError("--gpus", gpus, f"a positive multiple of --tp × --pp = {per_replica}")
     draft = resolve_model(kw["draft_model"]) if kw["draft_model"] else None
     return ServingOptions(
         tp=tp,
-        replicas=gpus // tp,
+        pp=pp,
+        replicas=gpus // per_replica,
         weights=parse_dtype(kw["weights"] or "bf16", "--weights"),
         kv=parse_precision(kw["kv"], "--kv"),
         activations=parse_precision(kw["activations"], "--activations"),
@@ -137,6 +140,7 @@ JSON_KEYS = (
     "bound",
     "gpus",
     "tp",
+    "pp",
     "cost_usd_per_mtok_input",
     "cost_usd_per_mtok_output",
     "cost_usd_per_request",
@@ -186,7 +190,9 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
             span("decode_tokens_per_s_per_gpu", tok),
         ),
         ("batch (max that fits)", f"{e.batch} ({e.max_batch})", ""),
-        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})", ""),
+        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})", "")
+        if e.pp == 1
+        else ("GPUs (TP × PP per replica)", f"{e.gpus} ({e.tp} × {e.pp})", "pipeline-parallel stages"),
         ("weights per GPU", format_bytes(e.weights_bytes_per_gpu), ""),
         ("KV cache per sequence per GPU", format_bytes(e.kv_bytes_per_sequence_per_gpu), ""),
         ("$ per 1M input tokens", usd(e.cost_usd_per_mtok_input), span("cost_usd_per_mtok_input", usd)),
@@ -215,6 +221,9 @@ def serve(
         None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
     ),
     tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree per replica"),
+    pp: int = typer.Option(
+        1, "--pp", help="pipeline-parallel stages per replica (each of --tp GPUs); not searched"
+    ),
     batch: str = typer.Option("max", "--batch", help="concurrent sequences, or 'max' (largest that fits)"),
     input_tokens: str | None = typer.Option(
         None, "--input-tokens", help="prompt tokens per request (default 1000), or low..mode..high"
@@ -291,6 +300,10 @@ def serve(
     check_percentile(slo_percentile)
     slo = Slo(slo_ttft, slo_tpot, slo_percentile)
     integer(top, "--top", lower=1)
+    if pp != 1 and (disaggregated or search or rps is not None):
+        raise InputError(
+            "--pp", pp, "1 with --search, --rps or --disaggregated (they do not model pipelines)"
+        )
     if disaggregated:
         _run_disaggregated(m, gpu or "h100-sxm", i_tok, o_tok, rps, locals(), json_out)
         return

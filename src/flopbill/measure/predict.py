@@ -74,7 +74,11 @@ def scaled_spec(
     if layers is not None:
         if layers < 1:
             raise InputError("--layers", layers, "a positive integer")
-        upd |= {"n_layers": layers, "sliding_window_layers": min(m.sliding_window_layers, layers)}
+        upd |= {
+            "n_layers": layers,
+            "sliding_window_layers": min(m.sliding_window_layers, layers),
+            "chunked_attention_layers": min(m.chunked_attention_layers, layers),
+        }
     if hidden is not None:
         hs = m.head_size
         if hidden < hs or hidden % hs:

@@ -7,7 +7,7 @@ for one model on one accelerator with one set of options, validates the options,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from flopbill.estimate.serving.metrics import (
     serving_cost,
     serving_metrics,
 )
+from flopbill.estimate.serving.pipeline import pipeline_metrics, stage_model
 from flopbill.estimate.serving.step import (
     DeviceArrays,
     ExpertImbalance,
@@ -57,6 +58,7 @@ class ServingOptions:
     cuda_graphs: bool = (
         True  # False: eager kernel launches (vLLM --enforce-eager, SGLang --disable-cuda-graph)
     )
+    pp: int = 1  # pipeline-parallel stages of tp GPUs each (flopbill.estimate.serving.pipeline)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class ServingEstimate:
     error_band: float = 0.0
     ttft_static_batch_s: float = 0.0  # static batch of ``batch``: all prompts prefill before decode
     ttft_chunked_s: float = 0.0  # continuous batching at ``batch``: chunked prefill, queue not included
+    pp: int = 1  # pipeline stages; a replica is tp·pp GPUs
 
     def ranges(self) -> dict[str, float | None]:
         """Return low/high bounds of the headline figures for a relative error band ``e``.
@@ -148,7 +151,7 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         _require(acc, "interconnect bandwidth (needed for tp > 1)", link, "tp")
     attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
     _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "gpu")
-    domain, network = eff.topology(acc.id)
+    domain, network = acc.topology()
     if tp > domain and network != network:  # NaN: the network beyond the domain is unknown
         raise InputError(
             "tp",
@@ -213,7 +216,9 @@ def runtime_arrays(
 
 def mtp_draft(m: ModelSpec) -> ModelSpec:
     """Return a one-layer copy of ``m``: the cost of a multi-token-prediction head (DeepSeek-V3 §2.2)."""
-    return m.model_copy(update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0})
+    return m.model_copy(
+        update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0, "chunked_attention_layers": 0}
+    )
 
 
 #: Most samples per request (test-time compute) and longest speculative draft accepted.
@@ -247,6 +252,7 @@ def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> Non
         raise InputError("batch", opt.batch, "a positive integer or 'max'")
     if opt.attention_dp and not m.is_moe:
         raise InputError("attention_dp", True, f"a mixture-of-experts model ({m.id} is dense)")
+    integer(opt.pp, "pp", lower=1, upper=m.n_layers)
 
 
 def _require(acc: Accelerator, what: str, value: Any, field_name: str) -> None:
@@ -290,21 +296,29 @@ def estimate_serving(
     dev = device_arrays(acc, comp, hw, opt.tp)
     prec = precision_arrays(opt.weights, opt.kv, opt.activations)
     rt = runtime_arrays(engine, opt.attention_dp, opt.cuda_graphs)
-    t = model_terms(m)
+    if opt.pp > 1:  # one scheduler batch per stage (vLLM "virtual engines"), each up to max_num_seqs
+        rt = replace(rt, max_batch_sequences=rt.max_batch_sequences * opt.pp)
+    t = model_terms(stage_model(m, opt.pp))  # the whole model, or its slowest pipeline stage
     spec = _spec(m, opt)
     wl = WorkloadArrays(
         input_tokens, output_tokens, opt.prefix_hit_rate, opt.n_samples, opt.reasoning_multiplier
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)
-    cap = int(engine.max_batch_sequences.value) * (opt.tp if opt.attention_dp else 1)
+    cap = int(engine.max_batch_sequences.value) * (opt.tp if opt.attention_dp else 1) * opt.pp
     _check_fit(m, acc, opt, probe, max_b, cap, float(dev.memory_bytes))
     batch = max_b if opt.batch is None else opt.batch
-    mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
+    if opt.pp == 1:
+        mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
+    else:
+        micro = float(batch) / min(opt.pp, batch)
+        stage = serving_metrics(t, dev, prec, rt, opt.tp, micro, wl, spec)
+        mt = pipeline_metrics(stage, t, dev, rt, wl, prec.activation_bpv, opt.tp, opt.pp, float(batch))
+    gpus_per_replica = opt.tp * opt.pp
     cost = (
         None
         if price_usd_per_gpu_hour is None
-        else serving_cost(mt, wl, opt.tp, price_usd_per_gpu_hour, opt.utilization)
+        else serving_cost(mt, wl, gpus_per_replica, price_usd_per_gpu_hour, opt.utilization)
     )
     notes = _assumptions(hw, measured, engine, opt, comp, price_usd_per_gpu_hour, price_source)
     if opt.attention_dp and opt.tp > 1 and t.n_moe_layers and rt.expert_imbalance is not None:
@@ -314,7 +328,7 @@ def estimate_serving(
         accelerator=acc.id,
         engine=engine.id,
         tp=opt.tp,
-        gpus=opt.tp * opt.replicas,
+        gpus=gpus_per_replica * opt.replicas,
         batch=batch,
         max_batch=max_b,
         bound=bound_name(float(mt.step.compute_s), float(mt.step.memory_s)),
@@ -343,6 +357,7 @@ def estimate_serving(
         error_band=error_band,
         ttft_static_batch_s=float(mt.ttft_static_batch_s),
         ttft_chunked_s=float(mt.ttft_chunked_s),
+        pp=opt.pp,
     )
 
 
@@ -449,6 +464,15 @@ def _assumptions(
     ]
     if price is not None:
         items.append(Assumption("price_usd_per_gpu_hour", price, price_source))
+    if opt.pp > 1:
+        items.append(
+            Assumption(
+                "pipeline_parallel",
+                opt.pp,
+                "slowest stage = ceil(L/pp) layers + head; min(pp, batch) micro-batches in flight; "
+                "stage steps in series per token, prefill chunks overlap across stages (GPipe fill)",
+            )
+        )
     if opt.spec_k:
         draft = "draft model" if opt.draft is not None else "one MTP layer of the target"
         items.append(Assumption("speculative_decoding", f"k={opt.spec_k}, α={opt.spec_acceptance}", draft))

@@ -83,7 +83,7 @@ def model_terms(m: ModelSpec) -> ModelTerms:
     """The :class:`ModelTerms` of a model (:func:`flopbill.estimate.core.architecture.param_counts`)."""
     pc = param_counts(m)
     kept = pc.embedding + pc.position + pc.output_head + pc.norms
-    n_moe = (m.n_layers - m.n_dense_layers) if m.is_moe else 0
+    n_moe = m.n_moe_layers
     expert = ffn_params(m, m.d_ff_expert) if m.is_moe and m.d_ff_expert else 0.0
     block = pc.attention + pc.ffn_dense + pc.experts_shared + pc.router
     return ModelTerms(
@@ -119,7 +119,7 @@ MLA_EXTRA_KERNELS = 3.0
 
 def kernels_per_layer(m: ModelSpec) -> float:
     """Return the mean number of decode kernels per decoder layer (count; see ``DENSE_LAYER_KERNELS``)."""
-    moe_share = (m.n_layers - m.n_dense_layers) / m.n_layers if m.is_moe else 0.0
+    moe_share = m.n_moe_layers / m.n_layers
     mla = MLA_EXTRA_KERNELS if m.is_mla else 0.0
     return DENSE_LAYER_KERNELS + mla + MOE_EXTRA_KERNELS * moe_share
 
