@@ -225,3 +225,18 @@ def test_compare_with_colocated() -> None:
     assert compare_with_colocated(None, 1.0) == ("colocated", None)
     assert compare_with_colocated(None, None) == (None, None)
     assert np.isfinite(compare_with_colocated(3.0, 4.0)[1] or np.nan)
+
+
+def test_price_scales_the_answer_by_hand() -> None:
+    """The same H100 offered at $2 and at $3 per GPU-hour: feasibility does not depend on price and every
+    pool cost is linear in it, so the optimum puts both pools on the $2 offer and costs exactly 2/3 of the
+    $3-only optimum, with the same GPU count."""
+    grid = SearchGrid(weights=(Dtype.FP8,), batches=(16, 64, 128))
+    args = (VLLM, 2000, 250, 20.0, Slo(2.0, 0.05), grid)
+    dear = cheapest_disaggregated(search_disaggregated(M70, _cands("h100-sxm"), *args), 1)[0]
+    both = _cands("h100-sxm", price=2.0) + _cands("h100-sxm")
+    r = search_disaggregated(M70, both, *args)
+    best = cheapest_disaggregated(r, 1)[0]
+    assert best.cost_usd_per_request == pytest.approx(dear.cost_usd_per_request * 2.0 / 3.0)
+    assert best.gpus == dear.gpus
+    assert best.cost_usd_per_request == pytest.approx(best.gpus * 2.0 / 3600 / 20)
