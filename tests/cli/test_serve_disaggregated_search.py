@@ -19,6 +19,8 @@ KEYS = {
     "winner",
     "loser_cost_over_winner",
     "slo_ttft_percentile",
+    "price_usd_per_gpu_hour",
+    "price_source",
 }
 
 
@@ -71,6 +73,7 @@ def test_table_says_who_wins(run_cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run_cli([*BASE, *SLO, "--gpu", "h100-sxm", "--top", "2"])
     assert code == 0, err
     assert "Cheapest disaggregated deployments" in out and " wins: " in out and "co-located" in out
+    assert "price h100-sxm: $" in out
 
 
 def test_why_none_and_refusals(run_cli) -> None:  # type: ignore[no-untyped-def]

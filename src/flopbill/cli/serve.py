@@ -560,7 +560,10 @@ def _run_disaggregated_search(
         "why_none": render_fields(why_nothing_meets(co, m, slo), flag_for) or None,
         "cheapest": [_row(co, i) for i in cheapest(co, kw["top"])],
     }
-    disaggregated_report(res, picks, why, colocated, slo.ttft_percentile, js)
+    prices = {
+        c.accelerator.id: _price(c.accelerator.id, kw["price_per_gpu_hour"], kw["pricing"]) for c in cands
+    }
+    disaggregated_report(res, picks, why, colocated, prices, slo.ttft_percentile, js)
 
 
 def _row(res: Any, i: int) -> dict[str, Any]:

@@ -58,13 +58,15 @@ def report(
     picks: list[DisaggregatedPick],
     why: str,
     colocated: dict[str, Any],
+    prices: dict[str, tuple[float | None, str]],
     percentile: float,
     js: bool,
 ) -> None:
     """Print (or emit as JSON) the cheapest disaggregated deployments, the co-located ones and the winner.
 
     ``colocated``: ``n_evaluated``, ``n_feasible``, ``why_none`` and ``cheapest`` (rows of the co-located
-    search, as ``serve --search --json`` writes them).
+    search, as ``serve --search --json`` writes them); ``prices``: per accelerator, the GPU-hour price
+    and its source.
     """
     rows = [pick_row(res, p) for p in picks]
     best_d = rows[0]["cost_usd_per_request"] if rows else None
@@ -84,6 +86,8 @@ def report(
                 "winner": winner,
                 "loser_cost_over_winner": dearer,
                 "slo_ttft_percentile": percentile,
+                "price_usd_per_gpu_hour": {k: v[0] for k, v in prices.items()},
+                "price_source": {k: v[1] for k, v in prices.items()},
             }
         )
         return
@@ -121,6 +125,11 @@ def report(
             f"${c['cost_usd_per_request']:.6f} per request"
         )
     console.print(_verdict(winner, dearer, best_d, best_c))
+    shown = {r[pool]["accelerator"] for r in rows for pool in ("prefill", "decode")}
+    shown |= {r["accelerator"] for r in colocated["cheapest"][:1]}
+    for acc in sorted(shown):
+        price, source = prices[acc]
+        console.print(f"price {acc}: ${price}/GPU-hour ({source})")
     console.print(
         "assumptions: TTFT = lone prefill + KV transfer (prefill NICs, one way) + M/M/c wait; decode pool "
         "sized for throughput (the wait for a decode slot is not modelled); both pools share weight and KV "
