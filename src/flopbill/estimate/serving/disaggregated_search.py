@@ -316,8 +316,9 @@ def cheapest_disaggregated(res: DisaggregatedSearch, n: int = 10) -> list[Disagg
         if p_idx.size == 0 or d_idx.size == 0:
             continue
         p_best = p_idx[np.lexsort((p.ttft_s[p_idx], p.cost_usd_per_request[p_idx]))][:n]
+        d_best = _best_decode(d, d_idx, n)
         for i in p_best:
-            for j in _best_decode(d, d_idx, n):
+            for j in d_best:
                 cost = float(p.cost_usd_per_request[i] + d.cost_usd_per_request[j])
                 pairs.append((cost, float(p.ttft_s[i] + d.tpot_s[j]), int(i), int(j)))
     pairs.sort()
