@@ -212,6 +212,8 @@ def test_budget_and_bad_inputs_are_refused() -> None:
         _search(grid=huge)
     with pytest.raises(InputError):
         _search(rps=0.0)
+    with pytest.raises(InputError, match="accelerator"):
+        search_disaggregated(M70, [], VLLM, 2000, 250, 1.0, Slo(), SearchGrid())
     with pytest.raises(InputError):
         search_disaggregated(M70, _cands("h100-sxm"), VLLM, 2000, 250, 1.0, Slo(), SearchGrid(), None, 0.0)
 

@@ -133,6 +133,8 @@ def search_disaggregated(
     """
     positive(input_tokens, "input_tokens")
     positive(output_tokens, "output_tokens")
+    if not cands:
+        raise InputError("gpu", "", "at least one accelerator with a price")
     p_tps = prefill_tps or decode_grid.tps
     n_fmt = len(cands) * len(decode_grid.weights) * len(decode_grid.kv_formats)
     n_cfg = n_fmt * (len(p_tps) + len(decode_grid.tps) * len(decode_grid.batches))
