@@ -116,3 +116,33 @@ def test_a_replica_wider_than_an_instance_is_not_split_over_instances() -> None:
     opt = _run(provider="lambda", replicas=1, months=1, gpus_per_replica=4)
     assert opt.offer is not None and opt.offer.n_offers == 2 and opt.offer.gpus_per_instance == 4
     assert opt.recurring_cost_usd[0] == pytest.approx(4 * 4.09 * HOURS)
+
+
+def test_host_marketplaces_are_left_out_unless_allowed() -> None:
+    """One replica, any provider. The snapshot's cheapest 1-GPU H100 SXM on demand is a Vast.ai host listing
+    at $1.80/GPU-h (a marketplace: hosts list their own machines, vast.ai/faq); Cudo's 1-GPU VM is $1.8214.
+    Default: marketplaces left out → Cudo, $1.8214 × 720 h = $1,311.41 a month (whole hours: its billing
+    increment is unknown). ``marketplaces: true`` → Vast.ai, $1.80 × 720 = $1,296.00. A pinned
+    ``provider: vast`` is honoured without the flag."""
+    default = _run(replicas=1, months=1)
+    assert default.offer is not None and default.offer.provider == "cudo"
+    assert default.recurring_cost_usd[0] == pytest.approx(1.8214 * HOURS)
+    allowed = _run(replicas=1, months=1, marketplaces=True)
+    assert allowed.offer is not None and allowed.offer.provider == "vast"
+    assert allowed.recurring_cost_usd[0] == pytest.approx(1.80 * HOURS)
+    pinned = _run(replicas=1, months=1, provider="vast")
+    assert pinned.offer is not None and pinned.offer.provider == "vast"
+
+
+def test_marketplace_offers_are_recognised_by_provider_and_tier() -> None:
+    """Vast.ai rows and RunPod's Community Cloud rows are marketplace listings; RunPod Secure Cloud, AWS
+    and Cudo rows are not."""
+    from flopbill.catalog.prices import price_offers
+
+    h100 = [o for o in price_offers() if o.accelerator_id == "h100-sxm"]
+    kinds = {(o.provider, o.instance): o.marketplace for o in h100}
+    assert kinds[("vast", "1x-H100_SXM-32-65536")] is True
+    assert kinds[("runpod", "H100 SXM (Community Cloud)")] is True
+    assert kinds[("runpod", "H100 SXM (Secure Cloud)")] is False
+    assert kinds[("aws", "p5.48xlarge")] is False
+    assert kinds[("cudo", "sapphire-rapids-h100_1x2v4gb")] is False

@@ -143,14 +143,26 @@ def hardware_efficiency(accelerator_id: str) -> tuple[HardwareEfficiency, bool]:
     return fallback, False
 
 
-def engine_profile(engine: str | None = None) -> EngineProfile:
-    """Return an engine profile by id (``None`` → the default engine), or raise with close matches."""
+def engine_profile(engine: str | None = None, accelerator_id: str | None = None) -> EngineProfile:
+    """Return an engine profile by id (``None`` → the default engine), or raise with close matches.
+
+    With ``accelerator_id`` of a loaded hardware profile calibrated from `measure endpoint` runs, the
+    per-step overhead is the one fitted there (:func:`flopbill.catalog.profile.profile_step_overhead`).
+    """
     cat = _builtin()
     key = (engine or cat.default_engine).strip().lower()
     table = {e.id: e for e in cat.engines}
     if key not in table:
         raise UnknownNameError("engine", key, table)
-    return table[key]
+    found = table[key]
+    if accelerator_id is not None:
+        from flopbill.catalog.profile import profile_step_overhead
+
+        fitted = profile_step_overhead(accelerator_id)
+        if fitted is not None:
+            over = Sourced(value=fitted[0], ref=fitted[1], checked=found.overhead_s_per_step.checked)
+            found = found.model_copy(update={"overhead_s_per_step": over})
+    return found
 
 
 def accuracy_band(moe: bool = False) -> Sourced:

@@ -40,7 +40,9 @@ def candidate_offers(opt: SelfHostedOption) -> tuple[PriceOffer, ...]:
 
     Unless an instance is pinned, only instances that hold a whole replica (GPUs per instance ≥
     ``gpus_per_replica``: tensor parallelism runs over one instance's NVLink, not between instances) are
-    candidates, where any exists.
+    candidates, where any exists; and unless the option allows ``marketplaces`` or pins the provider, one
+    host's listing on a marketplace (:attr:`PriceOffer.marketplace`) is not, where another offer exists:
+    a fleet that must grow and stay up is priced at a provider that sells it.
     """
     offers = select_offers(opt.gpu, opt.provider, opt.pricing)
     if opt.instance is not None:
@@ -50,7 +52,10 @@ def candidate_offers(opt: SelfHostedOption) -> tuple[PriceOffer, ...]:
             raise UnknownNameError(f"{opt.gpu} {opt.pricing} instance", opt.instance, known)
         return offers
     whole = tuple(o for o in offers if (opt.gpus_per_instance or o.gpus_per_instance) >= opt.gpus_per_replica)
-    return whole or offers
+    offers = whole or offers
+    if opt.marketplaces or opt.provider is not None:
+        return offers
+    return tuple(o for o in offers if not o.marketplace) or offers
 
 
 def _billing(opt: SelfHostedOption, offers: tuple[PriceOffer, ...]) -> Billing:
@@ -118,6 +123,8 @@ def _choose(resolved: Resolved, opt: SelfHostedOption) -> tuple[ChosenOffer, Fle
 def _notes(opt: SelfHostedOption, c: ChosenOffer) -> tuple[Assumption, ...]:
     key = f"options.{opt.name}"
     how = "the pinned instance" if c.pinned else f"least bill of {c.n_offers} {opt.gpu} {opt.pricing} offers"
+    if not c.pinned and not opt.marketplaces and opt.provider is None:
+        how += " (host marketplaces left out; `marketplaces: true` adds them)"
     billing = (
         f"billed per {c.billing_increment_s:g} s after a {c.billing_minimum_s:g} s minimum"
         if c.billing_known

@@ -211,6 +211,11 @@ class SelfHostedOption(_GpuOption):
         default=None,
         description="GPU price catalog instance, e.g. p5.48xlarge; default: the offer that bills least",
     )
+    marketplaces: bool = Field(
+        default=False,
+        description="also consider host marketplaces (Vast.ai, RunPod Community Cloud) when choosing the "
+        "offer; a pinned provider or instance is always allowed",
+    )
     price_usd_per_gpu_hour: NonNegative | None = Field(
         default=None,
         description="USD per GPU-hour (ranged); default: the catalog offer that bills least for this fleet",
