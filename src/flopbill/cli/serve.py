@@ -22,6 +22,7 @@ from flopbill.cli.app import (
     print_json,
     validate_app,
 )
+from flopbill.cli.serve_disaggregated import report as disaggregated_report
 from flopbill.cli.serve_lengths import (
     Lengths,
     check_window,
@@ -40,6 +41,11 @@ from flopbill.estimate.serving.deployment import (
     parse_precision,
 )
 from flopbill.estimate.serving.disaggregated import disaggregated_fleet
+from flopbill.estimate.serving.disaggregated_search import (
+    cheapest_disaggregated,
+    search_disaggregated,
+    why_no_disaggregated,
+)
 from flopbill.estimate.serving.search import (
     Candidate,
     SearchGrid,
@@ -66,6 +72,8 @@ Examples:
   flopbill serve --model llama-3.1-8b --gpu l4 --weights int4 --price-per-gpu-hour 0.80
 
   flopbill serve --model llama-3.1-70b --search --rps 20 --slo-ttft 2 --slo-tpot 0.05
+
+  flopbill serve --model llama-3.1-70b --search --disaggregated --rps 20 --gpu h100-sxm,h200 --slo-ttft 2
 
   flopbill serve --model llama-3.1-8b --search --rps 20 --input-tokens 500..2000..8000 --slo-ttft 2
 
@@ -281,9 +289,12 @@ def serve(
     disaggregated: bool = typer.Option(
         False,
         "--disaggregated",
-        help="with --rps: separate prefill and decode pools, KV sent over the network",
+        help="with --rps: separate prefill and decode pools, KV sent over the network; with --search: "
+        "search both pools and compare with co-located",
     ),
-    prefill_tp: int | None = typer.Option(None, "--prefill-tp", help="TP of the prefill pool (default --tp)"),
+    prefill_tp: int | None = typer.Option(
+        None, "--prefill-tp", help="TP of the prefill pool (default --tp; with --search: every TP)"
+    ),
     rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
     slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
     slo_tpot: float = typer.Option(math.inf, "--slo-tpot", help="TPOT objective under load, s"),
@@ -304,7 +315,7 @@ def serve(
         raise InputError(
             "--pp", pp, "1 with --search, --rps or --disaggregated (they do not model pipelines)"
         )
-    if disaggregated:
+    if disaggregated and not search:
         _run_disaggregated(m, gpu or "h100-sxm", i_tok, o_tok, rps, locals(), json_out)
         return
     if search or rps is not None:
@@ -480,6 +491,9 @@ def _run_search(
     util = parse_fraction(kw["utilization"], "--utilization")
     eng = engine_profile(kw["engine"])
     work = _workload(kw)
+    if kw["search"] and kw["disaggregated"]:
+        _run_disaggregated_search(m, cands, lengths, rate, slo, grid, util, eng, work, kw, js)
+        return
     if lengths.sample is None:
         i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
         res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
@@ -525,6 +539,44 @@ def _run_search(
         console.print(lengths_line(lengths, slo.ttft_percentile))
     console.print(make_table("Cheapest configurations meeting the SLO", cols, [_fmt(r) for r in rows]))
     console.print(make_table("Pareto front: cost vs TPOT", cols, [_fmt(r) for r in prow]))
+
+
+def _run_disaggregated_search(
+    m: ModelSpec,
+    cands: list[Candidate],
+    lengths: Lengths,
+    rate: float,
+    slo: Slo,
+    grid: SearchGrid,
+    util: float,
+    eng: Any,
+    work: WorkloadOptions,
+    kw: dict[str, Any],
+    js: bool,
+) -> None:
+    """Search disaggregated deployments and the co-located grid at the same rate; report both."""
+    if lengths.sample is not None:
+        raise InputError(
+            "--lengths" if kw["lengths_file"] else "--input-tokens",
+            kw["lengths_file"] or kw["input_tokens"],
+            "mean lengths (one number each) with --search --disaggregated",
+        )
+    i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
+    p_tps = (kw["prefill_tp"],) if kw["prefill_tp"] else None
+    res = search_disaggregated(m, cands, eng, i_tok, o_tok, rate, slo, grid, p_tps, util, work)
+    picks = cheapest_disaggregated(res, kw["top"])
+    why = render_fields(why_no_disaggregated(res, m, slo), flag_for)
+    co = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
+    colocated = {
+        "n_evaluated": co.n_evaluated,
+        "n_feasible": int(co.feasible.sum()),
+        "why_none": render_fields(why_nothing_meets(co, m, slo), flag_for) or None,
+        "cheapest": [_row(co, i) for i in cheapest(co, kw["top"])],
+    }
+    prices = {
+        c.accelerator.id: _price(c.accelerator.id, kw["price_per_gpu_hour"], kw["pricing"]) for c in cands
+    }
+    disaggregated_report(res, picks, why, colocated, prices, slo.ttft_percentile, js)
 
 
 def _row(res: Any, i: int) -> dict[str, Any]:
