@@ -38,7 +38,9 @@ ATTRIBUTION = (
 ABOUT = (
     "flopbill accelerator catalog: dense peak FLOP/s per numeric format (no 2:4 sparsity), "
     "memory in bytes and bandwidths in bytes/s (decimal unless a note says the vendor means GiB), "
-    "interconnect = aggregate bidirectional scale-up bandwidth per device. null = unknown or absent."
+    "interconnect = aggregate bidirectional scale-up bandwidth per device, within a scale-up domain of "
+    "scale_up_devices devices; scale_out_bidir_bytes_per_s = network per device beyond it (bidirectional, "
+    "2 x the NIC line rate). null or absent = unknown."
 )
 HEADER = (
     "# GENERATED FILE - do not edit by hand.\n"
@@ -48,7 +50,9 @@ HEADER = (
 
 FLOPS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
 SCALARS = ("memory_bytes", "memory_bandwidth_bytes_per_s", "interconnect_bidir_bytes_per_s", "tdp_w")
-FIELDS = FLOPS + SCALARS + ("release_year",)
+TOPOLOGY = ("scale_up_devices", "scale_out_bidir_bytes_per_s")  # not in Epoch's data: overrides only
+INTEGERS = ("release_year", "scale_up_devices")
+FIELDS = FLOPS + SCALARS + ("release_year",) + TOPOLOGY
 
 # catalog field -> Epoch column (bf16 and fp16 both come from the tensor FP16/BF16 column)
 EPOCH_COLUMNS = {
@@ -120,7 +124,7 @@ def build_entry(
         if key not in sources:
             raise SystemExit(f"{spec['id']}: unknown source {key!r}")
         value = override["value"]
-        values[field] = int(value) if field == "release_year" else float(value)
+        values[field] = int(value) if field in INTEGERS else float(value)
         from_epoch.discard(field)
         by_source.setdefault(key, []).append(field)
     if row is not None:
@@ -163,11 +167,22 @@ def build_entry(
         "memory_bandwidth_bytes_per_s": _clean(values["memory_bandwidth_bytes_per_s"]),
         "interconnect": spec.get("interconnect"),
         "interconnect_bidir_bytes_per_s": _clean(values["interconnect_bidir_bytes_per_s"]),
+        **_topology(values),
         "tdp_w": _clean(values["tdp_w"]),
         "epoch_name": name,
         "sources": entry_sources,
         "notes": spec.get("notes", ""),
     }
+
+
+def _topology(values: dict[str, Any]) -> dict[str, Any]:
+    """The topology fields, written only where an override gives them (unknown stays absent = null)."""
+    out: dict[str, Any] = {}
+    if values["scale_up_devices"] is not None:
+        out["scale_up_devices"] = values["scale_up_devices"]
+    if values["scale_out_bidir_bytes_per_s"] is not None:
+        out["scale_out_bidir_bytes_per_s"] = _clean(values["scale_out_bidir_bytes_per_s"])
+    return out
 
 
 class _NoAliasDumper(yaml.SafeDumper):

@@ -34,7 +34,8 @@ SHAPE_FIELDS = (
     "n_layers", "d_model", "n_heads", "kv_heads", "head_size", "d_ff", "vocab_size", "tied_embeddings",
     "n_experts", "experts_per_token", "d_ff_expert", "n_shared_experts", "n_dense_layers",
     "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "qkv_bias",
-    "qk_norm",
+    "qk_norm", "moe_layer_step", "sliding_window_tokens", "sliding_window_layers", "attention_chunk_tokens",
+    "chunked_attention_layers", "mtp_layers",
 )  # fmt: skip
 
 

@@ -7,7 +7,8 @@ Usage::
 Inputs (both in ``scripts/data/``):
 
 - ``skypilot_catalog_extract.csv``: rows of SkyPilot's public catalog (``skypilot-org/skypilot-catalog``,
-  Apache-2.0, generated from the providers' pricing APIs) at ONE commit, :data:`COMMIT`. One line per
+  Apache-2.0, generated from the providers' pricing APIs) at :data:`COMMIT`, and for the providers not
+  stored at that commit here, at the commit named in the row (:data:`OTHER_COMMITS`). One line per
   instance type in the provider's reference region (:data:`REFERENCE_REGIONS`): the on-demand ``Price``
   and the ``SpotPrice`` of each availability zone of that region (``;``-joined, empty = none listed).
   GCP prices a GPU VM as two rows (the host machine type and the attached GPUs); ``host_price`` and
@@ -41,7 +42,24 @@ OUTPUT = DATA / "gpu_prices.csv"
 
 COMMIT = "2c3d7ea7d76bf84cf80d382e946c1609571485fd"
 DATE_CHECKED = "2026-11-22"  # first read of this commit's files: prices captured on or before this day
-REFERENCE_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "lambda": "us-east-1", "fluidstack": "FINLAND"}
+# Providers whose files are not stored at COMMIT in the copy available here come from the one stored
+# version of their file (the extract's ``commit`` column; empty = COMMIT), first read on these days.
+OTHER_COMMITS = {
+    "d9bf3aa4d21f5c1e1f3d8fde27adf0204c46fbc8": "2026-12-01",  # cudo, nebius
+    "a5be53865774cac59df537ba1842e45ffc8be722": "2026-12-01",  # ibm, vast
+}
+# One reference region per provider; None: a marketplace whose rows are single hosts (Vast.ai), kept as
+# listed (one row per instance type and GPU memory in the extract).
+REFERENCE_REGIONS: dict[str, str | None] = {
+    "aws": "us-east-1",
+    "gcp": "us-central1",
+    "lambda": "us-east-1",
+    "fluidstack": "FINLAND",
+    "nebius": "eu-north1",
+    "cudo": "no-kristiansand-1",
+    "ibm": "us-south",
+    "vast": None,
+}
 
 # SkyPilot accelerator name -> flopbill hardware id (the mapping table; see ATTRIBUTION.md).
 ACCELERATOR_IDS: dict[str, str] = {
@@ -51,9 +69,11 @@ ACCELERATOR_IDS: dict[str, str] = {
     "B200": "b200",
     "H100": "h100-sxm",
     "H100-NVLINK": "h100-sxm",
+    "H100-SXM": "h100-sxm",
     "H200": "h200",
     "L4": "l4",
     "L40S": "l40s",
+    "RTX4090": "rtx-4090",
     "T4": "t4",
     "Trainium": "trainium1",
     "V100": "v100",
@@ -62,7 +82,8 @@ ACCELERATOR_IDS: dict[str, str] = {
     "tpu-v6e": "tpu-v6e",
 }
 # Instance-name rules that override the accelerator name (SkyPilot calls Lambda's PCIe H100 "H100" too).
-INSTANCE_IDS: dict[str, str] = {"gpu_1x_h100_pcie": "h100-pcie"}
+# Vast.ai calls its H100 NVL "H100" too.
+INSTANCE_IDS: dict[str, str] = {"gpu_1x_h100_pcie": "h100-pcie", "1x-H100_NVL-32-65536": "h100-nvl"}
 # TPU slice names count chips (v5e, v6e) or TensorCores, 2 per chip (v5p): Cloud TPU docs, "TPU versions".
 TPU_UNITS_PER_CHIP = {"tpu-v5litepod": 1, "tpu-v5p": 2, "tpu-v6e": 1}
 
@@ -73,6 +94,10 @@ BILLING: dict[str, tuple[str, str]] = {
     "gcp_tpu": ("", ""),
     "lambda": ("60", ""),
     "fluidstack": ("", ""),
+    "nebius": ("", ""),
+    "cudo": ("", ""),
+    "ibm": ("", ""),
+    "vast": ("1", ""),
 }
 
 
@@ -130,10 +155,12 @@ def _rows_from_extract(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for row in rows:
         hw, count = _accelerator(row)
-        if hw is None or _inconsistent(row) or row["region"] != REFERENCE_REGIONS[row["cloud"]]:
+        region = REFERENCE_REGIONS[row["cloud"]]
+        if hw is None or _inconsistent(row) or (region is not None and row["region"] != region):
             continue
         increment, minimum = _billing(row["cloud"], row["accelerator_name"])
-        url = f"https://github.com/skypilot-org/skypilot-catalog/blob/{COMMIT}/{row['source_path']}"
+        commit = row.get("commit") or COMMIT
+        url = f"https://github.com/skypilot-org/skypilot-catalog/blob/{commit}/{row['source_path']}"
         prices = _prices(row)
         for pricing, instance_price in prices:
             out.append(
@@ -148,7 +175,7 @@ def _rows_from_extract(rows: list[dict[str, str]]) -> list[dict[str, str]]:
                     "price_usd_per_gpu_hour": _number(instance_price / count),
                     "billing_increment_s": increment,
                     "billing_minimum_s": minimum,
-                    "date_checked": DATE_CHECKED,
+                    "date_checked": DATE_CHECKED if commit == COMMIT else OTHER_COMMITS[commit],
                     "source_url": url,
                 }
             )

@@ -167,3 +167,16 @@ def test_json_reports_ranges_around_the_estimate(run_cli) -> None:  # type: igno
         assert d[f"{key}_low"] < d[key] < d[f"{key}_high"]
     assert d["output_tokens_per_s_per_gpu_high"] == pytest.approx(d["output_tokens_per_s_per_gpu"] / (1 - e))
     assert d["tpot_s_low"] == pytest.approx(d["tpot_s"] * (1 - e))
+
+
+def test_serve_pipeline_parallel(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """--pp 2 with --tp 2: a replica of 4 GPUs; the JSON says pp and gpus; --pp with --search is refused."""
+    base = ["serve", "--model", "llama-3.1-70b", "--weights", "fp8", "--tp", "2", "--price-per-gpu-hour", "2"]
+    code, out, err = run_cli([*base, "--pp", "2", "--batch", "16", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["pp"], data["tp"], data["gpus"]) == (2, 2, 4)
+    code, _, err = run_cli([*base, "--pp", "2", "--search"])
+    assert code == 2 and "--pp" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli([*base, "--pp", "2", "--gpus", "6"])
+    assert code == 2 and "--gpus" in err

@@ -27,7 +27,20 @@ ACTIVE_TOLERANCE = 0.02
 # reproduces both within 1 %: 65M needs ~41k rows at d_model 512 (tensor2tensor's wmt_ende_bpe32k uses
 # 40960), 213M needs ~35.8k rows at 1024. The catalog keeps one vocabulary (40960) for both, which puts
 # big at 218.3M (+2.5 %); see the entry's notes and test_transformer_counts_by_hand.
-TOTAL_TOLERANCE_OVERRIDES = {"transformer-big": 0.03}
+#
+# qwen3-1.7b: the card gives 1.7B total and 1.4B non-embedding, both rounded; the weights count 1.7206B
+# (+1.2 %) and 1.4094B non-embedding (+0.7 %).
+# kimi-k2: the card gives "1T" and "32B"; the DeepSeek-V3 layout with 384 experts counts 1.0264T (+2.6 %)
+# total and 32.86B (+2.7 %) active.
+# llama-4-scout: Meta's 109B counts the vision encoder; the text model (what the catalog holds) counts
+# 107.77B (−1.1 %). Maverick's text model is within 1 % of 400B.
+TOTAL_TOLERANCE_OVERRIDES = {
+    "transformer-big": 0.03,
+    "qwen3-1.7b": 0.015,
+    "kimi-k2": 0.03,
+    "llama-4-scout": 0.015,
+}
+ACTIVE_TOLERANCE_OVERRIDES = {"kimi-k2": 0.03}
 
 # gpt-oss model card (arXiv:2508.10925), parameter-count table: "active" leaves out the input embedding
 # (5.13B = 5.71B − 201088·2880 for gpt-oss-120b). The others (Mixtral, Qwen3, DeepSeek-V3) count it.
@@ -58,7 +71,8 @@ def test_active_params_match_published(m: ModelSpec) -> None:
     assert m.published_params_active is not None
     counts = param_counts(m)
     active = counts.active - (counts.embedding if m.id in ACTIVE_EXCLUDES_INPUT_EMBEDDING else 0.0)
-    assert _rel_err(active, m.published_params_active) <= ACTIVE_TOLERANCE, (
+    tol = ACTIVE_TOLERANCE_OVERRIDES.get(m.id, ACTIVE_TOLERANCE)
+    assert _rel_err(active, m.published_params_active) <= tol, (
         f"{m.id}: active {active:,.0f} vs published {m.published_params_active:,.0f}"
     )
 
@@ -70,6 +84,11 @@ def test_tolerance_exceptions_are_still_needed() -> None:
         assert m.published_params_total is not None
         err = _rel_err(param_counts(m).total, m.published_params_total)
         assert TOTAL_TOLERANCE < err <= tol
+    for mid, tol in ACTIVE_TOLERANCE_OVERRIDES.items():
+        m = model(mid)
+        assert m.published_params_active is not None
+        err = _rel_err(param_counts(m).active, m.published_params_active)
+        assert ACTIVE_TOLERANCE < err <= tol
 
 
 def test_gpt2_small_by_hand() -> None:

@@ -19,10 +19,10 @@ def test_without_torch_the_commands_say_how_to_install(
 ) -> None:
     real = deps.importlib.import_module
 
-    def fake(name: str):  # type: ignore[no-untyped-def]
+    def fake(name: str, package: str | None = None):  # type: ignore[no-untyped-def]
         if name == "torch":
             raise ImportError(name)
-        return real(name)
+        return real(name, package)
 
     monkeypatch.setattr(deps.importlib, "import_module", fake)
     for args in (["measure", "hardware"], ["measure", "model", "llama-3.2-1b"], ["serve-local"]):
@@ -132,3 +132,35 @@ def test_hardware_model_calibrate_round_trip(run_cli: RunCli, tmp_path: Path) ->
     )
     assert code == 0, err
     assert json.loads(out)["tpot_s"] > 0
+
+
+@pytest.mark.torch
+def test_model_on_cuda_without_a_gpu_exits_2(run_cli: RunCli) -> None:
+    """The CUDA path is chosen with --device; asking for it where torch sees no GPU is a one-line error."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present: see test_model_on_cuda")
+    code, out, err = run_cli(["measure", "model", "llama-3.2-1b", "--device", "cuda", "--layers", "1"])
+    assert code == 2 and out == "" and "--device" in err and "Traceback" not in err
+    code, out, err = run_cli(["measure", "model", "llama-3.2-1b", "--device", "tpu"])
+    assert code == 2 and "cpu, cuda or auto" in err
+    code, out, err = run_cli(["measure", "model", "llama-3.2-1b", "--rounds", "0"])
+    assert code == 2 and "--rounds" in err
+
+
+@pytest.mark.torch
+def test_model_on_cuda(run_cli: RunCli, tmp_path: Path) -> None:
+    """On a CUDA machine: a bf16 model is timed on the GPU (synchronised) against a GPU profile."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU here")
+    prof = tmp_path / "gpu.yaml"
+    code, _, err = run_cli(["measure", "hardware", "--budget-s", "2", "--out", str(prof)])
+    assert code == 0, err
+    assert read_profile(prof).device == "cuda"
+    args = ["measure", "model", "llama-3.2-1b", "--layers", "2", "--device", "cuda", "--profile", str(prof)]
+    code, out, err = run_cli([*args, "--prefill", "128,256,512", "--train", "2x128", "--json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["device"] == "cuda" and doc["dtype"] == "bf16"
+    assert all(r["measured_s"] > 0 and r["predicted_s"] > 0 for r in doc["rows"])

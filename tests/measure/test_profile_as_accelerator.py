@@ -84,3 +84,40 @@ def test_calibrated_profile_changes_plan(run_cli: RunCli, tmp_path: Path) -> Non
         gpu = next(o for o in json.loads(out)["options"] if o["name"] == "gpu")
         totals[name] = sum(gpu["monthly_cost_usd"])
     assert totals["fast"] < totals["slow"]
+
+
+def test_scenario_profile_path_is_relative_to_the_scenario_file(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gpu: ./fast.yaml`` in ``scenarios/s.yaml`` means ``scenarios/fast.yaml`` whatever the current
+    directory; an absolute path and a catalog id are left as they are."""
+    base = (FIXTURES / "minimal-scenario.yaml").read_text(encoding="utf-8")
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    write(folder, "fast.yaml", h100_like_profile(eta_bw=0.6, profile_id="fast"))
+    scen = folder / "s.yaml"
+    scen.write_text(base.replace("gpu: h100-sxm", "gpu: ./fast.yaml"), encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no fast.yaml here: a cwd-relative lookup would fail
+    code, out, err = run_cli(["plan", str(scen), "--json", "--samples", "100"])
+    assert code == 0, err
+    gpu = next(o for o in json.loads(out)["options"] if o["name"] == "gpu")
+    assert sum(gpu["monthly_cost_usd"]) > 0
+    absolute = folder / "abs.yaml"
+    absolute.write_text(base.replace("gpu: h100-sxm", f"gpu: {folder / 'fast.yaml'}"), encoding="utf-8")
+    assert run_cli(["plan", str(absolute), "--json", "--samples", "100"])[0] == 0
+    missing = folder / "missing.yaml"
+    missing.write_text(base.replace("gpu: h100-sxm", "gpu: ./absent.yaml"), encoding="utf-8")
+    code, out, err = run_cli(["plan", str(missing), "--json"])
+    assert code == 2 and out == "" and "absent.yaml" in err and "line 16" in err
+
+
+@pytest.mark.parametrize(
+    "text", ["options: 5", "options: [3, {gpu: 4}]", "one_time: 7", "one_time: [{training: 1}]"]
+)
+def test_profile_path_resolution_leaves_malformed_documents_to_validation(tmp_path: Path, text: str) -> None:
+    from flopbill.scenario.loader import ScenarioError, parse_scenario_text
+
+    with pytest.raises(ScenarioError):
+        parse_scenario_text(f"name: t\n{text}\n", "s.yaml", tmp_path)

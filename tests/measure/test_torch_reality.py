@@ -24,11 +24,18 @@ httpx = pytest.importorskip("httpx")
 
 from flopbill.catalog import model  # noqa: E402
 from flopbill.catalog.profile import HardwareProfile  # noqa: E402
+from flopbill.catalog.schema import ModelSpec  # noqa: E402
 from flopbill.measure.calibrate import Observation, calibrate  # noqa: E402
 from flopbill.measure.hardware import profile_from_result, run_hardware  # noqa: E402
 from flopbill.measure.loadgen import LoadConfig, run_load, summarize  # noqa: E402
-from flopbill.measure.model_timing import TimedRow, default_shapes  # noqa: E402
-from flopbill.measure.predict import Shape, peak_for, work  # noqa: E402
+from flopbill.measure.model_timing import TimedRow, default_shapes, measure_model  # noqa: E402
+from flopbill.measure.predict import (  # noqa: E402
+    Shape,
+    elementwise_rate,
+    peak_for,
+    weight_read_rows_ratio,
+    work,
+)
 from flopbill.measure.session import measure_back_to_back  # noqa: E402
 from flopbill.measure.timing import cpu_clock  # noqa: E402
 from flopbill.measure.torch_model import build_model, scaled_spec  # noqa: E402
@@ -39,10 +46,8 @@ pytestmark = pytest.mark.torch
 # scaled to 4 layers × 512 so that a CPU times it in seconds.
 SMALL = scaled_spec(model("llama-3.2-1b"), layers=4, hidden=512, vocab=8192)
 SHAPES = default_shapes(prefill=(256, 512, 1024), batches=(1, 2, 4), contexts=(128, 512), train=((4, 128),))
-# The issue's target is 25 % per row. It held at low load (all rows inside) but not in every clean run
-# (a fresh-clone run: prefill at 1,024 tokens +31 %, decode at batch 4 +27 %), so the suite asserts the
-# bound that holds run to run, 40 %, and docs/measure.md reports the 25 % target as not yet met.
-LIMIT = 0.40
+# The issue's target: every row within 25 %.
+LIMIT = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +61,16 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def measured(one_thread: None) -> tuple[HardwareProfile, list[TimedRow]]:
     def hardware() -> HardwareProfile:
-        return profile_from_result(run_hardware("cpu", budget_s=3.0))
+        return profile_from_result(
+            run_hardware("cpu", budget_s=3.0, dtypes=("fp32", "bf16"), with_numpy=False)
+        )
 
     def within(rows: list[TimedRow]) -> bool:
         return all(abs(r.error) <= LIMIT for r in rows)
 
     with cpu_clock():
         return measure_back_to_back(
-            SMALL, hardware, rounds=1, shapes=SHAPES, repeats=3, done=within, max_rounds=4, max_s=25.0
+            SMALL, hardware, rounds=1, shapes=SHAPES, repeats=3, done=within, max_rounds=4, max_s=30.0
         )
 
 
@@ -95,12 +102,41 @@ def test_predicted_close_to_measured(measured: tuple[HardwareProfile, list[Timed
     assert all(abs(r.error) <= LIMIT for r in rows), report
 
 
-def test_calibration_beats_catalog_efficiencies_on_held_out_rows(
+# A second, smaller model (2 layers × 384, 16,384-token vocabulary: 43 MB of fp32 weights, more than the
+# 32 MiB L3 cache, as the first) with small shapes: with two models the fit can tell the per-step
+# overhead from the weight reads (with one, both grow with the same weight bytes).
+SECOND = scaled_spec(model("llama-3.2-1b"), layers=2, hidden=384, vocab=16384)
+SECOND_SHAPES = default_shapes(prefill=(128, 256, 512), batches=(1, 2, 4), contexts=(128,), train=((2, 128),))
+
+
+def _observations(prof: HardwareProfile, rows: list[TimedRow], m: ModelSpec) -> list[Observation]:
+    peak, bw, rate = peak_for(prof, "fp32"), prof.memory_bandwidth_bytes_per_s.value, elementwise_rate(prof)
+    out = []
+    for r in rows:
+        w = work(m, Shape(r.phase, r.batch, r.tokens, r.context_tokens), "fp32")  # type: ignore[arg-type]
+        label = f"{m.n_layers}x{m.d_model} {r.phase} b={r.batch} n={r.tokens} ctx={r.context_tokens}"
+        out.append(
+            Observation(
+                w, r.measured_s, peak, bw, label, rate, weight_read_rows_ratio(prof, w.tokens_per_step)
+            )
+        )
+    return out
+
+
+def test_calibration_lowers_held_out_error_on_two_measured_models(
     measured: tuple[HardwareProfile, list[TimedRow]],
 ) -> None:
-    """Start from the measured peaks with every efficiency 1 and no overheads (a datasheet-style
-    guess); the fit on two thirds of the rows must predict the held-out third better."""
+    """Rows of two models measured in this run, every third held out (fixed before fitting). From a
+    datasheet-style start (the measured peaks, every efficiency 1, no overheads) the fit must predict
+    the held-out rows better; from the microbenchmarks' own profile it must not predict them worse
+    (the fit picks, by leave-one-out inside the fit rows, which factors the data can improve)."""
     prof, rows = measured
+    with cpu_clock():
+        second = measure_model(SECOND, prof, SECOND_SHAPES, repeats=3)
+    first_obs, second_obs = _observations(prof, rows, SMALL), _observations(prof, second, SECOND)
+    # the two models' rows alternate, so that every third row held out takes rows of both
+    obs = [o for pair in zip(first_obs, second_obs, strict=False) for o in pair]
+    obs += first_obs[len(second_obs) :]
     naive = prof.efficiency.model_copy(
         update={
             "eta_flops": 1.0,
@@ -112,17 +148,21 @@ def test_calibration_beats_catalog_efficiencies_on_held_out_rows(
             "overhead_s_per_layer": 0.0,
         }
     )
-    start = prof.model_copy(update={"efficiency": naive})
-    peak, bw = peak_for(prof, "fp32"), prof.memory_bandwidth_bytes_per_s.value
-    obs = [
-        Observation(
-            work(SMALL, Shape(r.phase, r.batch, r.tokens, r.context_tokens), "fp32"), r.measured_s, peak, bw
-        )  # type: ignore[arg-type]
-        for r in rows
-    ]
-    res = calibrate(obs, start, holdout_every=3)
-    assert res.holdout_error_before is not None and res.holdout_error_after is not None
-    assert res.holdout_error_after < res.holdout_error_before
+    from_naive = calibrate(obs, prof.model_copy(update={"efficiency": naive}), holdout_every=3)
+    from_profile = calibrate(obs, prof, holdout_every=3)
+    report = (
+        f"held out {from_naive.n_holdout} rows: from η = 1 {from_naive.holdout_error_before:.1%} → "
+        f"{from_naive.holdout_error_after:.1%}; from the measured profile "
+        f"{from_profile.holdout_error_before:.1%} → {from_profile.holdout_error_after:.1%} "
+        f"(fitted {', '.join(from_profile.fitted) or 'nothing'})"
+    )
+    print(report)
+    assert from_naive.holdout_error_before is not None and from_naive.holdout_error_after is not None
+    assert from_naive.holdout_error_after < 0.5 * from_naive.holdout_error_before, report
+    assert from_profile.holdout_error_before is not None and from_profile.holdout_error_after is not None
+    if from_profile.holdout_error_after > from_profile.holdout_error_before + 0.02 and _too_busy():
+        pytest.skip(f"machine too busy (load average {os.getloadavg()[0]:.1f}): {report}")
+    assert from_profile.holdout_error_after <= from_profile.holdout_error_before + 0.02, report
 
 
 def _free_port() -> int:
@@ -216,9 +256,52 @@ def _too_busy() -> bool:
     return os.getloadavg()[0] > (os.cpu_count() or 1)
 
 
+def test_endpoint_calibration_on_the_local_server(
+    local_server: str, measured: tuple[HardwareProfile, list[TimedRow]]
+) -> None:
+    """Load runs at concurrency 1, 2 and 4 against serve-local (a real server decoding a real model on
+    this CPU); fitting the engine's decode η_bw and step overhead on the runs at 1 and 2 must predict
+    the TPOT of the run at 4 (held out) better than the microbenchmarked profile with the catalog's
+    default engine overhead does."""
+    from flopbill.catalog.efficiency import engine_profile
+    from flopbill.catalog.profile import accelerator_from_profile, efficiency_from_profile
+    from flopbill.dtypes import Dtype
+    from flopbill.measure.endpoint_fit import Deployment, endpoint_run, fit_endpoint
+
+    prof, _ = measured
+    runs = []
+    for c in (1, 2, 4):
+        cfg = LoadConfig(url=local_server, concurrency=c, requests=4 * c, input_tokens=64, output_tokens=24)
+        results, dur = asyncio.run(run_load(cfg))
+        runs.append(endpoint_run(summarize(results, dur, cfg), f"c={c}"))
+    served = scaled_spec(model("llama-3.2-1b"), layers=4, hidden=256, vocab=4096)  # serve-local --layers 4
+    acc = accelerator_from_profile(prof)
+    dep = Deployment(served, acc, efficiency_from_profile(prof), engine_profile(None), Dtype.FP32)
+    res = fit_endpoint(dep, runs, holdout_every=3)
+    report = (
+        f"TPOT measured {[round(r.tpot_s * 1e3, 2) for r in runs]} ms; fitted η_bw {res.eta_bw:.3f}, step "
+        f"overhead {res.overhead_s_per_step * 1e3:.2f} ms; in-sample {res.fit_error_before:.1%} → "
+        f"{res.fit_error_after:.1%}, held out {res.holdout_error_before:.1%} → {res.holdout_error_after:.1%}"
+    )
+    print(report)
+    assert res.n_holdout == 1 and res.holdout_error_before is not None and res.holdout_error_after is not None
+    assert res.fit_error_after < res.fit_error_before, report
+    if res.holdout_error_after >= res.holdout_error_before and _too_busy():
+        pytest.skip(f"machine too busy (load average {os.getloadavg()[0]:.1f}): {report}")
+    assert res.holdout_error_after < res.holdout_error_before, report
+
+
 def test_server_rejects_requests_that_cannot_fit(local_server: str) -> None:
+    """A prompt beyond the model's window is refused (400) and the server keeps serving (its log counts a
+    request served after the refusal, whatever ran before this test)."""
     body = {"model": "m", "prompt": "word " * 2000, "max_tokens": 8}
     r = httpx.post(f"{local_server}/v1/completions", json=body, timeout=10)
     assert r.status_code == 400 and "tokens" in r.json()["error"]["message"]
+    ok = httpx.post(
+        f"{local_server}/v1/completions",
+        json={"model": "m", "prompt": "word " * 8, "max_tokens": 2, "stream": True},
+        timeout=30,
+    )
+    assert ok.status_code == 200
     s = httpx.get(f"{local_server}/flopbill/log").json()
     assert s["summary"]["requests"] >= 1 and s["engine_summary"]["requests"] >= 1

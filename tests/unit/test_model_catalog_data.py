@@ -32,7 +32,7 @@ def catalog() -> ModelCatalog:
 
 def test_catalog_has_required_models(catalog: ModelCatalog) -> None:
     ids = {m.id for m in catalog.models}
-    assert len(ids) >= 25
+    assert len(ids) >= 60
     assert not REQUIRED_IDS - ids, sorted(REQUIRED_IDS - ids)
 
 

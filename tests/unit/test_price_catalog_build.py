@@ -41,19 +41,70 @@ def test_generated_prices_are_up_to_date() -> None:
     assert _module().build() == shipped, "run: python scripts/build_price_catalog.py"
 
 
-def test_skypilot_rows_cite_one_pinned_commit_and_the_exact_file() -> None:
+def test_skypilot_rows_cite_a_pinned_commit_and_the_exact_file() -> None:
+    """aws, gcp, lambda, fluidstack at COMMIT; cudo, nebius, ibm, vast at the commit named for them."""
     module = _module()
     rows = [r for r in _shipped() if "skypilot-catalog" in r["source_url"]]
-    assert {r["provider"] for r in rows} >= {"aws", "gcp", "lambda", "fluidstack"}
+    assert {r["provider"] for r in rows} >= {
+        "aws",
+        "gcp",
+        "lambda",
+        "fluidstack",
+        "cudo",
+        "nebius",
+        "ibm",
+        "vast",
+    }
+    pinned = {module.COMMIT, *module.OTHER_COMMITS}
     for r in rows:
-        assert f"/blob/{module.COMMIT}/catalogs/v9/{r['provider']}/vms.csv" in r["source_url"]
-        assert r["region"] == module.REFERENCE_REGIONS[r["provider"]]
+        commit = r["source_url"].split("/blob/")[1].split("/")[0]
+        assert commit in pinned
+        assert r["source_url"].endswith(f"/{commit}/catalogs/v9/{r['provider']}/vms.csv")
+        assert r["date_checked"] == (
+            module.DATE_CHECKED if commit == module.COMMIT else module.OTHER_COMMITS[commit]
+        )
+        if r["provider"] in {"aws", "gcp", "lambda", "fluidstack"}:
+            assert commit == module.COMMIT
+        region = module.REFERENCE_REGIONS[r["provider"]]
+        assert region is None or r["region"] == region
+
+
+def test_hand_checked_rows_of_the_other_providers() -> None:
+    """From the extract (copied from the catalog files): Nebius gpu-h100-sxm_8gpu-128vcpu-1600gb $23.60/h
+    on demand, $10.00 spot → $2.95 and $1.25 per GPU-hour; Cudo sapphire-rapids-h100_4x32v64gb
+    $7.6624/h / 4 = $1.9156; Vast 8x-H100_SXM $14.94 / 8 = $1.8675, billed per second (vast.ai billing
+    docs); Vast's 1x H100 NVL maps to h100-nvl by instance name; IBM gx2-8x64x1v100 $2.497."""
+    rows = {(r["provider"], r["instance"], r["accelerator_id"], r["pricing"]): r for r in _shipped()}
+    neb = rows[("nebius", "gpu-h100-sxm_8gpu-128vcpu-1600gb", "h100-sxm", "on_demand")]
+    assert float(neb["price_usd_per_gpu_hour"]) == pytest.approx(2.95)
+    spot = rows[("nebius", "gpu-h100-sxm_8gpu-128vcpu-1600gb", "h100-sxm", "spot")]
+    assert float(spot["price_usd_per_gpu_hour"]) == pytest.approx(1.25)
+    cudo = rows[("cudo", "sapphire-rapids-h100_4x32v64gb", "h100-sxm", "on_demand")]
+    assert float(cudo["price_usd_per_gpu_hour"]) == pytest.approx(7.6624 / 4)
+    vast = rows[("vast", "8x-H100_SXM-32-65536", "h100-sxm", "on_demand")]
+    assert float(vast["price_usd_per_gpu_hour"]) == pytest.approx(1.8675)
+    assert vast["billing_increment_s"] == "1"
+    assert ("vast", "1x-H100_NVL-32-65536", "h100-nvl", "on_demand") in rows
+    assert float(rows[("ibm", "gx2-8x64x1v100", "v100", "on_demand")]["price_usd_per_gpu_hour"]) == 2.497
+
+
+def test_gcp_l4_vm_is_host_plus_gpu() -> None:
+    """g2-standard-4 in us-central1 = host $0.14679 + L4 × 1 $0.56004 = $0.70683/h on demand; spot
+    $0.07502 + $0.2862 = $0.36122 (every zone lists the same); g2-standard-48 = $1.7615 + 4 × $0.56004."""
+    rows = {(r["provider"], r["instance"], r["pricing"]): r for r in _shipped()}
+    assert float(rows[("gcp", "g2-standard-4", "on_demand")]["price_usd_per_instance_hour"]) == pytest.approx(
+        0.14679 + 0.56004
+    )
+    assert float(rows[("gcp", "g2-standard-4", "spot")]["price_usd_per_gpu_hour"]) == pytest.approx(0.36122)
+    big = rows[("gcp", "g2-standard-48", "on_demand")]
+    assert (big["accelerator_id"], big["gpus_per_instance"]) == ("l4", "4")
+    assert float(big["price_usd_per_instance_hour"]) == pytest.approx(1.7615 + 2.24016)
 
 
 def test_dropped_accelerators_are_counted_in_attribution() -> None:
     """Rows whose accelerator the hardware catalog lacks are left out, and ATTRIBUTION.md names them."""
     left_out = _module().dropped()
-    assert {name for _, _, name in left_out} == {"A10", "A6000", "GH200", "RTX6000"}
+    assert {name for _, _, name in left_out} == {"A10", "A6000", "GH200", "RTX6000"}  # others: not extracted
     text = (DATA / "ATTRIBUTION.md").read_text(encoding="utf-8")
     assert f"{len(left_out)} rows" in text
     for _, instance, _ in left_out:

@@ -281,3 +281,26 @@ def test_a_date_before_the_first_price_is_known_only_from_dated_prices() -> None
         prices=[gp.ConditionalPrice(prices=gp.ModelPrice(input_mtok=Decimal(1)))],
     )
     assert first_dated_price(undated) is None
+
+
+def test_owned_h100_without_a_price_uses_the_sourced_server_quotation() -> None:
+    """An owned H100 fleet without ``purchase_price_usd_per_gpu``: Thinkmate's 8× H100 server quotation
+    $317,000 (Aug 2024) ÷ 8 = $39,625 per GPU, plus the default networking $963,840 / 64 = $15,060 per
+    server ($1,882.50 per GPU), over 3 years: (39,625 + 1,882.50) / 36 = $1,152.99 per GPU-month of
+    depreciation; one 8-GPU server (replicas: 1) → $9,223.89 a month. Other GPUs must give a price."""
+    owned = {
+        "name": "own",
+        "kind": "owned",
+        "model": "llama-3.1-8b",
+        "gpu": "h100-sxm",
+        "replicas": 1,
+        "throughput_requests_per_s_per_replica": 10,
+        "target_utilization": 1.0,
+        "depreciation_years": 3,
+        "electricity_usd_per_kwh": 0.0,
+    }
+    result = _run([owned], horizon_months=1)
+    dep = next(c for c in result.option("own").components if c.name == "gpu_depreciation")
+    assert dep.monthly_usd[0] == pytest.approx(8 * (317_000 / 8 + 963_840 / 64 / 8) / 36)
+    with pytest.raises(InputError, match="purchase_price_usd_per_gpu"):
+        _run([{**owned, "gpu": "l4"}], horizon_months=1)

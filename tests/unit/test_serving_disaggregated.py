@@ -52,6 +52,6 @@ def test_decode_tpot_has_no_prefill_interference() -> None:
 
 
 def test_unknown_network_is_an_error() -> None:
-    """MI300X has no per-GPU network figure in the data: no KV transfer time, so no answer."""
+    """MI355X has no per-GPU network figure in the data: no KV transfer time, so no answer."""
     with pytest.raises(InputError, match="network"):
-        _fleet("mi300x")
+        _fleet("mi355x")

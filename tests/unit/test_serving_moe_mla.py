@@ -12,13 +12,25 @@ import pytest
 from flopbill.catalog import accelerator, model
 from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
-from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+from flopbill.estimate.serving.deployment import (
+    ServingOptions,
+    device_arrays,
+    estimate_serving,
+    precision_arrays,
+)
 from flopbill.estimate.serving.step import (
+    ExpertImbalance,
     alltoall_time_s,
     decode_attention_flops_per_token,
+    decode_step,
+    expert_load_factor,
     kernel_floor_time_s,
     kv_shards,
     model_terms,
+    moe_activation_bytes_per_gpu,
+    prefill_time,
+    routed_expert_flops_per_token,
+    routed_expert_weight_bytes,
 )
 
 
@@ -168,3 +180,132 @@ def test_eager_mode_is_launch_bound_at_batch_one() -> None:
 
     assert tpot(False) >= 32 * 9 * 32e-6
     assert tpot(True) < tpot(False)
+
+
+def test_moe_activation_bytes_hand_calculation() -> None:
+    """Qwen3-30B-A3B: 48 MoE layers, k = 8, d = 2048, expert width f = 768, bf16 (2 bytes).
+
+    One GPU (tp 1), 100 tokens: 100 · 48 · 8 · (4·2048 + 6·768) · 2 = 983,040,000 bytes. TP2 splits only
+    the expert width, 4·2048 + 6·384 per pair; EP2 (attention DP) halves the pairs, (4·2048 + 6·768)/2.
+    """
+    t = model_terms(model("qwen3-30b-a3b"))
+    assert float(moe_activation_bytes_per_gpu(t, 100.0, 2.0, 1.0, 0.0)) == pytest.approx(
+        100 * 48 * 8 * (4 * 2048 + 6 * 768) * 2
+    )
+    assert float(moe_activation_bytes_per_gpu(t, 100.0, 2.0, 2.0, 0.0)) == pytest.approx(
+        100 * 48 * 8 * (4 * 2048 + 6 * 384) * 2
+    )
+    assert float(moe_activation_bytes_per_gpu(t, 100.0, 2.0, 2.0, 1.0)) == pytest.approx(
+        100 * 48 * 8 * (4 * 2048 + 6 * 768)
+    )
+    dense = model_terms(model("llama-3.1-8b"))
+    assert float(moe_activation_bytes_per_gpu(dense, 100.0, 2.0, 1.0, 0.0)) == 0.0
+
+
+def test_routed_expert_flops_and_weights_hand_calculation() -> None:
+    """Qwen3-30B-A3B expert: 3·2048·768 = 4,718,592 params; per token 48·8·2·that = 3.62 GFLOPs.
+
+    One token touches k = 8 experts per layer: 48·8·4,718,592 bytes at fp8 (1 byte).
+    """
+    t = model_terms(model("qwen3-30b-a3b"))
+    assert t.expert_params == 3 * 2048 * 768
+    assert routed_expert_flops_per_token(t) == pytest.approx(48 * 8 * 2 * 3 * 2048 * 768)
+    assert float(routed_expert_weight_bytes(t, 1.0, 1.0)) == pytest.approx(48 * 8 * 3 * 2048 * 768)
+    assert routed_expert_flops_per_token(model_terms(model("llama-3.1-8b"))) == 0.0
+
+
+def test_dense_decode_step_unchanged_by_the_expert_kernel_group() -> None:
+    """A dense model has no routed experts: the matmul roofline is max(FLOPs, weight bytes) as before."""
+    t = model_terms(model("llama-3.1-8b"))
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    step = decode_step(t, dev, prec, 1.0, 64.0, 0.0)
+    assert float(step.roofline_s) == pytest.approx(max(float(step.compute_s), float(step.memory_s)))
+
+
+def test_moe_expert_group_is_its_own_roofline() -> None:
+    """Sum of the two matmul groups' rooflines ≥ the roofline of their sums (kernels run in turn).
+
+    Qwen3-30B-A3B at batch 1,024, context 0, fp8 on one H100: the step is at least the max of all FLOPs
+    and all bytes, and slower than that once the expert activations are counted.
+    """
+    t = model_terms(model("qwen3-30b-a3b"))
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    step = decode_step(t, dev, prec, 1.0, 1024.0, 0.0)
+    assert float(step.roofline_s) >= max(float(step.compute_s), float(step.memory_s))
+    assert float(step.roofline_s) <= float(step.compute_s) + float(step.memory_s)
+    act = float(moe_activation_bytes_per_gpu(t, 1024.0, 2.0, 1.0, 0.0))
+    assert float(step.memory_s) >= act / (float(dev.bandwidth_bytes_per_s) * float(dev.eta_bw))
+
+
+def test_expert_load_factor_reproduces_its_source_and_scales() -> None:
+    """γ = 1 + r₀·√(n₀/n)·z(ep)/z(ep₀), r₀ = 1.564 at EP32 with 8 experts per rank (DeepSeek-R1, 256 experts).
+
+    At the reference (DeepSeek-V3, EP32: n = 8) γ = 2.564 exactly. At EP8 (n = 32 experts per rank),
+    z by Blom's approximation: z(8) = Φ⁻¹(7.625/8.25) = 1.4342, z(32) = Φ⁻¹(31.625/32.25) = 2.0667, so
+    γ = 1 + 1.564·√(8/32)·1.4342/2.0667 = 1.5427. One rank or a dense model: 1.
+    """
+    from statistics import NormalDist
+
+    imb = ExpertImbalance(1.564, 32, 8)
+    t = model_terms(model("deepseek-v3"))
+    assert float(expert_load_factor(t, 32.0, imb)) == pytest.approx(2.564, rel=1e-12)
+    z8, z32 = NormalDist().inv_cdf(7.625 / 8.25), NormalDist().inv_cdf(31.625 / 32.25)
+    assert z8 == pytest.approx(1.4342, abs=1e-4) and z32 == pytest.approx(2.0667, abs=1e-4)
+    assert float(expert_load_factor(t, 8.0, imb)) == pytest.approx(1 + 1.564 * 0.5 * z8 / z32, rel=1e-12)
+    got = np.asarray(expert_load_factor(t, np.array([1.0, 2.0, 4.0, 8.0, 16.0]), imb))
+    assert got[0] == 1.0 and np.all(np.diff(got) > 0)
+    assert float(expert_load_factor(model_terms(model("llama-3.1-70b")), 8.0, imb)) == 1.0
+    assert float(expert_load_factor(t, 8.0, None)) == 1.0
+
+
+def test_imbalance_slows_only_expert_parallel_steps() -> None:
+    """The busiest EP rank sets the pace under attention DP + EP; plain TP splits every expert evenly."""
+    t = model_terms(model("qwen3-235b-a22b"))
+    acc = accelerator("h200")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 8)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    imb = ExpertImbalance(1.564, 32, 8)
+    ep = [decode_step(t, dev, prec, 8.0, 2048.0, 1000.0, 1.0, 0.0, 1.0, 0.0, i).total_s for i in (None, imb)]
+    tp = [decode_step(t, dev, prec, 8.0, 2048.0, 1000.0, 1.0, 0.0, 0.0, 0.0, i).total_s for i in (None, imb)]
+    assert float(ep[1]) > float(ep[0])
+    assert float(tp[1]) == float(tp[0])
+
+
+def test_prefill_batched_time_is_the_compute_for_dense_models() -> None:
+    """Dense: batching amortizes the weight reads, leaving the compute; MoE adds the expert activations."""
+    acc = accelerator("h100-sxm")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 1)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    dense = prefill_time(model_terms(model("llama-3.1-8b")), dev, prec, 1.0, 2000.0, 0.0, 8192.0)
+    assert float(dense.amortized_s) == pytest.approx(float(dense.compute_s), rel=1e-12)
+    moe = prefill_time(model_terms(model("qwen3-30b-a3b")), dev, prec, 1.0, 2000.0, 0.0, 8192.0)
+    assert float(moe.amortized_s) >= float(moe.compute_s)
+
+
+def test_ep_imbalance_is_stated_next_to_the_numbers() -> None:
+    """An attention-DP + EP estimate lists the load factor it used and where it comes from."""
+    est = _deepseek(True, 64)
+    names = {a.name: a for a in est.assumptions}
+    assert names["ep_load_factor"].value == pytest.approx(1.543, abs=1e-3)
+    assert "TensorRT-LLM tech blog 4" in names["ep_load_factor"].source
+    assert "ep_load_factor" not in {a.name for a in _deepseek(False, 64).assumptions}
+
+
+def test_batched_prefill_under_attention_dp_spreads_attention_over_the_ranks() -> None:
+    """Alone, a prompt's attention runs on its one DP rank; batched, the tp ranks prefill tp prompts at once.
+
+    So the replica-seconds per prompt (``amortized_s``) equal TP's, where each rank does 1/tp of it, while the
+    lone prompt (``compute_s``, TTFT) is slower. Llama 3.1 70B (no experts, so only attention differs), 32K.
+    """
+    t = model_terms(model("llama-3.1-70b"))
+    acc = accelerator("h200")
+    dev = device_arrays(acc, Dtype.FP8, hardware_efficiency(acc.id)[0], 8)
+    prec = precision_arrays(Dtype.FP8, Dtype.FP8, None)
+    tp = prefill_time(t, dev, prec, 8.0, 32768.0, 0.0, 8192.0, 0.0, 0.0)
+    dp = prefill_time(t, dev, prec, 8.0, 32768.0, 0.0, 8192.0, 0.0, 1.0)
+    assert float(dp.amortized_s) == pytest.approx(float(tp.amortized_s), rel=1e-12)
+    assert float(dp.compute_s) > float(tp.compute_s)

@@ -153,12 +153,16 @@ def test_two_point_mean_gpu_time_is_the_average_of_the_two() -> None:
 @given(
     mode=st.floats(300, 20_000),
     widths=st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted),
-    q=st.sampled_from([50.0, 90.0, 99.0]),
+    q=st.sampled_from([90.0, 99.0]),
 )
 def test_heavier_tail_never_lowers_the_percentile_ttft(mode: float, widths: list[float], q: float) -> None:
     """Symmetric triangular prompts (mode − a, mode, mode + a), same mean: a wider ``a`` moves every
-    quantile above the median outward, and TTFT rises with the prompt, so P50/P90/P99 TTFT never falls;
+    quantile above the median outward, and TTFT rises with the prompt, so P90/P99 TTFT never falls;
     mean prefill GPU time never falls either (it is convex in the prompt: linear + causal attention ∝ I²).
+
+    P50 is not in the property: the median stays at the mode only up to the sample's quantile points, and
+    TTFT steps at chunk boundaries, so a median a hair below 8,193 tokens (one chunk instead of two)
+    gives a lower TTFT (a counterexample hypothesis found: mode 8,193, widths 0 and 1).
     """
     t, dev, prec, rt = _one_gpu()
     out: list[tuple[float, float]] = []

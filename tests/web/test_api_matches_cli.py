@@ -69,6 +69,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], list[str]]] = [
         _cli("serve --model llama-3.1-8b --search --rps 20 --slo-ttft 2 --slo-tpot 0.05 --top 3"),
     ),
     (
+        "search-disaggregated",
+        "POST",
+        "/api/serve/search",
+        {"model": "llama-3.1-70b", "gpu": "h100-sxm", "rps": 20, "disaggregated": True, "slo_tpot": 0.05},
+        _cli("serve --model llama-3.1-70b --gpu h100-sxm --search --rps 20 --disaggregated --slo-tpot 0.05"),
+    ),
+    (
         "api-pricing",
         "POST",
         "/api/api-pricing",

@@ -160,3 +160,13 @@ def test_non_loopback_needs_token_or_allow_open(
 def test_cli_refuses_open_host_without_token(run_cli: object) -> None:
     code, _out, err = run_cli(["web", "--host", "0.0.0.0"])  # type: ignore[operator]
     assert code == 2 and "--host" in err and "Traceback" not in err
+
+
+def test_serve_takes_pipeline_stages(client: httpx.Client) -> None:
+    """/api/serve accepts ``pp`` like --pp; a pipeline past a domain with an unknown network is a 422."""
+    body = {"model": "llama-3.1-70b", "weights": "fp8", "tp": 2, "pp": 2, "batch": "8"}
+    r = client.post("/api/serve", json=body)
+    assert r.status_code == 200, r.text
+    assert (r.json()["pp"], r.json()["gpus"]) == (2, 4)
+    r = client.post("/api/serve", json=body | {"gpu": "mi355x", "tp": 8, "model": "llama-3.1-405b"})
+    assert r.status_code == 422 and "pp" in r.json()["field"]

@@ -35,26 +35,10 @@ class HardwareEfficiency(Strict):
         description="memory the driver reports per accelerator id (MiB, binary), where publicly reported",
     )
 
-    scale_up_gpus: dict[str, Sourced] = Field(
-        default_factory=dict, description="GPUs one scale-up domain (NVLink, Infinity Fabric) joins, per id"
-    )
-    scale_out_gbit_per_s: dict[str, Sourced] = Field(
-        default_factory=dict, description="network bandwidth per GPU beyond the domain, Gb/s each way, per id"
-    )
-
     def eta_flops_for(self, compute_dtype: str) -> float:
         """Return the serving matmul efficiency for a compute format (``eta_flops`` unless listed)."""
         entry = self.eta_flops_by_dtype.get(compute_dtype)
         return self.eta_flops.value if entry is None else entry.value
-
-    def topology(self, accelerator_id: str) -> tuple[float, float]:
-        """Return (scale-up domain GPUs, scale-out bidirectional bytes/s per GPU); inf / NaN when unknown."""
-        up = self.scale_up_gpus.get(accelerator_id)
-        out = self.scale_out_gbit_per_s.get(accelerator_id)
-        return (
-            float("inf") if up is None else up.value,
-            float("nan") if out is None else 2.0 * out.value * 1e9 / 8.0,
-        )
 
     def memory_bytes(self, accelerator_id: str, datasheet_bytes: float | None) -> float | None:
         """Return device memory in bytes: the driver-reported MiB · 2^20 if listed, else the datasheet's."""
@@ -84,6 +68,14 @@ class EngineProfile(Strict):
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 
 
+class EpImbalance(Strict):
+    """A published expert-parallel load imbalance and the deployment it was measured on."""
+
+    ratio: Sourced = Field(description="(max - mean) / mean routed tokens per EP rank, averaged over layers")
+    reference_ep: int = Field(gt=1, description="EP ranks of the measurement")
+    reference_experts_per_rank: float = Field(gt=0, description="routed experts each rank held")
+
+
 class EfficiencyCatalog(Strict):
     """The serving efficiency file."""
 
@@ -93,6 +85,9 @@ class EfficiencyCatalog(Strict):
     accuracy_band: Sourced = Field(description="relative error band reported around dense-model estimates")
     accuracy_band_moe: Sourced | None = Field(
         default=None, description="relative error band for mixture-of-experts models (None: accuracy_band)"
+    )
+    moe_ep_imbalance: EpImbalance | None = Field(
+        default=None, description="expert load imbalance across EP ranks without a load balancer (None: none)"
     )
     hardware: list[HardwareEfficiency]
     engines: list[EngineProfile]
@@ -132,14 +127,26 @@ def hardware_efficiency(accelerator_id: str) -> tuple[HardwareEfficiency, bool]:
     return fallback, False
 
 
-def engine_profile(engine: str | None = None) -> EngineProfile:
-    """Return an engine profile by id (``None`` → the default engine), or raise with close matches."""
+def engine_profile(engine: str | None = None, accelerator_id: str | None = None) -> EngineProfile:
+    """Return an engine profile by id (``None`` → the default engine), or raise with close matches.
+
+    With ``accelerator_id`` of a loaded hardware profile calibrated from `measure endpoint` runs, the
+    per-step overhead is the one fitted there (:func:`flopbill.catalog.profile.profile_step_overhead`).
+    """
     cat = _builtin()
     key = (engine or cat.default_engine).strip().lower()
     table = {e.id: e for e in cat.engines}
     if key not in table:
         raise UnknownNameError("engine", key, table)
-    return table[key]
+    found = table[key]
+    if accelerator_id is not None:
+        from flopbill.catalog.profile import profile_step_overhead
+
+        fitted = profile_step_overhead(accelerator_id)
+        if fitted is not None:
+            over = Sourced(value=fitted[0], ref=fitted[1], checked=found.overhead_s_per_step.checked)
+            found = found.model_copy(update={"overhead_s_per_step": over})
+    return found
 
 
 def accuracy_band(moe: bool = False) -> Sourced:
@@ -155,3 +162,8 @@ def accuracy_band(moe: bool = False) -> Sourced:
 def engines() -> list[EngineProfile]:
     """Return every engine profile."""
     return list(_builtin().engines)
+
+
+def ep_imbalance() -> EpImbalance | None:
+    """Return the built-in expert-parallel load imbalance figure (``moe_ep_imbalance``), if any."""
+    return _builtin().moe_ep_imbalance

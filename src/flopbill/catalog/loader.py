@@ -156,6 +156,24 @@ def _hf_get(cfg: dict[str, Any], *keys: str, default: Any = None) -> Any:
     return default
 
 
+def _llama4_fields(cfg: dict[str, Any], n_layers: int) -> dict[str, Any]:
+    """Return the Llama 4 fields: interleaved MoE layers (``interleave_moe_layer_step``) with one shared
+    expert of the routed width (``intermediate_size``), dense layers of ``intermediate_size_mlp``, and
+    chunked attention in the RoPE layers (every 4th layer is a global NoPE layer, transformers'
+    ``no_rope_layer_interval`` default 4)."""
+    fields: dict[str, Any] = {
+        "moe_layer_step": int(cfg.get("interleave_moe_layer_step", 1)),
+        "n_shared_experts": 1,
+        "d_ff": _hf_get(cfg, "intermediate_size_mlp", "intermediate_size"),
+        "d_ff_expert": _hf_get(cfg, "intermediate_size"),
+    }
+    chunk = cfg.get("attention_chunk_size")
+    if chunk:
+        rope_layers = cfg.get("no_rope_layers") or [int((i + 1) % 4 != 0) for i in range(n_layers)]
+        fields |= {"attention_chunk_tokens": chunk, "chunked_attention_layers": sum(rope_layers)}
+    return fields
+
+
 def _sliding_window_fields(cfg: dict[str, Any], model_type: str, n_layers: int) -> dict[str, Any]:
     """Return sliding-window fields: ``layer_types`` when given (gpt-oss), every other layer for
     Gemma 2, else all layers when ``sliding_window`` is set and not disabled (Mistral v0.1)."""
@@ -166,6 +184,9 @@ def _sliding_window_fields(cfg: dict[str, Any], model_type: str, n_layers: int) 
         windowed = sum(1 for t in cfg["layer_types"] if t == "sliding_attention")
     elif model_type == "gemma2":
         windowed = n_layers // 2
+    elif model_type in ("gemma3", "gemma3_text"):
+        pattern = int(cfg.get("sliding_window_pattern", 6))  # every 6th layer global (Gemma 3 report §2)
+        windowed = n_layers - n_layers // pattern
     else:
         windowed = n_layers
     return {"sliding_window_tokens": window, "sliding_window_layers": windowed} if windowed else {}
@@ -208,14 +229,14 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
         "d_ff": d_ff,
         "gated_ffn": not gpt2,
         "vocab_size": _hf_get(cfg, "vocab_size"),
-        "tied_embeddings": bool(cfg.get("tie_word_embeddings", gpt2)),
+        "tied_embeddings": bool(cfg.get("tie_word_embeddings", gpt2 or model_type.startswith("gemma"))),
         "max_context_tokens": _hf_get(cfg, "max_position_embeddings", "n_positions", default=2048),
         "learned_position_embeddings": gpt2,
         "norm": "layernorm" if gpt2 else "rmsnorm",
         "qkv_bias": bool(cfg.get("attention_bias", gpt2 or model_type == "qwen2")),
         "attn_out_bias": gpt2,
         "mlp_bias": bool(cfg.get("mlp_bias", gpt2)),
-        "qk_norm": model_type in ("qwen3", "qwen3_moe", "olmo2"),
+        "qk_norm": model_type in ("qwen3", "qwen3_moe", "olmo2", "gemma3", "gemma3_text"),
     }
     if n_experts:
         fields |= {
@@ -233,7 +254,9 @@ def model_from_hf_config(cfg: dict[str, Any], name: str = "custom") -> ModelSpec
     if cfg.get("num_nextn_predict_layers"):
         fields["mtp_layers"] = int(cfg["num_nextn_predict_layers"])
     fields |= _sliding_window_fields(cfg, model_type, n_layers)
-    if model_type in ("gemma2", "gemma3"):
+    if model_type == "llama4_text":
+        fields |= _llama4_fields(cfg, n_layers)
+    if model_type in ("gemma2", "gemma3", "gemma3_text"):
         fields["norms_per_layer"] = 4  # pre- and post-norm around attention and MLP
     fields["sources"] = [_HF_SOURCE]
     try:

@@ -41,6 +41,21 @@ COLUMNS = (
 )
 
 
+#: Providers that sell machines of independent hosts (price, location and uptime set host by host), and
+#: where that is stated. A plan prices a fleet at such an offer only when the option allows marketplaces.
+MARKETPLACE_PROVIDERS: dict[str, str] = {
+    "vast": "Vast.ai: hosts run its software and list their own machines and prices "
+    "(https://vast.ai/faq/, checked 2026-12-01)",
+}
+
+#: Instance tiers of other providers that are host marketplaces, and where that is stated.
+MARKETPLACE_TIERS: dict[str, str] = {
+    "Community Cloud": "RunPod Community Cloud: lower cost, potentially less reliable shared hosts, unlike "
+    "its Secure Cloud (RunPod API CloudType, "
+    "https://docs.rs/runpod-sdk/0.6.2/runpod_sdk/model/enum.CloudType.html, checked 2026-12-01)",
+}
+
+
 @dataclass(frozen=True)
 class PriceOffer:
     """One row of the price snapshot: a provider's price for one accelerator-hour."""
@@ -57,6 +72,11 @@ class PriceOffer:
     billing_minimum_known_s: float | None = None
     region: str = ""
     price_usd_per_instance_hour: float | None = None
+
+    @property
+    def marketplace(self) -> bool:
+        """Whether the offer is one host's listing on a marketplace (:data:`MARKETPLACE_PROVIDERS`, tiers)."""
+        return self.provider in MARKETPLACE_PROVIDERS or any(t in self.instance for t in MARKETPLACE_TIERS)
 
     @property
     def billing_increment_s(self) -> float:

@@ -65,6 +65,20 @@ class Efficiencies(Strict):
     )
     method: str = Field(description="how these were obtained: defaults, or the calibration and its data")
     calibrated: bool = False
+    serving_eta_bw: float | None = Field(
+        default=None,
+        gt=0,
+        le=2.0,
+        description="η_bw of a serving engine's decode steps, fitted from `measure endpoint` runs "
+        "(None: eta_bw)",
+    )
+    serving_overhead_s_per_step: float | None = Field(
+        default=None,
+        ge=0,
+        description="the engine's fixed time per step, fitted from `measure endpoint` runs; replaces the "
+        "engine profile's overhead_s_per_step for this accelerator (None: the engine profile's)",
+    )
+    serving_method: str = Field(default="", description="the endpoint calibration and its data")
 
 
 class HardwareProfile(Strict):
@@ -82,6 +96,15 @@ class HardwareProfile(Strict):
     dispatch_overhead_s: Measured | None = None
     weight_read_bytes_per_s: Measured | None = None
     batched_weight_read_bytes_per_s: Measured | None = None
+    weight_read_bytes_per_s_by_rows: dict[int, Measured] = Field(
+        default_factory=dict,
+        description="weight-read bandwidth of linear layers by input rows (decode batch)",
+    )
+    step_overhead_s: Measured | None = Field(default=None, description="fixed time per forward step, s")
+    layer_overhead_s: Measured | None = Field(default=None, description="fixed time per layer and step, s")
+    elementwise_values_per_s: Measured | None = Field(
+        default=None, description="values read or written per second by a transformer block's elementwise ops"
+    )
     efficiency: Efficiencies
     notes: str = ""
 
@@ -92,30 +115,37 @@ def _clip(x: float) -> float:
 
 def default_efficiencies(
     dispatch_s: float | None,
+    gemm_ratio: float = 1.0,
     attention_ratio: float = 1.0,
     bandwidth_ratio: float = 1.0,
     overlap: bool = True,
     batched_bandwidth_ratio: float | None = None,
+    step_overhead_s: float | None = None,
+    layer_overhead_s: float | None = None,
 ) -> Efficiencies:
-    """Return uncalibrated efficiencies from the microbenchmarks alone: η_flops = 1 against the measured
-    matmul peak; η_attention = measured attention FLOP/s / matmul peak; η_bw = measured weight-read
-    (one-row linear) bandwidth / STREAM triad, and η_bw_batched the same for a four-row linear (CPU BLAS
-    packs the weights for more than one row); a per-layer overhead of ``77 · dispatch`` (a Llama block
-    as flopbill builds it issues 77 top-level torch operations per forward step, counted with
-    ``torch.profiler`` on a decode step) when known."""
+    """Return uncalibrated efficiencies from the microbenchmarks alone: η_flops = measured FFN-shaped
+    linear FLOP/s / matmul peak (``gemm_ratio``; 1 when not measured); η_attention = measured attention
+    FLOP/s / matmul peak; η_bw = measured weight-read (one-row linear) bandwidth / STREAM triad, and
+    η_bw_batched the same for a four-row linear (CPU BLAS packs the weights for more than one row); a
+    per-step and per-layer overhead measured on tiny models (``step_overhead_s``, ``layer_overhead_s``:
+    :func:`flopbill.measure.hardware.block_overheads_s`), else a per-layer overhead of ``77 · dispatch``
+    (a Llama block as flopbill builds it issues 77 top-level torch operations per forward step, counted
+    with ``torch.profiler`` on a decode step) when known."""
     per_layer = KERNELS_PER_LAYER * dispatch_s if dispatch_s else 0.0
+    if layer_overhead_s is not None:
+        per_layer = layer_overhead_s
     return Efficiencies(
-        eta_flops=1.0,
+        eta_flops=_clip(gemm_ratio),
         eta_attention=_clip(attention_ratio),
         eta_bw=_clip(bandwidth_ratio),
         eta_bw_batched=None if batched_bandwidth_ratio is None else _clip(batched_bandwidth_ratio),
         overlap=overlap,
-        overhead_s_per_step=0.0,
+        overhead_s_per_step=step_overhead_s or 0.0,
         overhead_s_per_layer=per_layer,
-        method="uncalibrated: η_flops = 1 against the measured matmul peak; η_attention = measured attention "
-        "FLOP/s / matmul peak; η_bw (η_bw_batched) = measured 1-row (4-row) weight-read / triad bandwidth; "
-        "per-layer overhead = 77 × "
-        "measured dispatch",
+        method="uncalibrated: η_flops = measured FFN-shaped linear FLOP/s / matmul peak; η_attention = "
+        "measured attention FLOP/s / matmul peak; η_bw (η_bw_batched) = measured 1-row (4-row) "
+        "weight-read / triad bandwidth; per-step and per-layer overheads measured with tiny models (else "
+        "77 × measured dispatch per layer)",
     )
 
 
@@ -168,6 +198,48 @@ def accelerator_from_profile(profile: HardwareProfile) -> Accelerator:
     )
 
 
+def profile_from_accelerator(
+    acc: Accelerator, hw: HardwareEfficiency, profile_id: str, day: dt.date
+) -> HardwareProfile:
+    """Return a profile holding a catalog accelerator's datasheet peaks and its catalog serving
+    efficiencies (a starting point for an endpoint calibration of a GPU flopbill did not measure)."""
+    ref = "; ".join(f"{src.ref} (checked {src.checked})" for src in acc.sources[:2]) or "catalog"
+    peaks = {
+        k: Measured(value=float(v), method=f"datasheet dense peak: {ref}")
+        for k, v in (("fp32", acc.peak_flops_per_s.fp32), ("bf16", acc.peak_flops_per_s.bf16))
+        if v
+    }
+    if acc.peak_flops_per_s.fp16:
+        peaks["fp16"] = Measured(
+            value=float(acc.peak_flops_per_s.fp16), method=f"datasheet dense peak: {ref}"
+        )
+    if acc.memory_bandwidth_bytes_per_s is None or not peaks:
+        raise InputError("--gpu", acc.id, "an accelerator whose peak FLOP/s and bandwidth are known")
+    return HardwareProfile(
+        id=profile_id,
+        name=acc.name,
+        device="cuda",
+        measured_on=day,
+        machine={"vendor": acc.vendor, "accelerator": acc.id},
+        matmul_flops_per_s=peaks,
+        memory_bandwidth_bytes_per_s=Measured(
+            value=acc.memory_bandwidth_bytes_per_s, method=f"datasheet: {ref}"
+        ),
+        memory_bytes=acc.memory_bytes,
+        efficiency=Efficiencies(
+            eta_flops=hw.eta_flops.value,
+            eta_attention=hw.eta_flops.value,
+            eta_bw=hw.eta_bw.value,
+            overhead_s_per_step=0.0,
+            overhead_s_per_layer=0.0,
+            overlap=True,
+            method=f"catalog serving efficiencies of {acc.id}: η_flops {hw.eta_flops.ref}; "
+            f"η_bw {hw.eta_bw.ref}",
+        ),
+        notes=f"datasheet figures of the catalog accelerator {acc.id}, not measured",
+    )
+
+
 def efficiency_from_profile(profile: HardwareProfile) -> HardwareEfficiency:
     """Return the profile's efficiencies in the serving estimator's form."""
     eff = profile.efficiency
@@ -177,13 +249,19 @@ def efficiency_from_profile(profile: HardwareProfile) -> HardwareEfficiency:
         id=profile.id,
         accelerators=[profile.id],
         eta_flops=Sourced(value=eff.eta_flops, ref=ref, checked=day),
-        eta_bw=Sourced(value=eff.eta_bw, ref=ref, checked=day),
+        eta_bw=Sourced(
+            value=eff.serving_eta_bw or eff.eta_bw,
+            ref=f"{eff.serving_method} ({profile.name})" if eff.serving_eta_bw else ref,
+            checked=day,
+        ),
         allreduce_latency_s=Sourced(value=0.0, ref="one device: no all-reduce", checked=day),
     )
 
 
 #: Efficiencies of the profiles loaded so far, by accelerator id (a cache filled by :func:`load_profile`).
 _LOADED: dict[str, HardwareEfficiency] = {}
+#: Engine step overheads fitted from endpoint runs, with their method, by accelerator id (same cache).
+_STEP_OVERHEAD: dict[str, tuple[float, str]] = {}
 
 
 @functools.cache
@@ -198,6 +276,11 @@ def load_profile(path: Path | str) -> HardwareProfile:
         raise InputError("--gpu", str(path), "a catalog accelerator id or an existing hardware profile file")
     profile = _load(str(p.resolve()), p.stat().st_mtime_ns)
     _LOADED[profile.id] = efficiency_from_profile(profile)
+    over = profile.efficiency.serving_overhead_s_per_step
+    if over is None:
+        _STEP_OVERHEAD.pop(profile.id, None)
+    else:
+        _STEP_OVERHEAD[profile.id] = (over, f"{profile.efficiency.serving_method} ({profile.name})")
     return profile
 
 
@@ -220,6 +303,12 @@ def profile_accelerator(name: str) -> Accelerator:
     """Return the accelerator of a profile file, or of ``this-machine``'s profile."""
     path = this_machine_path() if name.strip().lower() == THIS_MACHINE else Path(name)
     return accelerator_from_profile(load_profile(path))
+
+
+def profile_step_overhead(accelerator_id: str) -> tuple[float, str] | None:
+    """Return the engine step overhead (s) a loaded, endpoint-calibrated profile fitted, with its method;
+    ``None`` for other accelerators."""
+    return _STEP_OVERHEAD.get(accelerator_id)
 
 
 def profile_efficiency(accelerator_id: str) -> HardwareEfficiency | None:

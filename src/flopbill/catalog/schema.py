@@ -79,6 +79,19 @@ class Accelerator(Strict):
     interconnect_bidir_bytes_per_s: float | None = Field(
         default=None, gt=0, description="aggregate bidirectional scale-up bandwidth per device, B/s"
     )
+    scale_up_devices: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "devices one scale-up domain joins at interconnect_bidir_bytes_per_s (8-GPU NVLink baseboard, "
+            "NVL72 rack, 8-GPU Infinity Fabric, TPU ICI slice, Trainium NeuronLink); None = unknown"
+        ),
+    )
+    scale_out_bidir_bytes_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="network per device beyond the scale-up domain (its NIC share), bidirectional B/s",
+    )
     tdp_w: float | None = Field(default=None, gt=0, description="board/module power, watts")
     epoch_name: str | None = Field(
         default=None,
@@ -86,6 +99,16 @@ class Accelerator(Strict):
     )
     sources: list[Source] = Field(min_length=1)
     notes: str = ""
+
+    def topology(self) -> tuple[float, float]:
+        """Return (scale-up domain devices, scale-out bidirectional B/s per device); inf / NaN when unknown.
+
+        inf: no domain size is known, so no collective is sent over the network; NaN: the network beyond
+        the domain is unknown, so a collective larger than the domain cannot be priced.
+        """
+        up = float("inf") if self.scale_up_devices is None else float(self.scale_up_devices)
+        out = float("nan") if self.scale_out_bidir_bytes_per_s is None else self.scale_out_bidir_bytes_per_s
+        return up, out
 
 
 class HardwareCatalog(Strict):
@@ -138,6 +161,11 @@ class ModelSpec(Strict):
     # sliding-window attention
     sliding_window_tokens: int | None = Field(default=None, gt=0)
     sliding_window_layers: int = Field(default=0, ge=0, description="layers that use the sliding window")
+    # chunked local attention (Llama 4: attention_chunk_size, in the RoPE layers)
+    attention_chunk_tokens: int | None = Field(
+        default=None, gt=0, description="chunk size of chunked local attention (a token sees its chunk only)"
+    )
+    chunked_attention_layers: int = Field(default=0, ge=0, description="layers that use chunked attention")
     # mixture of experts
     n_experts: int | None = Field(default=None, gt=0, description="routed experts per MoE layer")
     experts_per_token: int | None = Field(default=None, gt=0, description="top-k routed experts")
@@ -145,6 +173,11 @@ class ModelSpec(Strict):
     d_ff_expert: int | None = Field(default=None, gt=0, description="FFN inner size of one routed expert")
     d_ff_shared_expert: int | None = Field(default=None, gt=0, description="None = d_ff_expert")
     n_dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense FFN (MoE only)")
+    moe_layer_step: int = Field(
+        default=1,
+        gt=0,
+        description="every N-th layer after the dense prefix is MoE, the others dense (Llama 4 Maverick: 2)",
+    )
     # multi-head latent attention (DeepSeek-V2/V3)
     q_lora_rank: int | None = Field(default=None, gt=0)
     kv_lora_rank: int | None = Field(default=None, gt=0)
@@ -180,6 +213,21 @@ class ModelSpec(Strict):
         return self.n_experts is not None
 
     @property
+    def n_moe_layers(self) -> int:
+        """Layers with an MoE FFN: ``(n_layers − n_dense_layers) // moe_layer_step`` (0 for a dense model).
+
+        Llama 4 Maverick (interleave_moe_layer_step 2): 48 // 2 = 24 MoE layers, 24 dense.
+        """
+        if not self.is_moe:
+            return 0
+        return (self.n_layers - self.n_dense_layers) // self.moe_layer_step
+
+    @property
+    def n_dense_ffn_layers(self) -> int:
+        """Layers with a dense FFN of width ``d_ff`` (all layers of a dense model)."""
+        return self.n_layers + (self.n_decoder_layers or 0) - self.n_moe_layers
+
+    @property
     def is_mla(self) -> bool:
         """True for multi-head latent attention (compressed KV)."""
         return self.kv_lora_rank is not None
@@ -204,6 +252,10 @@ class ModelSpec(Strict):
             raise ValueError("sliding_window_layers cannot exceed n_layers")
         if self.n_dense_layers > self.n_layers:
             raise ValueError("n_dense_layers cannot exceed n_layers")
+        if self.chunked_attention_layers and self.attention_chunk_tokens is None:
+            raise ValueError("chunked_attention_layers needs attention_chunk_tokens")
+        if self.chunked_attention_layers + self.sliding_window_layers > self.n_layers:
+            raise ValueError("chunked_attention_layers + sliding_window_layers cannot exceed n_layers")
         return self
 
 

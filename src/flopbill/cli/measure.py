@@ -71,6 +71,10 @@ def _profile_payload(p: HardwareProfile) -> dict[str, Any]:
         "batched_weight_read_bytes_per_s": (
             p.batched_weight_read_bytes_per_s.value if p.batched_weight_read_bytes_per_s else None
         ),
+        "weight_read_bytes_per_s_by_rows": {r: v.value for r, v in p.weight_read_bytes_per_s_by_rows.items()},
+        "elementwise_values_per_s": p.elementwise_values_per_s.value if p.elementwise_values_per_s else None,
+        "step_overhead_s": p.step_overhead_s.value if p.step_overhead_s else None,
+        "layer_overhead_s": p.layer_overhead_s.value if p.layer_overhead_s else None,
         "dispatch_overhead_s": p.dispatch_overhead_s.value if p.dispatch_overhead_s else None,
         "memory_bytes": p.memory_bytes,
         "efficiency": p.efficiency,
@@ -111,14 +115,31 @@ def hardware(
             prof.memory_bandwidth_bytes_per_s.method,
         ]
     )
-    extra = (
+    by_rows = tuple(
+        (fig, f"weight-read bandwidth ({r} row{'s' if r > 1 else ''})", "B/s")
+        for r, fig in sorted(prof.weight_read_bytes_per_s_by_rows.items())
+    ) or (
         (prof.weight_read_bytes_per_s, "weight-read bandwidth (1 row)", "B/s"),
         (prof.batched_weight_read_bytes_per_s, "weight-read bandwidth (4 rows)", "B/s"),
+    )
+    extra = (
+        *by_rows,
+        (prof.elementwise_values_per_s, "block elementwise ops", "values/s"),
+        (prof.step_overhead_s, "overhead per forward step", "s"),
+        (prof.layer_overhead_s, "overhead per layer and step", "s"),
         (prof.dispatch_overhead_s, "dispatch overhead", "s"),
     )
     for fig, name, unit in extra:
         if fig is not None:
             rows.append([name, format_si(fig.value, unit), fig.method])
+    eff = prof.efficiency
+    rows.append(
+        [
+            "efficiencies",
+            f"η_flops {eff.eta_flops:.2f}, η_attn {eff.eta_attention:.2f}",
+            "from the figures above",
+        ]
+    )
     if prof.memory_bytes:
         rows.append(["memory", format_bytes(prof.memory_bytes), "total (RAM on CPU)"])
     console.print(
@@ -143,6 +164,13 @@ def model(
     contexts: str = typer.Option("128,512", "--contexts", help="decode context lengths"),
     train: str = typer.Option("4x128", "--train", help="training steps as BATCHxTOKENS, comma-separated"),
     repeats: int = typer.Option(5, "--repeats", help="best of N runs per shape"),
+    rounds: int = typer.Option(
+        1, "--rounds", help="without --profile: hardware and model measured back to back N times, best kept"
+    ),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto (cuda when present)"),
+    dtype: str | None = typer.Option(
+        None, "--dtype", help="fp32, bf16 or fp16 (default: fp32 on CPU, bf16 on CUDA)"
+    ),
     threads: int | None = THREADS_OPTION,
     clock: str = CLOCK_OPTION,
     json_out: bool = JSON_OPTION,
@@ -160,10 +188,26 @@ def model(
     )
     if repeats < 1:
         raise InputError("--repeats", repeats, "a positive integer")
+    dev = _device(device)
+    if dev == "cuda" and clock == "cpu":
+        raise InputError("--clock", clock, "wall on CUDA (the process CPU clock does not count GPU time)")
+    dt_name = dtype or ("bf16" if dev == "cuda" else "fp32")
+    if dt_name not in ("fp32", "bf16", "fp16"):
+        raise InputError("--dtype", dt_name, "fp32, bf16 or fp16")
+    if rounds < 1:
+        raise InputError("--rounds", rounds, "a positive integer")
     with ctx:
-        prof = load_profile(profile) if profile else measure_profile("cpu", 12.0)
-        rows = measure_model(spec, prof, shapes, repeats)
-        doc = measurement_document(spec, prof, "fp32", "cpu", rows, n_threads)
+        if profile:
+            prof = load_profile(profile)
+            rows = measure_model(spec, prof, shapes, repeats, dt_name, dev)
+        else:
+            from flopbill.measure.session import measure_back_to_back
+
+            budget = max(3.0, 12.0 / rounds)
+            prof, rows = measure_back_to_back(
+                spec, lambda: measure_profile(dev, budget), rounds, shapes, repeats, dev, dtype=dt_name
+            )
+        doc = measurement_document(spec, prof, dt_name, dev, rows, n_threads)
     if json_out:
         print_json(doc)
         return
@@ -180,8 +224,8 @@ def model(
         for r in rows
     ]
     title = (
-        f"{spec.name}: {spec.n_layers} layers × {spec.d_model}, fp32 on {prof.name} ({n_threads} threads, "
-        f"{clock} clock)"
+        f"{spec.name}: {spec.n_layers} layers × {spec.d_model}, {dt_name} on {prof.name} "
+        f"({n_threads} threads, {clock} clock)"
     )
     console.print(
         make_table(
@@ -189,6 +233,18 @@ def model(
         )
     )
     console.print(f"efficiencies: {prof.efficiency.method}")
+
+
+def _device(name: str) -> str:
+    """Return ``cpu`` or ``cuda`` for ``--device`` (``auto``: cuda when torch sees a GPU)."""
+    torch = require("torch")
+    key = name.strip().lower()
+    if key not in ("auto", "cpu", "cuda"):
+        raise InputError("--device", name, "cpu, cuda or auto")
+    has_cuda = bool(torch.cuda.is_available())
+    if key == "cuda" and not has_cuda:
+        raise InputError("--device", name, "a device torch can use here (no CUDA GPU is visible: use cpu)")
+    return "cuda" if key == "cuda" or (key == "auto" and has_cuda) else "cpu"
 
 
 def _ints(text: str, field: str) -> list[int]:

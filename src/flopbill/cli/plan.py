@@ -12,7 +12,7 @@ from flopbill.errors import InputError
 from flopbill.safeio import check_path, check_target, write_all
 from flopbill.scenario.loader import LinePath, load_scenario_lines, located
 from flopbill.scenario.projection import project
-from flopbill.scenario.result import OptionProjection, ScenarioResult
+from flopbill.scenario.result import OptionProjection, PricedLatency, ScenarioResult
 from flopbill.scenario.schema import Scenario
 from flopbill.units import format_usd
 
@@ -120,22 +120,58 @@ def print_result(result: ScenarioResult, show_assumptions: bool) -> None:
             _month_rows(result),
         )
     )
+    _print_offers(result)
     _print_latency(result)
     _print_answers(result)
     if show_assumptions:
         print_assumptions(result.assumptions)
 
 
-def _print_latency(result: ScenarioResult) -> None:
+def _print_offers(result: ScenarioResult) -> None:
     rows = []
     for o in result.options:
-        lat = o.latency
-        if lat is None:
+        c = o.offer
+        if c is None:
             continue
-        given = lat.batch == 0
+        billing = (
+            f"per {c.billing_increment_s:g} s, min {c.billing_minimum_s:g} s"
+            if c.billing_known
+            else "unknown: whole hours"
+        )
+        how = "pinned" if c.pinned else f"least of {c.n_offers}"
         rows.append(
             [
                 o.name,
+                f"{c.provider} {c.instance}" + (f" ({c.region})" if c.region else ""),
+                str(c.gpus_per_instance),
+                f"${c.price_usd_per_gpu_hour:.2f}",
+                billing,
+                c.date_checked,
+                f"{_usd(c.bill_usd)} ({how})",
+                f"{_usd(c.bill_usd)} / {_usd(c.median_bill_usd)} / {_usd(c.dearest_bill_usd)}",
+            ]
+        )
+    if rows:
+        cols = ["option", "offer", "GPUs/inst.", "$/GPU-h", "billing", "checked", "GPU bill"]
+        cols.append("offers: cheapest / median / dearest")
+        console.print(make_table("GPU offer billed (the one that bills least for the fleet)", cols, rows))
+
+
+def _latency_rows(result: ScenarioResult) -> list[tuple[str, PricedLatency]]:
+    """(label, latency) of every GPU-backed option, then of each one inside a router / edge row."""
+    rows = [(o.name, o.latency) for o in result.options if o.latency is not None]
+    for o in result.options:
+        rows += [(f"{o.name} → {r.option} ({100 * r.share:.3g}% of calls)", r.latency) for r in o.routed]
+    return rows
+
+
+def _print_latency(result: ScenarioResult) -> None:
+    rows = []
+    for name, lat in _latency_rows(result):
+        given = lat.batch == 0
+        rows.append(
+            [
+                name,
                 "given" if given else f"{lat.ttft_s:.3g} s",
                 "given" if given else f"{1e3 * lat.tpot_s:.0f} ms",
                 "given" if given else f"{lat.tokens_per_s_per_user:.3g}",

@@ -22,6 +22,7 @@ from flopbill.cli.app import (
     print_json,
     validate_app,
 )
+from flopbill.cli.serve_disaggregated import report as disaggregated_report
 from flopbill.cli.serve_lengths import (
     Lengths,
     check_window,
@@ -40,6 +41,11 @@ from flopbill.estimate.serving.deployment import (
     parse_precision,
 )
 from flopbill.estimate.serving.disaggregated import disaggregated_fleet
+from flopbill.estimate.serving.disaggregated_search import (
+    cheapest_disaggregated,
+    search_disaggregated,
+    why_no_disaggregated,
+)
 from flopbill.estimate.serving.search import (
     Candidate,
     SearchGrid,
@@ -66,6 +72,8 @@ Examples:
   flopbill serve --model llama-3.1-8b --gpu l4 --weights int4 --price-per-gpu-hour 0.80
 
   flopbill serve --model llama-3.1-70b --search --rps 20 --slo-ttft 2 --slo-tpot 0.05
+
+  flopbill serve --model llama-3.1-70b --search --disaggregated --rps 20 --gpu h100-sxm,h200 --slo-ttft 2
 
   flopbill serve --model llama-3.1-8b --search --rps 20 --input-tokens 500..2000..8000 --slo-ttft 2
 
@@ -98,15 +106,18 @@ def _batch(text: str) -> int | None:
 
 
 def _options(**kw: Any) -> ServingOptions:
-    tp, gpus = kw["tp"], kw["gpus"]
-    tp = tp if tp is not None else (gpus or 1)
-    gpus = gpus if gpus is not None else tp
-    if tp < 1 or gpus < tp or gpus % tp:
-        raise InputError("--gpus", gpus, f"a positive multiple of --tp {tp}")
+    tp, gpus, pp = kw["tp"], kw["gpus"], kw.get("pp", 1)
+    integer(pp, "--pp", lower=1)
+    tp = tp if tp is not None else ((gpus or 1) if pp == 1 else 1)
+    per_replica = tp * pp
+    gpus = gpus if gpus is not None else per_replica
+    if tp < 1 or gpus < per_replica or gpus % per_replica:
+        raise InputError("--gpus", gpus, f"a positive multiple of --tp × --pp = {per_replica}")
     draft = resolve_model(kw["draft_model"]) if kw["draft_model"] else None
     return ServingOptions(
         tp=tp,
-        replicas=gpus // tp,
+        pp=pp,
+        replicas=gpus // per_replica,
         weights=parse_dtype(kw["weights"] or "bf16", "--weights"),
         kv=parse_precision(kw["kv"], "--kv"),
         activations=parse_precision(kw["activations"], "--activations"),
@@ -137,6 +148,7 @@ JSON_KEYS = (
     "bound",
     "gpus",
     "tp",
+    "pp",
     "cost_usd_per_mtok_input",
     "cost_usd_per_mtok_output",
     "cost_usd_per_request",
@@ -186,7 +198,9 @@ def _print_estimate(e: ServingEstimate, price_note: str) -> None:
             span("decode_tokens_per_s_per_gpu", tok),
         ),
         ("batch (max that fits)", f"{e.batch} ({e.max_batch})", ""),
-        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})", ""),
+        ("GPUs (TP per replica)", f"{e.gpus} ({e.tp})", "")
+        if e.pp == 1
+        else ("GPUs (TP × PP per replica)", f"{e.gpus} ({e.tp} × {e.pp})", "pipeline-parallel stages"),
         ("weights per GPU", format_bytes(e.weights_bytes_per_gpu), ""),
         ("KV cache per sequence per GPU", format_bytes(e.kv_bytes_per_sequence_per_gpu), ""),
         ("$ per 1M input tokens", usd(e.cost_usd_per_mtok_input), span("cost_usd_per_mtok_input", usd)),
@@ -215,6 +229,9 @@ def serve(
         None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
     ),
     tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree per replica"),
+    pp: int = typer.Option(
+        1, "--pp", help="pipeline-parallel stages per replica (each of --tp GPUs); not searched"
+    ),
     batch: str = typer.Option("max", "--batch", help="concurrent sequences, or 'max' (largest that fits)"),
     input_tokens: str | None = typer.Option(
         None, "--input-tokens", help="prompt tokens per request (default 1000), or low..mode..high"
@@ -272,9 +289,12 @@ def serve(
     disaggregated: bool = typer.Option(
         False,
         "--disaggregated",
-        help="with --rps: separate prefill and decode pools, KV sent over the network",
+        help="with --rps: separate prefill and decode pools, KV sent over the network; with --search: "
+        "search both pools and compare with co-located",
     ),
-    prefill_tp: int | None = typer.Option(None, "--prefill-tp", help="TP of the prefill pool (default --tp)"),
+    prefill_tp: int | None = typer.Option(
+        None, "--prefill-tp", help="TP of the prefill pool (default --tp; with --search: every TP)"
+    ),
     rps: str | None = typer.Option(None, "--rps", help="requests per second (capacity/search)"),
     slo_ttft: float = typer.Option(math.inf, "--slo-ttft", help="TTFT objective under load, s"),
     slo_tpot: float = typer.Option(math.inf, "--slo-tpot", help="TPOT objective under load, s"),
@@ -291,7 +311,11 @@ def serve(
     check_percentile(slo_percentile)
     slo = Slo(slo_ttft, slo_tpot, slo_percentile)
     integer(top, "--top", lower=1)
-    if disaggregated:
+    if pp != 1 and (disaggregated or search or rps is not None):
+        raise InputError(
+            "--pp", pp, "1 with --search, --rps or --disaggregated (they do not model pipelines)"
+        )
+    if disaggregated and not search:
         _run_disaggregated(m, gpu or "h100-sxm", i_tok, o_tok, rps, locals(), json_out)
         return
     if search or rps is not None:
@@ -311,7 +335,7 @@ def serve(
         o_tok,
         opt,
         hardware_efficiency(acc.id),
-        engine_profile(engine),
+        engine_profile(engine, acc.id),
         price,
         note,
         error_band=band.value,
@@ -350,7 +374,7 @@ def _run_disaggregated(
         m,
         acc,
         hardware_efficiency(acc.id)[0],
-        engine_profile(kw["engine"]),
+        engine_profile(kw["engine"], acc.id),
         i_tok,
         o_tok,
         rate,
@@ -467,6 +491,9 @@ def _run_search(
     util = parse_fraction(kw["utilization"], "--utilization")
     eng = engine_profile(kw["engine"])
     work = _workload(kw)
+    if kw["search"] and kw["disaggregated"]:
+        _run_disaggregated_search(m, cands, lengths, rate, slo, grid, util, eng, work, kw, js)
+        return
     if lengths.sample is None:
         i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
         res = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
@@ -512,6 +539,44 @@ def _run_search(
         console.print(lengths_line(lengths, slo.ttft_percentile))
     console.print(make_table("Cheapest configurations meeting the SLO", cols, [_fmt(r) for r in rows]))
     console.print(make_table("Pareto front: cost vs TPOT", cols, [_fmt(r) for r in prow]))
+
+
+def _run_disaggregated_search(
+    m: ModelSpec,
+    cands: list[Candidate],
+    lengths: Lengths,
+    rate: float,
+    slo: Slo,
+    grid: SearchGrid,
+    util: float,
+    eng: Any,
+    work: WorkloadOptions,
+    kw: dict[str, Any],
+    js: bool,
+) -> None:
+    """Search disaggregated deployments and the co-located grid at the same rate; report both."""
+    if lengths.sample is not None:
+        raise InputError(
+            "--lengths" if kw["lengths_file"] else "--input-tokens",
+            kw["lengths_file"] or kw["input_tokens"],
+            "mean lengths (one number each) with --search --disaggregated",
+        )
+    i_tok, o_tok = lengths.mean_input_tokens, lengths.mean_output_tokens
+    p_tps = (kw["prefill_tp"],) if kw["prefill_tp"] else None
+    res = search_disaggregated(m, cands, eng, i_tok, o_tok, rate, slo, grid, p_tps, util, work)
+    picks = cheapest_disaggregated(res, kw["top"])
+    why = render_fields(why_no_disaggregated(res, m, slo), flag_for)
+    co = search_serving(m, cands, eng, i_tok, o_tok, rate, slo, grid, util, work)
+    colocated = {
+        "n_evaluated": co.n_evaluated,
+        "n_feasible": int(co.feasible.sum()),
+        "why_none": render_fields(why_nothing_meets(co, m, slo), flag_for) or None,
+        "cheapest": [_row(co, i) for i in cheapest(co, kw["top"])],
+    }
+    prices = {
+        c.accelerator.id: _price(c.accelerator.id, kw["price_per_gpu_hour"], kw["pricing"]) for c in cands
+    }
+    disaggregated_report(res, picks, why, colocated, prices, slo.ttft_percentile, js)
 
 
 def _row(res: Any, i: int) -> dict[str, Any]:

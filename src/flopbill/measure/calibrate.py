@@ -5,7 +5,10 @@ profile's measured peak ``P`` and bandwidth ``BW`` the prediction of :mod:`flopb
 on a profile whose compute and memory do not overlap (CPUs), linear in
 ``θ = (1/η_flops, 1/η_attention, 1/η_bw, 1/η_bw_batched, 1/η_stream, o_step, o_layer)``::
 
-    t ≈ θ₀·F_gemm/P + θ₁·F_attn/P + (θ₂ or θ₃)·B_w/BW + θ₄·(B_kv + B_stream)/BW + θ₅·steps + θ₆·steps·L
+    t ≈ θ₀·F_gemm/P + θ₁·F_attn/P + (θ₂ or θ₃)·B_w/BW + θ₄·((B_kv + B_stream)/BW + V_ew/R_ew)
+        + θ₅·steps + θ₆·steps·L
+
+(``V_ew`` the elementwise values, ``R_ew`` the profile's measured elementwise rate)
 
 and the fit minimises the squared *relative* error ``Σ ((x_i·θ − t_i)/t_i)²`` (weighted least squares,
 so short decode steps count as much as long training steps). On an overlapping profile (GPUs) the ``max``
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +35,7 @@ from flopbill.catalog.profile import Efficiencies, HardwareProfile
 from flopbill.errors import InputError
 from flopbill.measure.predict import Work, predict_work
 
+T = TypeVar("T")
 NAMES = (
     "eta_flops",
     "eta_attention",
@@ -57,6 +62,19 @@ class Observation:
     peak_flops_per_s: float
     bandwidth_bytes_per_s: float
     label: str = ""
+    elementwise_values_per_s: float | None = None
+    rows_ratio: float = 1.0
+
+    def predicted_s(self, eff: Efficiencies) -> float:
+        """Return the predicted time of this row under ``eff`` (s)."""
+        return predict_work(
+            self.work,
+            self.peak_flops_per_s,
+            self.bandwidth_bytes_per_s,
+            eff,
+            self.elementwise_values_per_s,
+            self.rows_ratio,
+        ).total_s
 
 
 @dataclass(frozen=True)
@@ -80,8 +98,9 @@ def _features(o: Observation, theta: np.ndarray, overlap: bool) -> np.ndarray:
     p, bw = o.peak_flops_per_s, o.bandwidth_bytes_per_s
     gemm, attn = w.gemm_flops / p, w.attention_flops / p
     batched = w.tokens_per_step > 1.0
-    wb1, wbn = (0.0, w.weight_bytes / bw) if batched else (w.weight_bytes / bw, 0.0)
-    kv, st = w.kv_bytes / bw, w.stream_bytes / bw
+    wb1, wbn = (0.0, w.weight_bytes / (bw * o.rows_ratio)) if batched else (w.weight_bytes / bw, 0.0)
+    kv = w.kv_bytes / bw
+    st = w.stream_bytes / bw + w.elementwise_values / (o.elementwise_values_per_s or bw / 8.0)
     if overlap:  # keep only the bound term of each roofline under the current θ
         gemm_on = gemm * theta[0] >= wb1 * theta[2] + wbn * theta[3]
         attn_on = attn * theta[1] >= kv * theta[4]
@@ -126,10 +145,7 @@ def _efficiencies(theta: np.ndarray, base: Efficiencies, method: str) -> Efficie
 
 def mean_abs_error(obs: Sequence[Observation], eff: Efficiencies) -> float:
     """Return mean ``|predicted/measured − 1|`` of ``obs`` under ``eff``."""
-    errs = [
-        abs(predict_work(o.work, o.peak_flops_per_s, o.bandwidth_bytes_per_s, eff).total_s / o.measured_s - 1)
-        for o in obs
-    ]
+    errs = [abs(o.predicted_s(eff) / o.measured_s - 1) for o in obs]
     return float(np.mean(errs)) if errs else float("nan")
 
 
@@ -176,6 +192,40 @@ def _separable(x: np.ndarray, y: np.ndarray) -> list[int]:
     return keep
 
 
+def loo_error(rel: np.ndarray, theta0: np.ndarray, free: list[int], ridge: float = RIDGE) -> float:
+    """Return the leave-one-out mean |relative error| of fitting the ``free`` columns: each row predicted
+    by the fit on all the others (``rel`` = features / measured time; the target is 1 for every row)."""
+    n = rel.shape[0]
+    errs = []
+    for i in range(n):
+        keep = np.arange(n) != i
+        theta = _solve(rel[keep], np.ones(n - 1), theta0, free, ridge) if free else theta0
+        errs.append(abs(float(rel[i] @ theta) - 1.0))
+    return float(np.mean(errs))
+
+
+def select(rel: np.ndarray, theta0: np.ndarray, candidates: list[int], ridge: float = RIDGE) -> list[int]:
+    """Return the subset of ``candidates`` to fit: the one with the least leave-one-out error on the fit
+    rows (every subset is tried, the empty one meaning "keep the profile"; ties go to fewer columns).
+
+    A model choice made by cross-validation *inside* the fit part (Stone 1974, "Cross-validatory choice
+    and assessment of statistical predictions", JRSS B 36): with a dozen noisy rows, fitting all seven
+    factors follows the noise, and the held-out rows, never used here, show it.
+    """
+    n = rel.shape[0]
+    best: tuple[float, int, list[int]] = (loo_error(rel, theta0, [], ridge), 0, [])
+    if n < 3:
+        return list(candidates)
+    for mask in range(1, 2 ** len(candidates)):
+        subset = [c for k, c in enumerate(candidates) if mask >> k & 1]
+        if len(subset) > n - 2:
+            continue
+        err = loo_error(rel, theta0, subset, ridge)
+        if (err, len(subset)) < best[:2] and err < best[0] - 1e-12:
+            best = (err, len(subset), subset)
+    return best[2]
+
+
 def fit(
     obs: Sequence[Observation], base: Efficiencies, iterations: int = 10, ridge: float = RIDGE
 ) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -185,9 +235,12 @@ def fit(
     theta = _theta(base)
     y = np.array([o.measured_s for o in obs])
     free: list[int] = []
+    chosen: list[int] | None = None
     for _ in range(iterations):
         x = np.array([_features(o, theta, base.overlap) for o in obs])
-        free = _separable(x, y)
+        if chosen is None:
+            chosen = select(x / y[:, None], _theta(base), _separable(x, y), ridge)
+        free = chosen
         new = _solve(x / y[:, None], np.ones_like(y), _theta(base), free, ridge)
         if np.allclose(new, theta, rtol=1e-9):
             break
@@ -195,7 +248,7 @@ def fit(
     return theta, tuple(NAMES[j] for j in free)
 
 
-def split(obs: Sequence[Observation], holdout_every: int) -> tuple[list[Observation], list[Observation]]:
+def split(obs: Sequence[T], holdout_every: int) -> tuple[list[T], list[T]]:
     """Return (fit, held-out): every ``holdout_every``-th row is held out (0: none)."""
     if holdout_every < 0 or holdout_every == 1:
         raise InputError("--holdout-every", holdout_every, "0 (no hold-out) or an integer ≥ 2")

@@ -18,7 +18,7 @@ from flopbill.catalog.profile import HardwareProfile
 from flopbill.catalog.schema import ModelSpec
 from flopbill.errors import CatalogError, InputError
 from flopbill.measure.calibrate import Observation
-from flopbill.measure.predict import Shape, Work, peak_for, work
+from flopbill.measure.predict import Shape, Work, elementwise_rate, peak_for, weight_read_rows_ratio, work
 from flopbill.measure.timing import clock_name
 
 KIND = "flopbill-model-measurement/1"
@@ -40,7 +40,7 @@ def measurement_document(
                 "measured_s": r.measured_s,
                 "predicted_s": r.predicted_s,
                 "error": r.error,
-                "work": asdict(work(m, shape, dtype)),
+                "work": asdict(work(m, shape, dtype, profile.device)),
             }
         )
     return {
@@ -55,17 +55,31 @@ def measurement_document(
     }
 
 
-def read_document(path: Path | str) -> dict[str, Any]:
-    """Return a measurement document read from ``path`` (checked for its kind)."""
+def read_json(path: Path | str) -> Any:
+    """Return the JSON in ``path``: a model measurement or an endpoint summary."""
     p = Path(path)
     if not p.is_file():
         raise InputError(
-            "MEASUREMENTS", str(path), "an existing JSON file written by `flopbill measure model --json`"
+            "MEASUREMENTS",
+            str(path),
+            "an existing JSON file written by `flopbill measure model --json` or `measure endpoint --json`",
         )
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: not valid JSON ({exc})") from None
+
+
+def check_document(doc: Any, path: Path | str) -> dict[str, Any]:
+    """Return ``doc`` if it is a model measurement document, else raise :class:`CatalogError`."""
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise CatalogError(f"{path}: not a flopbill model measurement (kind {KIND!r} expected)")
+    return doc
+
+
+def read_document(path: Path | str) -> dict[str, Any]:
+    """Return a measurement document read from ``path`` (checked for its kind)."""
+    doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise CatalogError(f"{path}: not a flopbill model measurement (kind {KIND!r} expected)")
     return doc
@@ -84,11 +98,14 @@ def observations(doc: dict[str, Any], path: Path | str = "") -> list[Observation
     prof = document_profile(doc, path)
     peak = peak_for(prof, str(doc.get("dtype", "fp32")))
     bw = prof.memory_bandwidth_bytes_per_s.value
+    rate = elementwise_rate(prof)
     out = []
     try:
         for r in doc["rows"]:
             label = f"{r['phase']} b={r['batch']} n={r['tokens']} ctx={r['context_tokens']}"
-            out.append(Observation(Work(**r["work"]), float(r["measured_s"]), peak, bw, label))
+            w = Work(**r["work"])
+            ratio = weight_read_rows_ratio(prof, w.tokens_per_step)
+            out.append(Observation(w, float(r["measured_s"]), peak, bw, label, rate, ratio))
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"{path}: malformed measurement row ({exc})") from None
     return out

@@ -7,13 +7,18 @@ per-operation dispatch overhead; written as a :class:`~flopbill.catalog.profile.
   Computers", IEEE TCCA Newsletter 1995; www.cs.virginia.edu/stream): *copy* ``a = b`` moves 2 arrays of
   bytes, *triad* ``a = b + s·c`` moves 3; arrays far larger than the caches. The profile keeps triad.
 * Dispatch: one tiny elementwise torch op (best of many): the fixed cost each kernel launch pays.
+* Attention: causal ``scaled_dot_product_attention``, FLOPs counted as the device's kernel computes them
+  (:func:`flopbill.measure.predict.cpu_flash_attention_keys` on a CPU).
+* Elementwise: the non-matmul operations of one Llama-style block (two RMSNorms, rotary embedding of q
+  and k, KV-cache write, head merge, two residual adds, ``silu(gate)·up``) on 512 tokens of a
+  512-wide block, in values read and written per second
+  (:func:`flopbill.measure.predict.elementwise_values_per_token_per_layer` counts them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 import operator
 import os
 import platform
@@ -24,6 +29,11 @@ import numpy as np
 
 from flopbill.catalog.profile import HardwareProfile, Measured, default_efficiencies
 from flopbill.measure.deps import require
+from flopbill.measure.predict import (
+    cpu_flash_attention_keys,
+    elementwise_values_per_token_per_layer,
+    scaled_spec,
+)
 from flopbill.measure.timing import best_time_s
 
 CPU_SIZES = (256, 512, 1024, 2048)
@@ -40,13 +50,18 @@ class HardwareResult:
     matmul_by_size: dict[str, dict[int, float]]
     numpy_matmul_flops_per_s: dict[str, float]
     memory_bandwidth_bytes_per_s: float  # torch triad
+    linear_flops_per_s: float  # fp32 FFN-shaped linears
     attention_flops_per_s: float  # fp32 causal SDPA
     weight_read_bytes_per_s: float  # one-row linear over a large matrix
-    batched_weight_read_bytes_per_s: float  # geometric mean of two- and four-row linears, same matrices
+    batched_weight_read_bytes_per_s: float  # four-row linears, same matrices
     bandwidth_by_kernel: dict[str, float]
     dispatch_overhead_s: float
     machine: dict[str, str]
     memory_bytes: float | None
+    step_overhead_s: float | None = None
+    layer_overhead_s: float | None = None
+    weight_read_by_rows: dict[int, float] = field(default_factory=dict)
+    elementwise_values_per_s: float | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
 
@@ -87,6 +102,28 @@ def torch_matmul(device: str, dtype: str, sizes: tuple[int, ...], budget_s: floa
     return out
 
 
+def linear_flops_per_s(device: str, tokens: int = 1024, width: int = 512, budget_s: float = 1.0) -> float:
+    """Return FLOP/s of the matmuls of a transformer FFN, ``X·W₁ᵀ`` then ``H·W₂ᵀ`` with ``X`` of ``tokens``
+    rows × ``width``, ``W₁`` of ``4·width × width`` and ``W₂`` of ``width × 4·width`` (fp32), ``2·m·k·n``
+    FLOPs each, best of N: the operand shapes of prefill and training (many rows, rectangular weights,
+    outputs larger than the caches), which run slower than the best square matmul."""
+    torch = require("torch")
+    lin = torch.nn.functional.linear
+    x = torch.randn(tokens, width, device=device)
+    w1 = torch.randn(4 * width, width, device=device)
+    w2 = torch.randn(width, 4 * width, device=device)
+    h = torch.randn(tokens, 4 * width, device=device)
+
+    def ffn() -> None:
+        lin(x, w1)
+        lin(h, w2)
+
+    sync = _sync(torch, device)
+    one = best_time_s(ffn, repeats=1, sync=sync)
+    t = best_time_s(ffn, repeats=max(3, min(10, int(budget_s / max(one, 1e-9)))), warmup=0, sync=sync)
+    return 2.0 * 2.0 * tokens * width * 4 * width / t
+
+
 def numpy_matmul(sizes: tuple[int, ...]) -> dict[str, float]:
     """Return the best FLOP/s over ``sizes`` of numpy matmuls in fp32 and fp64."""
     out: dict[str, float] = {}
@@ -116,23 +153,33 @@ def torch_bandwidth(device: str, n_bytes: int) -> dict[str, float]:
     return {"torch_copy": 2.0 * n * 4 / copy, "torch_triad": 3.0 * n * 4 / triad}
 
 
-def gemv_bandwidth(device: str, n_bytes: int, rows: int = 1) -> float:
-    """Return bytes/s of streaming weights through a chain of linear layers ``y = x·Wᵀ`` with ``rows``
-    input rows (one row: what a decode step of batch 1 does): fp32 matrices of 4096×512 (8 MiB each, the
-    shape of a small transformer's FFN projection) totalling ``n_bytes``, far more than the caches;
-    bytes = all of ``W``."""
+#: Row counts the weight-read benchmark runs: decode batches as CPU BLAS treats them differently
+#: (one row: a matrix-vector product; several: packed matrix-matrix kernels, slowest at 2-3 rows).
+WEIGHT_READ_ROWS = (1, 2, 3, 4, 8)
+
+
+def weight_read_bandwidth(
+    device: str, n_bytes: int, rows: tuple[int, ...] = WEIGHT_READ_ROWS
+) -> dict[int, float]:
+    """Return bytes/s, by row count, of streaming weights through a chain of linear layers ``y = x·Wᵀ``
+    with that many input rows (one row: what a decode step of batch 1 does): fp32 matrices of 4096×512
+    (8 MiB each, the shape of a small transformer's FFN projection) totalling ``n_bytes``, far more than
+    the caches; bytes = all of ``W``; best of 6 each."""
     torch = require("torch")
     shape = (4096, 512)
     mats = [torch.randn(*shape, device=device) for _ in range(max(1, n_bytes // 4 // (shape[0] * shape[1])))]
-    x = torch.randn(rows, shape[1], device=device)
     linear = torch.nn.functional.linear
+    total = float(sum(w.numel() for w in mats)) * 4.0
+    out: dict[int, float] = {}
+    for r in rows:
+        x = torch.randn(r, shape[1], device=device)
 
-    def chain() -> None:
-        for w in mats:
-            linear(x, w)
+        def chain(x: Any = x) -> None:
+            for w in mats:
+                linear(x, w)
 
-    t = best_time_s(chain, repeats=6, sync=_sync(torch, device))
-    return float(sum(w.numel() for w in mats)) * 4.0 / t
+        out[r] = total / best_time_s(chain, repeats=6, sync=_sync(torch, device))
+    return out
 
 
 def numpy_bandwidth(n_bytes: int) -> dict[str, float]:
@@ -144,12 +191,54 @@ def numpy_bandwidth(n_bytes: int) -> dict[str, float]:
 
 def attention_flops_per_s(device: str, tokens: int = 512, heads: int = 8, head_size: int = 64) -> float:
     """Return FLOP/s of causal ``scaled_dot_product_attention`` over ``tokens`` (fp32), counting
-    ``2·2·heads·head_size·tokens²/2`` FLOPs (QKᵀ and PV, causal half), best of 8."""
+    ``4·heads·head_size`` FLOPs per query·key pair the kernel computes (on a CPU every pair of each key
+    block it touches, :func:`~flopbill.measure.predict.cpu_flash_attention_keys`; on a GPU the causal
+    half), best of 8."""
     torch = require("torch")
     q = torch.randn(1, heads, tokens, head_size, device=device)
     sdpa = torch.nn.functional.scaled_dot_product_attention
     t = best_time_s(lambda: sdpa(q, q, q, is_causal=True), repeats=8, sync=_sync(torch, device))
-    return 2.0 * 2.0 * heads * head_size * tokens * tokens / 2.0 / t
+    pairs = cpu_flash_attention_keys(tokens, tokens, True) if device == "cpu" else tokens * (tokens + 1) / 2
+    return 4.0 * heads * head_size * pairs / t
+
+
+def elementwise_values_per_s(device: str, tokens: int = 512) -> float:
+    """Return values per second of the elementwise part of one Llama-style block (module docstring):
+    Llama 3.2 1B's block shape scaled to 512 wide (8 heads of 64, 2 KV heads, FFN 2,048), ``tokens``
+    tokens, best of 10; values as :func:`~flopbill.measure.predict.elementwise_values_per_token_per_layer`
+    counts them."""
+    torch = require("torch")
+    from flopbill.catalog import model
+    from flopbill.measure.torch_model import rope
+
+    spec = scaled_spec(model("llama-3.2-1b"), layers=1, hidden=512)
+    d, hs, h, kv, f = spec.d_model, spec.head_size, spec.n_heads, spec.kv_heads, spec.d_ff
+    fn = torch.nn.functional
+    x = torch.randn(1, tokens, d, device=device)
+    proj = torch.randn(1, tokens, d, device=device)
+    qkv = torch.randn(1, tokens, (h + 2 * kv) * hs, device=device)
+    up = torch.randn(1, tokens, 2 * f, device=device)
+    cache_k = torch.zeros(1, kv, tokens, hs, device=device)
+    cache_v = torch.zeros_like(cache_k)
+    weight = torch.ones(d, device=device)
+    pos = torch.arange(tokens, device=device)[None, :]
+
+    def block() -> None:
+        fn.rms_norm(x, (d,), weight)
+        heads = qkv.view(1, tokens, h + 2 * kv, hs).transpose(1, 2)
+        q, k, v = heads.split([h, kv, kv], dim=1)
+        q, k = rope(q, pos), rope(k, pos)
+        cache_k[:, :, :tokens] = k
+        cache_v[:, :, :tokens] = v
+        q.transpose(1, 2).reshape(1, tokens, h * hs)
+        x2 = x + proj
+        fn.rms_norm(x2, (d,), weight)
+        gate, u = up.chunk(2, dim=-1)
+        fn.silu(gate) * u
+        x2 + proj
+
+    t = best_time_s(block, repeats=10, sync=_sync(torch, device))
+    return tokens * elementwise_values_per_token_per_layer(spec) / t
 
 
 def dispatch_overhead_s(device: str) -> float:
@@ -163,6 +252,34 @@ def dispatch_overhead_s(device: str) -> float:
             torch.nn.functional.linear(x, w)
 
     return best_time_s(burst, repeats=20, sync=_sync(torch, device)) / 100.0
+
+
+def block_overheads_s(device: str, repeats: int = 30) -> tuple[float, float]:
+    """Return the fixed time per forward step and per layer (s) of the transformer flopbill builds
+    (:mod:`flopbill.measure.torch_model`): decode steps at batch 1 of Llama-style models one head of 64
+    wide, vocabulary 64, with 1 and 3 layers, whose arithmetic and bytes are negligible, so their time
+    is the per-operation cost of dispatching every operation of the step (Python, dispatcher,
+    allocation, kernel launch). Per layer = (t₃ − t₁)/2, per step = t₁ − per layer; best of
+    ``repeats``."""
+    torch = require("torch")
+    from flopbill.catalog import model
+    from flopbill.measure.torch_model import build_model
+
+    times = []
+    for layers in (1, 3):
+        spec = scaled_spec(model("llama-3.2-1b"), layers=layers, hidden=64, vocab=64)
+        net = build_model(spec, device=device)
+        cache = net.new_cache(1, 16, device)
+        toks = torch.zeros(1, 1, dtype=torch.long, device=device)
+
+        def step(net: Any = net, cache: Any = cache, toks: Any = toks) -> None:
+            cache.lengths.fill_(8)
+            net(toks, cache)
+
+        with torch.inference_mode():
+            times.append(best_time_s(step, repeats=repeats, warmup=3, sync=_sync(torch, device)))
+    per_layer = max((times[1] - times[0]) / 2.0, 0.0)
+    return max(times[0] - per_layer, 0.0), per_layer
 
 
 def _cpu_model() -> str:
@@ -205,35 +322,47 @@ def machine_info(device: str) -> tuple[dict[str, str], float | None]:
 
 
 def run_hardware(
-    device: str | None = None, budget_s: float = 20.0, stream_bytes: int = 128 * 2**20
+    device: str | None = None,
+    budget_s: float = 20.0,
+    stream_bytes: int = 128 * 2**20,
+    dtypes: tuple[str, ...] = DTYPES,
+    with_numpy: bool = True,
 ) -> HardwareResult:
-    """Run every microbenchmark on ``device`` (``cuda`` when present, else ``cpu``)."""
+    """Run every microbenchmark on ``device`` (``cuda`` when present, else ``cpu``); matmuls in
+    ``dtypes`` (fp32 always), numpy's figures only ``with_numpy``."""
     torch = require("torch")
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     sizes = GPU_SIZES if dev == "cuda" else CPU_SIZES
     by_size: dict[str, dict[int, float]] = {}
     skipped: dict[str, str] = {}
-    for name in DTYPES:
-        res = torch_matmul(dev, name, sizes, budget_s / len(DTYPES))
+    names = ("fp32", *(d for d in dtypes if d != "fp32"))
+    for name in names:
+        res = torch_matmul(dev, name, sizes, budget_s / len(names))
         if res:
             by_size[name] = res
         else:
             skipped[name] = f"torch cannot multiply {name} on {dev}"
-    bw = torch_bandwidth(dev, stream_bytes) | (numpy_bandwidth(stream_bytes) if dev == "cpu" else {})
+    cpu_numpy = with_numpy and dev == "cpu"
+    bw = torch_bandwidth(dev, stream_bytes) | (numpy_bandwidth(stream_bytes) if cpu_numpy else {})
     info, memory = machine_info(dev)
+    step_s, layer_s = block_overheads_s(dev)
+    by_rows = weight_read_bandwidth(dev, stream_bytes)
     return HardwareResult(
         device=dev,
         matmul_flops_per_s={k: max(v.values()) for k, v in by_size.items()},
         matmul_by_size=by_size,
-        numpy_matmul_flops_per_s=numpy_matmul(CPU_SIZES[:3]) if dev == "cpu" else {},
+        numpy_matmul_flops_per_s=numpy_matmul(CPU_SIZES[:3]) if cpu_numpy else {},
         memory_bandwidth_bytes_per_s=bw["torch_triad"],
+        linear_flops_per_s=linear_flops_per_s(dev, budget_s=budget_s / 10),
         bandwidth_by_kernel=bw,
         attention_flops_per_s=attention_flops_per_s(dev),
-        weight_read_bytes_per_s=gemv_bandwidth(dev, stream_bytes),
-        batched_weight_read_bytes_per_s=math.sqrt(
-            gemv_bandwidth(dev, stream_bytes, rows=2) * gemv_bandwidth(dev, stream_bytes, rows=4)
-        ),
+        weight_read_bytes_per_s=by_rows[1],
+        batched_weight_read_bytes_per_s=by_rows[4],
+        weight_read_by_rows=by_rows,
         dispatch_overhead_s=dispatch_overhead_s(dev),
+        elementwise_values_per_s=elementwise_values_per_s(dev),
+        step_overhead_s=step_s,
+        layer_overhead_s=layer_s,
         machine=info,
         memory_bytes=memory,
         skipped=skipped,
@@ -244,6 +373,12 @@ def _matmul_method(dtype: str, res: HardwareResult) -> str:
     sizes = res.matmul_by_size[dtype]
     best = max(sizes, key=sizes.__getitem__)
     return f"torch {dtype} n×n matmul, 2·n³ FLOPs, best of N over n in {sorted(sizes)} (best n={best})"
+
+
+_OVERHEAD = (
+    "decode steps (batch 1) of 1- and 3-layer Llama-style torch models 64 wide, vocabulary 64: per layer "
+    "(t3 - t1)/2, per step t1 - per layer, best of 30"
+)
 
 
 def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -> HardwareProfile:
@@ -271,10 +406,33 @@ def profile_from_result(res: HardwareResult, profile_id: str = "this-machine") -
         ),
         batched_weight_read_bytes_per_s=Measured(
             value=res.batched_weight_read_bytes_per_s,
-            method="2- and 4-row fp32 linear X·Wᵀ, 16 matrices 4096×512 (128 MiB), geometric mean, best of 6",
+            method="4-row fp32 linear X·Wᵀ through 16 matrices 4096×512 (128 MiB), bytes of W, best of 6",
         ),
+        weight_read_bytes_per_s_by_rows={
+            r: Measured(
+                value=v,
+                method=f"{r}-row fp32 linear X·Wᵀ, 16 matrices 4096×512 (128 MiB), bytes of W, best of 6",
+            )
+            for r, v in res.weight_read_by_rows.items()
+        },
+        elementwise_values_per_s=None
+        if res.elementwise_values_per_s is None
+        else Measured(
+            value=res.elementwise_values_per_s,
+            method="elementwise ops of one Llama-style block (2 RMSNorms, rotary q/k, KV write, head merge, "
+            "2 residual adds, silu(gate)·up), 512 tokens × 512 wide, values read + written, best of 10",
+        ),
+        step_overhead_s=None
+        if res.step_overhead_s is None
+        else Measured(value=res.step_overhead_s, method=_OVERHEAD),
+        layer_overhead_s=None
+        if res.layer_overhead_s is None
+        else Measured(value=res.layer_overhead_s, method=_OVERHEAD),
         efficiency=default_efficiencies(
             res.dispatch_overhead_s,
+            step_overhead_s=res.step_overhead_s,
+            layer_overhead_s=res.layer_overhead_s,
+            gemm_ratio=res.linear_flops_per_s / res.matmul_flops_per_s["fp32"],
             attention_ratio=res.attention_flops_per_s / res.matmul_flops_per_s["fp32"],
             bandwidth_ratio=res.weight_read_bytes_per_s / res.memory_bandwidth_bytes_per_s,
             batched_bandwidth_ratio=res.batched_weight_read_bytes_per_s / res.memory_bandwidth_bytes_per_s,

@@ -3,12 +3,14 @@
 Phases: prefill of one prompt (logits of the last token only), one decode step of a batch at a context
 length (the cache holds ``context`` tokens per sequence and the step attends over them), and one
 training step (forward over every token, cross-entropy, backward, ``torch.optim.AdamW.step``). Each time
-is the best of ``repeats`` runs after a warm-up (see :func:`flopbill.measure.timing.best_time_s`).
+is the best of ``repeats`` runs after a warm-up (see :func:`flopbill.measure.timing.best_time_s`). On a
+CUDA device every timed run ends with ``torch.cuda.synchronize()``, so the time covers the kernels, not
+only their launch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 
 from flopbill.catalog.profile import HardwareProfile
 from flopbill.catalog.schema import ModelSpec
+from flopbill.errors import InputError
 from flopbill.measure.predict import Shape, predict
 from flopbill.measure.timing import best_time_s
 from flopbill.measure.torch_model import TorchTransformer, build_model
@@ -43,6 +46,11 @@ class TimedRow:
         return self.predicted_s / self.measured_s - 1.0
 
 
+def device_sync(device: str) -> Callable[[], None] | None:
+    """Return the function that waits for ``device``'s queued kernels (``None`` on a CPU)."""
+    return torch.cuda.synchronize if device.startswith("cuda") else None
+
+
 def _tokens(m: ModelSpec, batch: int, n: int, device: str) -> torch.Tensor:
     return torch.randint(0, m.vocab_size, (batch, n), device=device)
 
@@ -57,7 +65,7 @@ def time_prefill(model: TorchTransformer, n: int, repeats: int, device: str = "c
         model(toks, cache)
 
     with torch.inference_mode():
-        return best_time_s(run, repeats=repeats)
+        return best_time_s(run, repeats=repeats, sync=device_sync(device))
 
 
 def time_decode(
@@ -72,7 +80,7 @@ def time_decode(
         model(toks, cache)
 
     with torch.inference_mode():
-        return best_time_s(run, repeats=repeats)
+        return best_time_s(run, repeats=repeats, sync=device_sync(device))
 
 
 def time_train_step(model: TorchTransformer, batch: int, n: int, repeats: int, device: str = "cpu") -> float:
@@ -88,7 +96,7 @@ def time_train_step(model: TorchTransformer, batch: int, n: int, repeats: int, d
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    return best_time_s(run, repeats=repeats)
+    return best_time_s(run, repeats=repeats, sync=device_sync(device))
 
 
 def default_shapes(
@@ -109,7 +117,7 @@ def time_shape(model: TorchTransformer, shape: Shape, repeats: int, device: str 
     if shape.phase == "prefill":
         return time_prefill(model, shape.tokens, repeats, device)
     if shape.phase == "decode":
-        return time_decode(model, shape.batch, shape.context_tokens, 2 * repeats, device)
+        return time_decode(model, shape.batch, shape.context_tokens, 4 * repeats, device)
     return time_train_step(model, shape.batch, shape.tokens, max(2, repeats // 2), device)
 
 
@@ -122,6 +130,10 @@ def measure_model(
     device: str = "cpu",
 ) -> list[TimedRow]:
     """Build ``m`` with random weights, time every shape and predict it on ``profile``."""
+    if (profile.device == "cuda") != device.startswith("cuda"):
+        raise InputError(
+            "--profile", profile.id, f"a profile measured on {device} (this one: {profile.device})"
+        )
     model = build_model(m, dtype, device)
     rows = []
     for shape in shapes or default_shapes():

@@ -23,6 +23,15 @@ def _matmul_of(dtype: str, p: HardwareProfile) -> Measured | None:
     return p.matmul_flops_per_s.get(dtype)
 
 
+def _rows_of(rows: int, p: HardwareProfile) -> Measured | None:
+    return p.weight_read_bytes_per_s_by_rows.get(rows)
+
+
+def _fp32_peak(p: HardwareProfile) -> float:
+    fig = p.matmul_flops_per_s.get("fp32")
+    return fig.value if fig else 1.0
+
+
 def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
     """Return the first profile with every measured figure replaced by its best over ``profiles``."""
     first = profiles[0]
@@ -39,10 +48,24 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
     gemv = best(lambda p: p.weight_read_bytes_per_s)
     gemm4 = best(lambda p: p.batched_weight_read_bytes_per_s)
     dispatch = best(lambda p: p.dispatch_overhead_s, low=True)
-    attention_ratio = max(p.efficiency.eta_attention for p in profiles)
+    elementwise = best(lambda p: p.elementwise_values_per_s)
+    by_rows = {
+        r: fig
+        for r in first.weight_read_bytes_per_s_by_rows
+        if (fig := best(functools.partial(_rows_of, r))) is not None
+    }
+    step_o = best(lambda p: p.step_overhead_s, low=True)
+    layer_o = best(lambda p: p.layer_overhead_s, low=True)
     assert triad is not None
+    peak = max(_fp32_peak(p) for p in profiles)
+    # the best linear-layer and attention FLOP/s over the rounds, each against the best matmul peak
+    gemm_ratio = max(p.efficiency.eta_flops * _fp32_peak(p) for p in profiles) / peak
+    attention_ratio = max(p.efficiency.eta_attention * _fp32_peak(p) for p in profiles) / peak
     eff = default_efficiencies(
         dispatch.value if dispatch else None,
+        gemm_ratio=gemm_ratio,
+        step_overhead_s=step_o.value if step_o else None,
+        layer_overhead_s=layer_o.value if layer_o else None,
         attention_ratio=attention_ratio,
         bandwidth_ratio=(gemv.value / triad.value) if gemv else 1.0,
         overlap=first.efficiency.overlap,
@@ -55,6 +78,10 @@ def best_profile(profiles: Sequence[HardwareProfile]) -> HardwareProfile:
             "weight_read_bytes_per_s": gemv,
             "batched_weight_read_bytes_per_s": gemm4,
             "dispatch_overhead_s": dispatch,
+            "elementwise_values_per_s": elementwise,
+            "weight_read_bytes_per_s_by_rows": by_rows,
+            "step_overhead_s": step_o,
+            "layer_overhead_s": layer_o,
             "efficiency": eff,
         }
     )
@@ -70,13 +97,14 @@ def measure_back_to_back(
     done: Callable[[list[TimedRow]], bool] | None = None,
     max_rounds: int | None = None,
     max_s: float = float("inf"),
+    dtype: str = "fp32",
 ) -> tuple[HardwareProfile, list[TimedRow]]:
     """Return the best-of-rounds profile and every shape's best time with its prediction on it.
 
     Runs ``rounds`` rounds; then, while ``done(rows)`` is false, more rounds up to ``max_rounds`` in all
     or until ``max_s`` seconds have passed.
     """
-    model = build_model(m, "fp32", device)
+    model = build_model(m, dtype, device)
     todo = list(shapes or default_shapes())
     profiles: list[HardwareProfile] = []
     best_s = [float("inf")] * len(todo)
@@ -87,7 +115,7 @@ def measure_back_to_back(
             best_s[i] = min(best_s[i], time_shape(model, shape, repeats, device))
         prof = best_profile(profiles)
         rows = [
-            TimedRow(s.phase, s.batch, s.tokens, s.context_tokens, t, predict(m, s, prof).total_s)
+            TimedRow(s.phase, s.batch, s.tokens, s.context_tokens, t, predict(m, s, prof, dtype).total_s)
             for s, t in zip(todo, best_s, strict=True)
         ]
         n = len(profiles)

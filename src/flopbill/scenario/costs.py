@@ -3,7 +3,8 @@
 - **api**: ``calls × (in·(1−h)·p_in + in·h·p_cached + out·p_out)`` or ``calls × price per call``.
 - **self_hosted / owned / serverless**: a replica serves ``c`` calls/s (serving planner at the
   scenario's SLO × ``throughput_scale``; scaled by expected ÷ sampled output tokens, decode-bound),
-  sized for ``c × target_utilization``. Every day is 24 hourly slots of the diurnal curve, billed by
+  sized for ``c × target_utilization``. Every day is 24 hourly slots of the diurnal curve (billed from
+  its 13 distinct hours, the curve being symmetric about its peak), billed by
   :mod:`flopbill.estimate.pricing.fleet_day`: whole replicas per hour, whole instances (GPUs per instance
   from the price catalog), billing increments, cold starts, scale to zero; demand above the capacity
   at the planned utilization is unserved. A fixed fleet runs what its busiest hour of the month needs
@@ -19,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,8 +30,8 @@ import numpy.typing as npt
 
 from flopbill.estimate.pricing.fleet import owned_gpu_cost
 from flopbill.estimate.pricing.fleet_day import DayFleet, day_fleet, replicas_running, serverless_day
-from flopbill.scenario.diurnal import hourly_curves
-from flopbill.scenario.inputs import Resolved
+from flopbill.scenario.diurnal import HALF_DAY_WEIGHTS, half_day_curves
+from flopbill.scenario.inputs import Resolved, RoutedPlan
 from flopbill.scenario.schema import (
     ApiOption,
     CustomOption,
@@ -78,13 +80,42 @@ class OptionArrays:
 
 
 @dataclass(frozen=True)
+class Billing:
+    """How an option's instances are billed, one value per input row ((rows, 1) arrays): GPUs per
+    instance, billing increment and minimum (s). Lets one evaluation compare many price offers."""
+
+    gpus_per_instance: FloatArray
+    billing_increment_s: FloatArray
+    billing_minimum_s: FloatArray
+
+
+@dataclass(frozen=True)
 class Context:
-    """What every option's cost needs: the resolved scenario, sampled inputs and traffic."""
+    """What every option's cost needs: the resolved scenario, sampled inputs and traffic.
+
+    ``billing`` overrides the resolved instance terms of the options it names, row by row (used to bill
+    every catalog offer of an option in one call, :mod:`flopbill.scenario.offers`). Inside a router's or
+    edge option's row, ``row`` names it, so a GPU-backed option it uses is billed at the capacity and
+    utilization planned for the traffic it gets there (:class:`flopbill.scenario.inputs.RoutedPlan`).
+    """
 
     resolved: Resolved
     v: Mapping[str, FloatArray]
     traffic: TrafficArrays
     simulate: bool = False  # bill fleet: {simulate: true} options from the simulation (one row only)
+    billing: Mapping[str, Billing] = field(default_factory=dict)
+    row: str | None = None  # the router / edge option whose row is being billed (None: the option's own)
+
+    def terms(self, name: str) -> Billing:
+        """Return option ``name``'s billing terms as (rows or 1, 1) arrays."""
+        if name in self.billing:
+            return self.billing[name]
+        t = self.resolved.fleet[name]
+        return Billing(
+            np.array([[float(t.gpus_per_instance)]]),
+            np.array([[t.billing_increment_s]]),
+            np.array([[t.billing_minimum_s]]),
+        )
 
     def col(self, name: str) -> FloatArray:
         """Return input ``name`` as a (samples, 1) column."""
@@ -124,6 +155,11 @@ def _api_cost_per_call(opt: ApiOption, ctx: Context) -> FloatArray:
     return np.asarray(cost, dtype=np.float64)
 
 
+def _routed(opt: GpuBacked, ctx: Context) -> RoutedPlan | None:
+    """Return the plan of ``opt`` inside the router / edge row being billed, if it has its own."""
+    return None if ctx.row is None else ctx.resolved.routed.get((ctx.row, opt.name))
+
+
 def _capacity(opt: GpuBacked, ctx: Context) -> FloatArray:
     """Return calls/s one replica serves, (samples, 1)."""
     key = f"options.{opt.name}"
@@ -133,7 +169,17 @@ def _capacity(opt: GpuBacked, ctx: Context) -> FloatArray:
     expected_out = ctx.resolved.ranges["request.output_tokens"].expected
     out = ctx.col("request.output_tokens")
     ratio = np.where(out > 0, expected_out / np.where(out > 0, out, 1.0), 1.0)
-    return ctx.resolved.capacity_requests_per_s[opt.name] * scale * ratio
+    plan = _routed(opt, ctx)
+    per_replica = ctx.resolved.capacity_requests_per_s[opt.name] if plan is None else plan.requests_per_s
+    return per_replica * scale * ratio
+
+
+def _utilization(opt: GpuBacked, ctx: Context) -> FloatArray:
+    """Return the planned utilization, (samples, 1): the input, or the routed plan's when defaulted."""
+    plan = _routed(opt, ctx)
+    if plan is not None and opt.target_utilization is None:
+        return np.full((ctx.shape[0], 1), plan.latency.utilization)
+    return ctx.col(f"options.{opt.name}.target_utilization")
 
 
 @dataclass(frozen=True)
@@ -151,20 +197,22 @@ def _day(
     opt: GpuBacked, ctx: Context, rate_h: FloatArray, floor: FloatArray | float, ceiling: FloatArray
 ) -> DayFleet:
     key = f"options.{opt.name}"
-    terms = ctx.resolved.fleet[opt.name]
+    delay = ctx.resolved.fleet[opt.name].scale_down_delay_s
+    bill = ctx.terms(opt.name)
     cap = _capacity(opt, ctx)
-    u = ctx.col(f"{key}.target_utilization")
+    u = _utilization(opt, ctx)
     cold = ctx.col(f"{key}.cold_start_s")
     if isinstance(opt, ServerlessOption):
         return serverless_day(
             rate_h,
             cap,
             u,
-            terms.billing_increment_s,
-            terms.billing_minimum_s,
+            bill.billing_increment_s,
+            bill.billing_minimum_s,
             cold,
-            terms.scale_down_delay_s,
+            delay,
             ceiling,
+            slot_weights=HALF_DAY_WEIGHTS,
         )
     return day_fleet(
         rate_h,
@@ -173,12 +221,13 @@ def _day(
         floor,
         ceiling,
         opt.gpus_per_replica,
-        terms.gpus_per_instance,
-        terms.billing_increment_s,
-        terms.billing_minimum_s,
+        bill.gpus_per_instance,
+        bill.billing_increment_s,
+        bill.billing_minimum_s,
         cold,
-        terms.scale_down_delay_s,
+        delay,
         unimodal=True,  # the hourly curves rise once and fall once (diurnal.hourly_curves)
+        slot_weights=HALF_DAY_WEIGHTS,  # and are symmetric: the half day stands for the day
     )
 
 
@@ -193,16 +242,16 @@ def fleet_month(
     """Return the option's fleet for mean calls/s ``base`` (samples, months) on days without a spike.
 
     Every day follows the hourly curve of the diurnal peak factor
-    (:func:`flopbill.scenario.diurnal.hourly_curves`); ``spike_days`` of the month run at ``spike_mult``×
+    (:func:`flopbill.scenario.diurnal.hourly_curves`, billed from its symmetric half,
+    :func:`~flopbill.scenario.diurnal.half_day_curves`); ``spike_days`` of the month run at ``spike_mult``×
     (:mod:`flopbill.estimate.pricing.fleet_day` bills each day). A fixed fleet (and an owned one) runs the
     replicas that its busiest hour of the month needs, or the ``replicas`` given; an autoscaling one
     follows the hours between ``min_replicas`` and ``max_replicas``; serverless follows the load.
     """
     days = ctx.resolved.scenario.days_per_month
-    curve = hourly_curves(ctx.v["traffic.peak_factor"])[:, None, :]  # (samples, 1, 24)
+    curve = half_day_curves(ctx.v["traffic.peak_factor"])[:, None, :]  # (samples, 1, 13): hours 0 … 12
     cap = _capacity(opt, ctx)
-    key = f"options.{opt.name}"
-    u = ctx.col(f"{key}.target_utilization")
+    u = _utilization(opt, ctx)
     ceiling: FloatArray = np.full(base.shape, np.inf if opt.max_replicas is None else float(opt.max_replicas))
     floor: FloatArray | float
     if isinstance(opt, ServerlessOption):
@@ -242,8 +291,8 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     )
     if ctx.simulate and is_simulated(opt) and isinstance(share, float) and share == 1.0:  # not via a router
         fm = _simulated(opt, ctx, share, fm, arrays)
-    terms = ctx.resolved.fleet[opt.name]
-    replicas_per_instance = terms.gpus_per_instance / opt.gpus_per_replica
+    gpi = ctx.terms(opt.name).gpus_per_instance
+    replicas_per_instance = gpi / opt.gpus_per_replica
     paid = fm.instance_hours * 3600.0 * replicas_per_instance * _capacity(opt, ctx)
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(paid > 0, fm.served_calls / np.where(paid > 0, paid, 1.0), 0.0)
@@ -251,7 +300,7 @@ def _fleet(opt: GpuBacked, ctx: Context, share: Share, arrays: OptionArrays) -> 
     arrays.unserved_calls = fm.unserved_calls
     arrays.cold_start_waits = fm.cold_start_waits
     arrays.over_capacity = bool(np.any(fm.unserved_calls > 1e-6 * (fm.served_calls + fm.unserved_calls)))
-    arrays.gpus = fm.peak_instances * terms.gpus_per_instance
+    arrays.gpus = fm.peak_instances * gpi
     return fm
 
 
@@ -299,7 +348,7 @@ def _self_hosted(opt: SelfHostedOption, ctx: Context, share: Share) -> OptionArr
     arrays = OptionArrays()
     fm = _fleet(opt, ctx, share, arrays)
     price = ctx.col(f"options.{opt.name}.price_usd_per_gpu_hour")
-    usd = fm.instance_hours * ctx.resolved.fleet[opt.name].gpus_per_instance * price
+    usd = fm.instance_hours * ctx.terms(opt.name).gpus_per_instance * price
     arrays.add(f"{opt.name} GPU rental ({opt.pricing})", "gpu_rental", usd)
     if arrays.utilization is not None:
         arrays.idle_usd = usd * (1.0 - arrays.utilization)
@@ -412,6 +461,7 @@ def _by_name(ctx: Context, name: str) -> Option:
 
 def _router(opt: RouterOption, ctx: Context, share: Share) -> OptionArrays:
     key = f"options.{opt.name}"
+    ctx = dataclasses.replace(ctx, row=ctx.row or opt.name)
     s, e = ctx.col(f"{key}.small_share"), ctx.col(f"{key}.escalation_rate")
     arrays = OptionArrays()
     _merge(arrays, option_costs(_by_name(ctx, opt.small), ctx, share * s))
@@ -424,6 +474,7 @@ def _router(opt: RouterOption, ctx: Context, share: Share) -> OptionArrays:
 
 def _edge(opt: EdgeOption, ctx: Context, share: Share) -> OptionArrays:
     key = f"options.{opt.name}"
+    ctx = dataclasses.replace(ctx, row=ctx.row or opt.name)
     arrays = OptionArrays()
     if opt.devices is not None:
         devices = np.broadcast_to(ctx.col(f"{key}.devices"), ctx.shape)

@@ -130,3 +130,14 @@ def hourly_curves(peak_factor: FloatArray | float) -> FloatArray:
     w = (pi - i0)[..., None]
     table = _hourly_table()
     return np.asarray(table[i0] * (1.0 - w) + table[i0 + 1] * w, dtype=np.float64)
+
+
+#: The hourly curve is symmetric about its busiest hour (θ_h = −θ_{24−h}): hours 0 … 12 hold every
+#: distinct value, hours 1 … 11 twice each. Billing the half day with these weights bills the whole day.
+HALF_DAY_WEIGHTS = np.array([1.0] + [2.0] * 11 + [1.0])
+
+
+def half_day_curves(peak_factor: FloatArray | float) -> FloatArray:
+    """Return hours 0 … 12 of :func:`hourly_curves` (trough to busiest hour), shape ``+ (13,)``; with
+    :data:`HALF_DAY_WEIGHTS` they stand for all 24 hours."""
+    return hourly_curves(peak_factor)[..., : len(HALF_DAY_WEIGHTS)]

@@ -110,7 +110,7 @@ def replica_throughput(
         max(output_tokens, 1.0),
         opts,
         hardware_efficiency(acc.id),
-        engine_profile(),
+        engine_profile(None, acc.id),
     )
     rps = est.output_tokens_per_s_per_gpu * est.tp / max(output_tokens, 1.0)
     note = (
@@ -283,7 +283,7 @@ def replica_at_slo(
     found = search_serving(
         m,
         [Candidate(acc, eff, 1.0)],
-        engine_profile(),
+        engine_profile(None, acc.id),
         max(input_tokens, 1.0),
         max(output_tokens, 1.0),
         max(rps, 1e-9),

@@ -22,8 +22,11 @@ from flopbill.estimate.pricing.api import DEFAULT_PRICES_AT
 from flopbill.scenario import estimators
 from flopbill.scenario.schema import (
     ApiOption,
+    EdgeOption,
     GpuBacked,
+    Option,
     OwnedOption,
+    RouterOption,
     Scenario,
     SelfHostedOption,
     ServerlessOption,
@@ -39,6 +42,17 @@ SERVER_NETWORK_SOURCE = (
     "E. Cheah, H100 cluster cost spreadsheet (Aug 2024), https://docs.google.com/spreadsheets/d/"
     "1Ft3RbeZ-w43kYSiLfYc1vxO41mK5lmJpcPC9GOYHAWc, via https://substack.tech-talk-cto.com/p/h100-freakonomics-"
     "the-economical (checked 2026-12-01)"
+)
+
+
+#: Purchase price per GPU of an owned server, its share of the server included (USD): an 8× H100 SXM HGX
+#: server with InfiniBand cards quoted at $317,000 by Thinkmate (quotation archived 2024-08-22,
+#: https://web.archive.org/web/20240822233446/https://www.thinkmate.com/quotation-request?a=YToxOntzOjI6ImlkIjtpOjc0OTY2Mzt9,
+#: cited by the E. Cheah spreadsheet below, which assumes $310k), ÷ 8 GPUs.
+SERVER_PRICE_USD_PER_GPU = {"h100-sxm": 317_000 / 8}
+SERVER_PRICE_SOURCE = (
+    "Thinkmate 8x H100 SXM server quotation, $317,000 (archived 2024-08-22): https://web.archive.org/web/"
+    "20240822233446/https://www.thinkmate.com/quotation-request?a=YToxOntzOjI6ImlkIjtpOjc0OTY2Mzt9 ÷ 8 GPUs"
 )
 
 
@@ -63,6 +77,49 @@ class PricedLatency:
 
 
 @dataclass(frozen=True)
+class RoutedPlan:
+    """A GPU-backed option planned at the traffic a router (or an edge fallback) sends it.
+
+    ``share`` is the expected share of the scenario's model calls it serves there (a router's small
+    share ``s`` or its large share ``(1 − s) + s·e``, an edge option's fallback share); the serving
+    planner meets the SLO at ``share ×`` the busiest hour: ``requests_per_s`` per replica and
+    ``latency`` (batch, TTFT, TPOT, utilization) there.
+    """
+
+    share: float
+    requests_per_s: float
+    latency: PricedLatency
+
+
+@dataclass(frozen=True)
+class ChosenOffer:
+    """The GPU price catalog offer a self-hosted option is billed at, and the spread over its offers.
+
+    ``bill_usd`` is this offer's GPU bill over the horizon at expected inputs; ``median_bill_usd`` and
+    ``dearest_bill_usd`` the median and largest bill over the ``n_offers`` candidate offers (the least is
+    ``bill_usd`` unless ``pinned``: then the only candidate). ``billing_known`` is False where the snapshot
+    does not know the provider's increment (whole hours assumed).
+    """
+
+    provider: str
+    instance: str
+    region: str
+    gpus_per_instance: int
+    price_usd_per_gpu_hour: float
+    billing_increment_s: float
+    billing_minimum_s: float
+    billing_known: bool
+    date_checked: str
+    source_url: str
+    n_offers: int
+    bill_usd: float
+    median_bill_usd: float
+    dearest_bill_usd: float
+    dearest_offer: str
+    pinned: bool = False
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A scenario with every number it needs, by input name, and where each came from."""
 
@@ -76,6 +133,8 @@ class Resolved:
     assumptions: tuple[Assumption, ...]
     fleet: dict[str, FleetTerms] = field(default_factory=dict)
     latency: dict[str, PricedLatency] = field(default_factory=dict)
+    offers: dict[str, ChosenOffer] = field(default_factory=dict)
+    routed: dict[tuple[str, str], RoutedPlan] = field(default_factory=dict)  # (row option, GPU option)
 
 
 def _walk(obj: Any, path: str, out: dict[str, Range]) -> None:
@@ -167,6 +226,25 @@ def _option_defaults(
             notes.append(
                 Assumption(f"{key}.power_w_per_gpu", tdp, f"{opt.gpu} TDP, hardware catalog", "upper bound")
             )
+        if isinstance(opt, OwnedOption) and opt.purchase_price_usd_per_gpu is None:
+            if opt.gpu not in SERVER_PRICE_USD_PER_GPU:
+                raise InputError(
+                    f"{_at(scenario, opt)}.purchase_price_usd_per_gpu",
+                    None,
+                    f"a purchase price per GPU, its server share included (no sourced server price for "
+                    f"{opt.gpu}; known: {', '.join(sorted(SERVER_PRICE_USD_PER_GPU))})",
+                )
+            price = SERVER_PRICE_USD_PER_GPU[opt.gpu]
+            ranges[f"{key}.purchase_price_usd_per_gpu"] = Range.point(price)
+            notes.append(
+                Assumption(
+                    f"{key}.purchase_price_usd_per_gpu",
+                    price,
+                    SERVER_PRICE_SOURCE,
+                    "one vendor's list quotation of Aug 2024 (InfiniBand cards included; switches are the "
+                    "extras); negotiated and current prices differ: give your quote",
+                )
+            )
         if isinstance(opt, OwnedOption) and opt.server_extras_usd_per_server is None:
             ranges[f"{key}.server_extras_usd_per_server"] = Range.point(SERVER_NETWORK_USD)
             notes.append(
@@ -190,13 +268,81 @@ def _peak_calls_per_s(scenario: Scenario, ranges: dict[str, Range]) -> float:
     return float((t.base_calls_per_s * t.peak_multiplier).max()) * ranges["traffic.peak_factor"].expected
 
 
+def routed_shares(scenario: Scenario, ranges: dict[str, Range]) -> dict[tuple[str, str], float]:
+    """Return, per (router or edge option, GPU-backed option it uses), the expected share of the model
+    calls that GPU option serves in that option's row: a router sends ``s`` to its small option and
+    ``(1 − s) + s·e`` to its large one, an edge option ``fallback_share`` to its fallback (nested routers
+    multiply; an option reached twice adds up)."""
+    by_name = {o.name: o for o in scenario.options}
+    out: dict[tuple[str, str], float] = {}
+
+    def walk(row: str, opt: Option, share: float) -> None:
+        key = f"options.{opt.name}"
+        if isinstance(opt, RouterOption):
+            s, e = ranges[f"{key}.small_share"].expected, ranges[f"{key}.escalation_rate"].expected
+            walk(row, by_name[opt.small], share * s)
+            walk(row, by_name[opt.large], share * ((1.0 - s) + s * e))
+        elif isinstance(opt, EdgeOption) and opt.fallback is not None:
+            walk(row, by_name[opt.fallback], share * ranges[f"{key}.fallback_share"].expected)
+        elif isinstance(opt, GpuBacked) and opt.name != row:
+            out[(row, opt.name)] = out.get((row, opt.name), 0.0) + share
+
+    for opt in scenario.options:
+        if isinstance(opt, RouterOption | EdgeOption):
+            walk(opt.name, opt, 1.0)
+    return out
+
+
+def _plan_at_slo(scenario: Scenario, opt: GpuBacked, rps: float) -> estimators.SloCapacity:
+    req, slo = scenario.request, scenario.slo
+    with scenario_field(_at(scenario, opt), OPTION_FIELDS):
+        return estimators.replica_at_slo(
+            opt.model,
+            opt.gpu,
+            opt.gpus_per_replica,
+            opt.weight_dtype,
+            req.input_tokens.expected,
+            req.output_tokens.expected,
+            (slo.ttft_s, slo.tpot_s, slo.percentile),
+            rps,
+        )
+
+
+def _routed_plans(
+    scenario: Scenario, ranges: dict[str, Range], peak: float, notes: list[Assumption]
+) -> dict[tuple[str, str], RoutedPlan]:
+    """Plan every GPU-backed option a router or edge option uses at its own busiest hour there:
+    ``share × peak`` calls/s (throughput given: nothing to plan)."""
+    by_name = {o.name: o for o in scenario.options}
+    out: dict[tuple[str, str], RoutedPlan] = {}
+    for (row, name), share in routed_shares(scenario, ranges).items():
+        opt = by_name[name]
+        assert isinstance(opt, GpuBacked)
+        if opt.throughput_requests_per_s_per_replica is not None:
+            continue
+        cap = _plan_at_slo(scenario, opt, peak * share)
+        lat = PricedLatency(cap.ttft_s, cap.tpot_s, cap.batch, cap.utilization)
+        out[(row, name)] = RoutedPlan(share, cap.requests_per_s, lat)
+        notes.append(
+            Assumption(
+                f"options.{row}: {name} utilization at the slo",
+                cap.utilization,
+                "serving planner (M/M/c)",
+                f"at {100 * share:.3g}% of the busiest hour ({peak * share:.4g} calls/s); "
+                f"batch {cap.batch}, {cap.requests_per_s:.4g} requests/s per replica"
+                + ("" if opt.target_utilization is None else "; target_utilization given: it applies"),
+            )
+        )
+    return out
+
+
 def _fleet_defaults(
     scenario: Scenario,
     ranges: dict[str, Range],
     notes: list[Assumption],
     capacity: dict[str, float],
     owners: dict[int, str],
-) -> tuple[dict[str, FleetTerms], dict[str, PricedLatency]]:
+) -> tuple[dict[str, FleetTerms], dict[str, PricedLatency], dict[tuple[str, str], RoutedPlan]]:
     """Fill GPU prices, instance terms, SLO throughput and utilization, and cold starts of GPU options."""
     from flopbill.estimate.pricing.fleet_day import (
         DEFAULT_ENGINE_START_S,
@@ -208,9 +354,8 @@ def _fleet_defaults(
     latency: dict[str, PricedLatency] = {}
     gpu_options = [o for o in scenario.options if isinstance(o, GpuBacked)]
     if not gpu_options:
-        return fleet, latency
+        return fleet, latency, {}
     peak = _peak_calls_per_s(scenario, ranges)
-    req, slo = scenario.request, scenario.slo
     for opt in gpu_options:
         key = f"options.{opt.name}"
         mark = len(notes)
@@ -221,17 +366,7 @@ def _fleet_defaults(
             latency[opt.name] = PricedLatency(float("nan"), float("nan"), 0, float("nan"))
             wbytes = estimators.weight_bytes(opt.model, opt.weight_dtype)
         else:
-            with scenario_field(_at(scenario, opt), OPTION_FIELDS):
-                cap = estimators.replica_at_slo(
-                    opt.model,
-                    opt.gpu,
-                    opt.gpus_per_replica,
-                    opt.weight_dtype,
-                    req.input_tokens.expected,
-                    req.output_tokens.expected,
-                    (slo.ttft_s, slo.tpot_s, slo.percentile),
-                    peak,
-                )
+            cap = _plan_at_slo(scenario, opt, peak)
             capacity[opt.name], u, wbytes = cap.requests_per_s, cap.utilization, cap.weight_bytes
             latency[opt.name] = PricedLatency(cap.ttft_s, cap.tpot_s, cap.batch, cap.utilization)
             notes.extend(cap.assumptions)
@@ -252,7 +387,7 @@ def _fleet_defaults(
                 )
             )
         owners.update(dict.fromkeys(range(mark, len(notes)), opt.name))
-    return fleet, latency
+    return fleet, latency, _routed_plans(scenario, ranges, peak, notes)
 
 
 def once_each(notes: list[Assumption], owners: dict[int, str]) -> tuple[Assumption, ...]:
@@ -304,12 +439,14 @@ def _terms(opt: GpuBacked, key: str, ranges: dict[str, Range], notes: list[Assum
         )
     if isinstance(opt, SelfHostedOption):
         if opt.price_usd_per_gpu_hour is None:
-            price, src = estimators.gpu_hour_price(
+            # provisional (median offer): :func:`flopbill.scenario.offers.choose_offers` replaces the price,
+            # the instance terms and their assumptions with the offer that bills least
+            price, _ = estimators.gpu_hour_price(
                 opt.gpu, opt.pricing, opt.provider, f"{key}.price_usd_per_gpu_hour"
             )
             ranges[f"{key}.price_usd_per_gpu_hour"] = Range.point(price)
-            notes.extend(src)
             t = estimators.instance_terms(opt.gpu, opt.pricing, opt.provider)
+            t = dataclasses.replace(t, assumptions=())
         else:
             t = estimators.InstanceTerms(
                 1,
@@ -397,8 +534,22 @@ def resolve(scenario: Scenario, today: dt.date | None = None) -> Resolved:
     )
     owners: dict[int, str] = {}
     api, capacity = _option_defaults(scenario, ranges, notes, owners)
-    fleet, latency = _fleet_defaults(scenario, ranges, notes, capacity, owners)
+    fleet, latency, routed = _fleet_defaults(scenario, ranges, notes, capacity, owners)
     cost, hours = _training_defaults(scenario, ranges, notes)
-    return Resolved(
-        scenario, ranges, api, capacity, cost, hours, when, once_each(notes, owners), fleet, latency
+    from flopbill.scenario.offers import choose_offers  # offers bills with costs, which imports this module
+
+    return choose_offers(
+        Resolved(
+            scenario,
+            ranges,
+            api,
+            capacity,
+            cost,
+            hours,
+            when,
+            once_each(notes, owners),
+            fleet,
+            latency,
+            routed=routed,
+        )
     )

@@ -184,8 +184,35 @@ def _drop_tags(loc: Sequence[str | int]) -> list[str | int]:
     return out
 
 
-def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario, dict[LinePath, int]]:
-    """Return the scenario in ``text`` and its line map; raise :class:`ScenarioError` on any problem."""
+def _is_relative_profile(value: object) -> bool:
+    """True for a relative hardware-profile path (``gpu: ./P.yaml``, ``gpu: profiles/p.yml``)."""
+    if not isinstance(value, str) or not value.endswith((".yaml", ".yml")):
+        return False
+    return not Path(value).expanduser().is_absolute()
+
+
+def resolve_profile_paths(data: dict[str, Any], base_dir: Path) -> None:
+    """Rewrite, in place, every relative hardware-profile path in ``gpu:`` fields (options and training
+    stages) to a path under ``base_dir``, the scenario file's folder: a scenario names its profile
+    relative to itself, as an include would, whatever the current directory is. Anything that is not
+    the expected shape is left for validation to report."""
+    options, one_time = data.get("options"), data.get("one_time")
+    targets: list[Any] = list(options) if isinstance(options, list) else []
+    if isinstance(one_time, list):
+        targets += [c.get("training") for c in one_time if isinstance(c, dict)]
+    for item in targets:
+        if isinstance(item, dict) and _is_relative_profile(item.get("gpu")):
+            item["gpu"] = str(base_dir / str(item["gpu"]))
+
+
+def parse_scenario_text(
+    text: str, source: str = "<scenario>", base_dir: Path | None = None
+) -> tuple[Scenario, dict[LinePath, int]]:
+    """Return the scenario in ``text`` and its line map; raise :class:`ScenarioError` on any problem.
+
+    With ``base_dir`` (the folder of the scenario file), relative profile paths in ``gpu:`` are read
+    from there (:func:`resolve_profile_paths`); without it, from the current directory.
+    """
     try:
         data, root = load_yaml(text, source)
     except DocumentError as exc:
@@ -193,6 +220,8 @@ def parse_scenario_text(text: str, source: str = "<scenario>") -> tuple[Scenario
     lines = line_map(root)
     if not isinstance(data, dict):
         raise ScenarioError(source, 1, "(top level)", "a scenario is a YAML mapping (name:, traffic:, ...)")
+    if base_dir is not None:
+        resolve_profile_paths(data, base_dir)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -208,7 +237,7 @@ def load_scenario_lines(path: Path | str) -> tuple[Scenario, dict[LinePath, int]
     p = check_path(path, "scenario")
     if not p.exists():
         raise InputError("scenario", str(path), "an existing scenario YAML file (see examples/)")
-    return parse_scenario_text(read_text(p, "scenario"), str(path))
+    return parse_scenario_text(read_text(p, "scenario"), str(path), Path(p).resolve().parent)
 
 
 def load_scenario(path: Path | str) -> Scenario:

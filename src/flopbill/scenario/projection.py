@@ -24,6 +24,7 @@ from flopbill.scenario.result import (
     OptionProjection,
     Payback,
     PricedLatency,
+    RoutedLatency,
     RouterSavings,
     ScenarioResult,
     TrafficProjection,
@@ -108,6 +109,8 @@ def _option(resolved: Resolved, ev: Evaluation, name: str, kind: str, label: str
         latency=_latency(resolved, name),
         cash_monthly_usd=_s(det.cash_usd[0] + one_time) if det.cash_usd is not None else None,
         simulation=det.simulation,
+        offer=resolved.offers.get(name),
+        routed=_routed(resolved, name),
     )
 
 
@@ -124,10 +127,16 @@ def _unserved_requests(ev: Evaluation, det: OptionArrays) -> FloatArray | None:
     return np.asarray(np.nan_to_num(det.unserved_calls[0] / np.where(per > 0, per, 1.0)), dtype=np.float64)
 
 
-def _latency(resolved: Resolved, name: str) -> PricedLatency | None:
+def _latency(resolved: Resolved, name: str, row: str | None = None) -> PricedLatency | None:
     lat = resolved.latency.get(name)
     if lat is None:
         return None
+    plan = resolved.routed.get((row, name)) if row is not None else None
+    given = getattr(next(o for o in resolved.scenario.options if o.name == name), "target_utilization", None)
+    util = resolved.ranges[f"options.{name}.target_utilization"].expected
+    if plan is not None:
+        lat = plan.latency
+        util = util if given is not None else lat.utilization
     slo = resolved.scenario.slo
     cold = resolved.ranges[f"options.{name}.cold_start_s"].expected
     per_user = 1.0 / lat.tpot_s if lat.tpot_s > 0 else float("nan")
@@ -136,12 +145,21 @@ def _latency(resolved: Resolved, name: str) -> PricedLatency | None:
         lat.tpot_s,
         per_user,
         lat.batch,
-        resolved.ranges[f"options.{name}.target_utilization"].expected,
+        util,
         slo.ttft_s,
         slo.tpot_s,
         slo.percentile,
         cold,
     )
+
+
+def _routed(resolved: Resolved, row: str) -> tuple[RoutedLatency, ...]:
+    out = []
+    for (at, name), plan in resolved.routed.items():
+        lat = _latency(resolved, name, at)
+        if at == row and lat is not None:
+            out.append(RoutedLatency(name, plan.share, plan.requests_per_s, lat))
+    return tuple(out)
 
 
 def _fmt_count(x: float) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flopbill.estimate.core.assumptions import Assumption
+from flopbill.scenario.inputs import ChosenOffer
 from flopbill.scenario.simulated import FleetSimulation
 
 Series = tuple[float, ...]
@@ -84,6 +85,9 @@ class OptionProjection:
     per AI request that month (``None`` entries never occur: a month without traffic gives ``nan``).
     ``gross_margin`` is (revenue − recurring cost) / revenue per month; ``None`` without revenue.
     ``gpus`` is the GPU count each month for GPU-backed options (peak replicas × GPUs per replica).
+    ``offer`` (self-hosted options priced from the catalog or pinned to an instance) is the offer billed:
+    the one whose bill over the horizon is least for this fleet, with the cheapest / median / dearest
+    offer's bill as the spread.
     """
 
     name: str
@@ -112,6 +116,8 @@ class OptionProjection:
     latency: PricedLatency | None = None
     cash_monthly_usd: Series | None = None
     simulation: FleetSimulation | None = None  # fleet: {simulate: true}: the simulated months
+    offer: ChosenOffer | None = None  # self-hosted: the catalog offer billed, and the spread over offers
+    routed: tuple[RoutedLatency, ...] = ()  # router / edge: the GPU-backed options it uses, planned there
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,18 @@ class PricedLatency:
     slo_tpot_s: float
     slo_percentile: float
     cold_start_s: float
+
+
+@dataclass(frozen=True)
+class RoutedLatency:
+    """A GPU-backed option inside a router's (or edge option's) row, planned at the traffic it gets there:
+    ``share`` of the scenario's model calls at expected inputs, so its SLO is met at ``share ×`` the
+    busiest hour (a smaller fleet multiplexes less and runs at a lower utilization)."""
+
+    option: str
+    share: float
+    requests_per_s_per_replica: float
+    latency: PricedLatency
 
 
 @dataclass(frozen=True)

@@ -207,8 +207,18 @@ class SelfHostedOption(_GpuOption):
     )
     pricing: Literal["on_demand", "reserved_1y", "reserved_3y", "spot"] = "on_demand"
     provider: str | None = Field(default=None, description="GPU price catalog provider, e.g. aws")
+    instance: str | None = Field(
+        default=None,
+        description="GPU price catalog instance, e.g. p5.48xlarge; default: the offer that bills least",
+    )
+    marketplaces: bool = Field(
+        default=False,
+        description="also consider host marketplaces (Vast.ai, RunPod Community Cloud) when choosing the "
+        "offer; a pinned provider or instance is always allowed",
+    )
     price_usd_per_gpu_hour: NonNegative | None = Field(
-        default=None, description="USD per GPU-hour (ranged); default: the GPU price catalog"
+        default=None,
+        description="USD per GPU-hour (ranged); default: the catalog offer that bills least for this fleet",
     )
     gpus_per_instance: int | None = Field(
         default=None, ge=1, le=64, description="GPUs billed together; default: the catalog offer's instance"
@@ -225,7 +235,11 @@ class OwnedOption(_GpuOption):
     """An open model on GPUs you buy as whole servers: depreciation (or cash), power × PUE, hosting."""
 
     kind: Literal["owned"]
-    purchase_price_usd_per_gpu: NonNegative = Field(description="including its share of the server (ranged)")
+    purchase_price_usd_per_gpu: NonNegative | None = Field(
+        default=None,
+        description="including its share of the server (ranged); default (h100-sxm only): a published "
+        "8-GPU server quotation ÷ 8, $39,625 (Aug 2024, sourced)",
+    )
     gpus_per_server: int = Field(default=8, ge=1, le=64, description="GPUs per server bought (whole servers)")
     server_extras_usd_per_server: NonNegative | None = Field(
         default=None,

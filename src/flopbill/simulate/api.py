@@ -116,7 +116,7 @@ def tables_for(spec: SimulationSpec, max_context_tokens: int) -> StepTables:
         acc,
         opt,
         eff,
-        engine_profile(d.engine),
+        engine_profile(d.engine, acc.id),
         max_context_tokens,
         d.block_tokens,
         d.max_seqs,

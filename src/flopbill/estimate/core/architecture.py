@@ -120,7 +120,8 @@ def param_counts(m: ModelSpec) -> ParamCounts:
     Decoder-only: embedding ``V·d`` (+ learned positions ``n_ctx·d``), per layer attention + FFN
     (dense, or router ``d·E`` + E routed experts + shared experts), norms, and an output head ``V·d``
     unless tied. Active = total minus the routed experts a token does not use:
-    ``(E − k)·expert_params`` per MoE layer.
+    ``(E − k)·expert_params`` per MoE layer. MoE layers: ``(n_layers − n_dense_layers) // moe_layer_step``
+    (Llama 4 Maverick interleaves dense and MoE layers); the other layers hold a dense FFN of width d_ff.
     Encoder-decoder (Vaswani et al. 2017): ``n_layers`` encoder blocks (self-attention + FFN) and
     ``n_decoder_layers`` decoder blocks (self-attention + cross-attention + FFN); one embedding table
     shared by source, target and the output head when ``tied_embeddings``.
@@ -138,8 +139,8 @@ def param_counts(m: ModelSpec) -> ParamCounts:
         total_parts = (embedding, position, attention, ffn_dense, 0.0, 0.0, 0.0, norms, output_head)
         return ParamCounts(*total_parts, active=sum(total_parts))
     assert m.n_experts and m.experts_per_token and m.d_ff_expert
-    n_moe = m.n_layers - m.n_dense_layers
-    ffn_dense = ffn_params(m, m.d_ff) * m.n_dense_layers
+    n_moe = m.n_moe_layers
+    ffn_dense = ffn_params(m, m.d_ff) * m.n_dense_ffn_layers
     expert_one = ffn_params(m, m.d_ff_expert)
     shared_one = ffn_params(m, m.d_ff_shared_expert or m.d_ff_expert)
     experts_routed = expert_one * m.n_experts * n_moe
@@ -165,8 +166,10 @@ def attention_flops_per_token(
 ) -> ArrayLike:
     """Return attention-score FLOPs of one token (QKᵀ and attention·V), forward, all layers.
 
-    A token at position ``t`` attends over ``t`` keys in each full-attention layer and over
-    ``min(t, W)`` keys in a sliding-window layer: ``4·h·d_h·t`` FLOPs per layer (2·h·d_qk·t for
+    A token at position ``t`` attends over ``t`` keys in each full-attention layer, over
+    ``min(t, W)`` keys in a sliding-window layer and over at most ``min(t, C)`` (the tokens of its own
+    chunk; the bound is used for one decode step) in a chunked-attention layer (Llama 4):
+    ``4·h·d_h·t`` FLOPs per layer (2·h·d_qk·t for
     QKᵀ, 2·h·d_v·t for AV). With ``causal_average`` the result is the mean over positions
     ``1..L`` of a sequence of length ``L = position_tokens`` (what training and prefill pay per token):
     ``≈ 2·h·d_h·L`` per layer, which is Kaplan et al. 2020 (Table 1)'s ``2·n_layer·n_ctx·d_attn``.
@@ -183,7 +186,9 @@ def attention_flops_per_token(
     per_key = 2.0 * m.n_heads * (qk + v)
     layers = m.n_decoder_layers or m.n_layers
     n_window = min(m.sliding_window_layers, layers)
+    n_chunk = min(m.chunked_attention_layers, layers - n_window)
     window = float(m.sliding_window_tokens or 0)
+    chunk = float(m.attention_chunk_tokens or 1)
     if causal_average:
         full_keys = (t + 1.0) / 2.0
         # mean over positions 1..L of min(pos, W)
@@ -192,11 +197,25 @@ def attention_flops_per_token(
             (t + 1.0) / 2.0,
             window - window * (window - 1.0) / (2.0 * np.maximum(t, 1.0)),
         )
+        c_keys = _chunked_mean_keys(t, chunk)
     else:
         full_keys = t
         w_keys = np.minimum(t, window)
-    flops = per_key * ((layers - n_window) * full_keys + n_window * w_keys)
+        c_keys = np.minimum(t, chunk)
+    flops = per_key * ((layers - n_window - n_chunk) * full_keys + n_window * w_keys + n_chunk * c_keys)
     return as_output(flops)
+
+
+def _chunked_mean_keys(t: np.ndarray, chunk: float) -> np.ndarray:
+    """Mean keys per query over positions 1..L under chunked local attention with chunk C.
+
+    Position p sees the ``((p − 1) mod C) + 1`` tokens of its own chunk. With ``L = q·C + r``:
+    ``Σ = q·C(C + 1)/2 + r(r + 1)/2``, divided by ``L`` (for L ≤ C this is the causal ``(L + 1)/2``).
+    """
+    length = np.maximum(t, 1.0)
+    q = np.floor(length / chunk)
+    r = length - q * chunk
+    return np.asarray((q * chunk * (chunk + 1.0) / 2.0 + r * (r + 1.0) / 2.0) / length)
 
 
 def forward_flops_per_token(
@@ -274,15 +293,20 @@ def kv_cache_bytes(m: ModelSpec, context_tokens: ArrayLike, kv_dtype: Dtype | st
     """Return KV-cache bytes of one sequence holding ``context_tokens`` tokens (bytes).
 
     Full-attention layers keep every token; sliding-window layers keep ``min(L, W)`` (Mistral 7B:
-    W = 4096 in all layers; Gemma 2: every other layer).
+    W = 4096 in all layers; Gemma 2: every other layer); chunked-attention layers (Llama 4, chunk C)
+    keep at most ``min(L, C)``: the current chunk, an upper bound that engines allocate for.
     """
     check_array(context_tokens, "context_tokens")
     t = np.asarray(context_tokens, dtype=np.float64)
     layers = m.n_decoder_layers or m.n_layers
     n_window = min(m.sliding_window_layers, layers)
+    n_chunk = min(m.chunked_attention_layers, layers - n_window)
     per_layer = kv_values_per_token_per_layer(m) * bytes_per_value(kv_dtype)
     window = float(m.sliding_window_tokens or 0)
-    total = per_layer * ((layers - n_window) * t + n_window * np.minimum(t, window))
+    chunk = float(m.attention_chunk_tokens or 0)
+    total = per_layer * (
+        (layers - n_window - n_chunk) * t + n_window * np.minimum(t, window) + n_chunk * np.minimum(t, chunk)
+    )
     return as_output(total)
 
 

@@ -58,6 +58,14 @@ def _f(x: ArrayLike) -> FloatArray:
     return np.asarray(x, dtype=np.float64)
 
 
+def _slot_sum(x: FloatArray, weights: FloatArray | None) -> FloatArray:
+    """Return ``Σ_h w_h·x[..., h]`` (plain sum without weights): a matrix-vector product on the slot axis."""
+    if weights is None:
+        return np.asarray(x.sum(axis=-1), dtype=np.float64)
+    flat = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    return np.asarray((flat @ weights).reshape(x.shape[:-1]), dtype=np.float64)
+
+
 def replicas_running(
     calls_per_s: ArrayLike,
     capacity_calls_per_s: ArrayLike,
@@ -93,15 +101,22 @@ def day_fleet(
     scale_down_delay_s: ArrayLike,
     slot_s: float = SLOT_S,
     unimodal: bool = False,
+    slot_weights: ArrayLike | None = None,
 ) -> DayFleet:
     """Return one day of the fleet (see the module docstring for every formula); slots on the last axis.
 
     ``unimodal=True`` says each day's load rises once and falls once (as the raised-cosine day does), so
     the instances added over the day are ``max − min`` instead of a sum of positive steps.
+    ``slot_weights`` (unimodal days only) counts slot ``h`` ``w_h`` times: a day symmetric about its
+    busiest hour is billed from its distinct half (hours 0 … 12 of 24 with weights 1, 2, …, 2, 1), the
+    same day at half the work.
 
     The scale-to-zero terms are evaluated only where the floor is 0, and the served share only where a
     ceiling can bind (this runs on samples × months × slots arrays in the Monte Carlo).
     """
+    if slot_weights is not None and not unimodal:
+        raise ValueError("slot_weights describe a unimodal day; pass unimodal=True")
+    w = None if slot_weights is None else _f(slot_weights)
     lam = _f(calls_per_s)
     cap, u = _f(capacity_calls_per_s)[..., None], _f(utilization)[..., None]
     floor, ceiling = _f(min_replicas), _f(max_replicas)[..., None]
@@ -119,11 +134,11 @@ def day_fleet(
     zeros = np.zeros(lam.shape[:-1])
     if bounded:
         served = np.minimum(lam, r * cu)
-        served_calls = served.sum(axis=-1) * slot_s
-        unserved_calls = np.maximum(lam - served, 0.0).sum(axis=-1) * slot_s
+        served_calls = _slot_sum(served, w) * slot_s
+        unserved_calls = _slot_sum(np.maximum(lam - served, 0.0), w) * slot_s
     else:  # r·c·u ≥ λ in every slot: everything is served
-        served_calls, unserved_calls = lam.sum(axis=-1) * slot_s, zeros
-    billed_slots = n.sum(axis=-1)
+        served_calls, unserved_calls = _slot_sum(lam, w) * slot_s, zeros
+    billed_slots = _slot_sum(n, w)
     waits = starts_day = zeros
     if np.any(floor <= 0):
         t = _f(scale_down_delay_s)[..., None]
@@ -132,9 +147,9 @@ def day_fleet(
         starts = np.where(to_zero, lam * quiet * slot_s, 0.0)
         per_start = np.maximum(_f(billing_minimum_s)[..., None], t_c + _f(billing_increment_s)[..., None] / 2)
         first = np.minimum(1.0, (1.0 - quiet) + starts * per_start / slot_s)
-        billed_slots = np.where(to_zero, n - 1.0 + first, n).sum(axis=-1)
-        waits = (starts * (1.0 + lam * t_c)).sum(axis=-1)
-        starts_day = starts.sum(axis=-1)
+        billed_slots = _slot_sum(np.where(to_zero, n - 1.0 + first, n), w)
+        waits = _slot_sum(starts * (1.0 + lam * t_c), w)
+        starts_day = _slot_sum(starts, w)
     # instances added over a (wrapping) day: a unimodal day rises once, from its least to its most
     peak, least = n.max(axis=-1), n.min(axis=-1)
     added = peak - least if unimodal else np.maximum(np.diff(n, axis=-1, prepend=n[..., -1:]), 0.0).sum(-1)
@@ -159,8 +174,11 @@ def serverless_day(
     idle_timeout_s: ArrayLike,
     max_replicas: ArrayLike = np.inf,
     slot_s: float = SLOT_S,
+    slot_weights: ArrayLike | None = None,
 ) -> DayFleet:
     """Return one day of a serverless GPU endpoint: billed per second of replicas up, scaled per request.
+
+    ``slot_weights`` counts slot ``h`` ``w_h`` times (as :func:`day_fleet`).
 
     Busy replica-seconds per slot are ``λ/(c·u)·slot`` (the provider adds replicas as load needs, so no
     whole-replica rounding per hour); the first replica also idles ``T`` (the provider's idle timeout)
@@ -180,13 +198,14 @@ def serverless_day(
     starts = lam * quiet * slot_s
     per_start = np.maximum(_f(billing_minimum_s)[..., None], t_c + _f(billing_increment_s)[..., None] / 2)
     billed = np.maximum(busy, np.minimum(1.0, (1.0 - quiet) + starts * per_start / slot_s))
+    w = None if slot_weights is None else _f(slot_weights)
     return DayFleet(
-        instance_hours=_f((billed * slot_s / 3600.0).sum(axis=-1)),
+        instance_hours=_slot_sum(billed, w) * slot_s / 3600.0,
         peak_instances=_f(np.ceil(busy.max(axis=-1) - 1e-9)),
-        served_calls=_f((served * slot_s).sum(axis=-1)),
-        unserved_calls=_f((np.maximum(lam - served, 0.0) * slot_s).sum(axis=-1)),
-        cold_start_waits=_f((starts * (1.0 + lam * t_c)).sum(axis=-1)),
-        cold_starts=_f(starts.sum(axis=-1)),
+        served_calls=_slot_sum(served, w) * slot_s,
+        unserved_calls=_slot_sum(np.maximum(lam - served, 0.0), w) * slot_s,
+        cold_start_waits=_slot_sum(starts * (1.0 + lam * t_c), w),
+        cold_starts=_slot_sum(starts, w),
     )
 
 

@@ -7,12 +7,12 @@ for one model on one accelerator with one set of options, validates the options,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency
+from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency, ep_imbalance
 from flopbill.catalog.schema import Accelerator, ModelSpec
 from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
@@ -26,7 +26,15 @@ from flopbill.estimate.serving.metrics import (
     serving_cost,
     serving_metrics,
 )
-from flopbill.estimate.serving.step import DeviceArrays, PrecisionArrays, model_terms
+from flopbill.estimate.serving.pipeline import pipeline_metrics, stage_model
+from flopbill.estimate.serving.step import (
+    DeviceArrays,
+    ExpertImbalance,
+    ModelTerms,
+    PrecisionArrays,
+    expert_load_factor,
+    model_terms,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class ServingOptions:
     cuda_graphs: bool = (
         True  # False: eager kernel launches (vLLM --enforce-eager, SGLang --disable-cuda-graph)
     )
+    pp: int = 1  # pipeline-parallel stages of tp GPUs each (flopbill.estimate.serving.pipeline)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class ServingEstimate:
     error_band: float = 0.0
     ttft_static_batch_s: float = 0.0  # static batch of ``batch``: all prompts prefill before decode
     ttft_chunked_s: float = 0.0  # continuous batching at ``batch``: chunked prefill, queue not included
+    pp: int = 1  # pipeline stages; a replica is tp·pp GPUs
 
     def ranges(self) -> dict[str, float | None]:
         """Return low/high bounds of the headline figures for a relative error band ``e``.
@@ -141,7 +151,7 @@ def device_arrays(acc: Accelerator, compute: Dtype, eff: HardwareEfficiency, tp:
         _require(acc, "interconnect bandwidth (needed for tp > 1)", link, "tp")
     attn_peak = acc.peak_flops_per_s.bf16 or acc.peak_flops_per_s.fp16
     _require(acc, "peak bf16 FLOP/s (attention math)", attn_peak, "gpu")
-    domain, network = eff.topology(acc.id)
+    domain, network = acc.topology()
     if tp > domain and network != network:  # NaN: the network beyond the domain is unknown
         raise InputError(
             "tp",
@@ -189,6 +199,7 @@ def runtime_arrays(
                 "eager", engine.id, "an engine with a measured eager-mode kernel cost (vllm, sglang)"
             )
         floor = engine.eager_kernel_floor_s
+    imb = ep_imbalance()
     return RuntimeArrays(
         overhead_s_per_step=engine.overhead_s_per_step.value,
         memory_reserve_fraction=engine.memory_reserve_fraction.value,
@@ -197,12 +208,17 @@ def runtime_arrays(
         kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
         kernel_floor_s=0.0 if floor is None else floor.value,
         attention_dp=1.0 if attention_dp else 0.0,
+        expert_imbalance=None
+        if imb is None
+        else ExpertImbalance(imb.ratio.value, imb.reference_ep, imb.reference_experts_per_rank),
     )
 
 
 def mtp_draft(m: ModelSpec) -> ModelSpec:
     """Return a one-layer copy of ``m``: the cost of a multi-token-prediction head (DeepSeek-V3 §2.2)."""
-    return m.model_copy(update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0})
+    return m.model_copy(
+        update={"n_layers": 1, "n_dense_layers": 0, "sliding_window_layers": 0, "chunked_attention_layers": 0}
+    )
 
 
 #: Most samples per request (test-time compute) and longest speculative draft accepted.
@@ -236,6 +252,7 @@ def validate_options(m: ModelSpec, acc: Accelerator, opt: ServingOptions) -> Non
         raise InputError("batch", opt.batch, "a positive integer or 'max'")
     if opt.attention_dp and not m.is_moe:
         raise InputError("attention_dp", True, f"a mixture-of-experts model ({m.id} is dense)")
+    integer(opt.pp, "pp", lower=1, upper=m.n_layers)
 
 
 def _require(acc: Accelerator, what: str, value: Any, field_name: str) -> None:
@@ -279,29 +296,39 @@ def estimate_serving(
     dev = device_arrays(acc, comp, hw, opt.tp)
     prec = precision_arrays(opt.weights, opt.kv, opt.activations)
     rt = runtime_arrays(engine, opt.attention_dp, opt.cuda_graphs)
-    t = model_terms(m)
+    if opt.pp > 1:  # one scheduler batch per stage (vLLM "virtual engines"), each up to max_num_seqs
+        rt = replace(rt, max_batch_sequences=rt.max_batch_sequences * opt.pp)
+    t = model_terms(stage_model(m, opt.pp))  # the whole model, or its slowest pipeline stage
     spec = _spec(m, opt)
     wl = WorkloadArrays(
         input_tokens, output_tokens, opt.prefix_hit_rate, opt.n_samples, opt.reasoning_multiplier
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)
-    cap = int(engine.max_batch_sequences.value) * (opt.tp if opt.attention_dp else 1)
+    cap = int(engine.max_batch_sequences.value) * (opt.tp if opt.attention_dp else 1) * opt.pp
     _check_fit(m, acc, opt, probe, max_b, cap, float(dev.memory_bytes))
     batch = max_b if opt.batch is None else opt.batch
-    mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
+    if opt.pp == 1:
+        mt = serving_metrics(t, dev, prec, rt, opt.tp, float(batch), wl, spec)
+    else:
+        micro = float(batch) / min(opt.pp, batch)
+        stage = serving_metrics(t, dev, prec, rt, opt.tp, micro, wl, spec)
+        mt = pipeline_metrics(stage, t, dev, rt, wl, prec.activation_bpv, opt.tp, opt.pp, float(batch))
+    gpus_per_replica = opt.tp * opt.pp
     cost = (
         None
         if price_usd_per_gpu_hour is None
-        else serving_cost(mt, wl, opt.tp, price_usd_per_gpu_hour, opt.utilization)
+        else serving_cost(mt, wl, gpus_per_replica, price_usd_per_gpu_hour, opt.utilization)
     )
     notes = _assumptions(hw, measured, engine, opt, comp, price_usd_per_gpu_hour, price_source)
+    if opt.attention_dp and opt.tp > 1 and t.n_moe_layers and rt.expert_imbalance is not None:
+        notes = (*notes, _imbalance_assumption(t, opt.tp, rt.expert_imbalance))
     return ServingEstimate(
         model=m.id,
         accelerator=acc.id,
         engine=engine.id,
         tp=opt.tp,
-        gpus=opt.tp * opt.replicas,
+        gpus=gpus_per_replica * opt.replicas,
         batch=batch,
         max_batch=max_b,
         bound=bound_name(float(mt.step.compute_s), float(mt.step.memory_s)),
@@ -330,6 +357,7 @@ def estimate_serving(
         error_band=error_band,
         ttft_static_batch_s=float(mt.ttft_static_batch_s),
         ttft_chunked_s=float(mt.ttft_chunked_s),
+        pp=opt.pp,
     )
 
 
@@ -384,6 +412,21 @@ def _check_fit(
         raise DoesNotFitError(f"`batch` {opt.batch} does not fit: {why}")
 
 
+def _imbalance_assumption(t: ModelTerms, ep: int, imb: ExpertImbalance) -> Assumption:
+    """The busiest EP rank's load over the mean, with the published figure it is scaled from."""
+    src = ep_imbalance()
+    ref = "" if src is None else f"{src.ratio.ref} ({src.ratio.checked})"
+    gamma = float(expert_load_factor(t, float(ep), imb))
+    return Assumption(
+        "ep_load_factor",
+        round(gamma, 3),
+        f"busiest of {ep} EP ranks ({t.n_experts / ep:g} experts each), scaled from (max-mean)/mean = "
+        f"{imb.ratio} at EP{imb.reference_ep} with {imb.reference_experts_per_rank:g} experts per rank: "
+        f"{ref}",
+        "extrapolation: one model (DeepSeek-R1) and one dataset; no expert load balancer assumed",
+    )
+
+
 def _assumptions(
     hw: HardwareEfficiency,
     measured: bool,
@@ -421,6 +464,15 @@ def _assumptions(
     ]
     if price is not None:
         items.append(Assumption("price_usd_per_gpu_hour", price, price_source))
+    if opt.pp > 1:
+        items.append(
+            Assumption(
+                "pipeline_parallel",
+                opt.pp,
+                "slowest stage = ceil(L/pp) layers + head; min(pp, batch) micro-batches in flight; "
+                "stage steps in series per token, prefill chunks overlap across stages (GPipe fill)",
+            )
+        )
     if opt.spec_k:
         draft = "draft model" if opt.draft is not None else "one MTP layer of the target"
         items.append(Assumption("speculative_decoding", f"k={opt.spec_k}, α={opt.spec_acceptance}", draft))

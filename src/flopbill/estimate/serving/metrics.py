@@ -29,6 +29,7 @@ import numpy as np
 
 from flopbill.estimate.serving.step import (
     DeviceArrays,
+    ExpertImbalance,
     ModelTerms,
     PrecisionArrays,
     StepTime,
@@ -70,6 +71,7 @@ class RuntimeArrays:
     kv_free_fraction: Any = 1.0
     kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
     attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
+    expert_imbalance: ExpertImbalance | None = None  # published EP load imbalance (None: balanced)
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,17 @@ def _draft_step(
     if spec.draft is None:
         return 0.0
     step = decode_step(
-        spec.draft, dev, prec, tp, batch, ctx, 1.0, rt.overhead_s_per_step, rt.attention_dp, rt.kernel_floor_s
+        spec.draft,
+        dev,
+        prec,
+        tp,
+        batch,
+        ctx,
+        1.0,
+        rt.overhead_s_per_step,
+        rt.attention_dp,
+        rt.kernel_floor_s,
+        rt.expert_imbalance,
     )
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
@@ -268,7 +280,17 @@ def serving_metrics(
     k = np.asarray(spec.draft_tokens, dtype=np.float64)
     tau = expected_tokens_per_step(k, spec.acceptance)
     target = decode_step(
-        t, dev, prec, tp, b, ctx_avg, k + 1.0, rt.overhead_s_per_step, rt.attention_dp, rt.kernel_floor_s
+        t,
+        dev,
+        prec,
+        tp,
+        b,
+        ctx_avg,
+        k + 1.0,
+        rt.overhead_s_per_step,
+        rt.attention_dp,
+        rt.kernel_floor_s,
+        rt.expert_imbalance,
     )
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
@@ -330,8 +352,10 @@ def one_prompt_prefill(
         rt.overhead_s_per_step,
         rt.attention_dp,
         rt.kernel_floor_s,
+        rt.expert_imbalance,
     )
-    return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=pre.compute_s + pre.comm_s)
+    batched = pre.compute_s if pre.amortized_s is None else pre.amortized_s
+    return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=batched + pre.comm_s)
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,7 @@ def _device_grid(
                         bytes_per_value(kept),
                         c.price_usd_per_gpu_hour,
                         bytes_per_value(kv),
-                        *e.topology(a.id),
+                        *a.topology(),
                         e.eta_flops_for(Dtype.BF16.value),
                     )
                 )

@@ -39,6 +39,7 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, cast
 
 import numpy as np
@@ -75,13 +76,14 @@ class ModelTerms:
     kv_shard_limit: int  # TP ranks that can split the KV cache (KV heads; 1 for MLA: latent replicated)
     replicated_params: float = 0.0  # attention + dense-FFN weights each rank holds under attention DP
     kernels_per_layer: float = 0.0  # GPU kernels one decoder layer launches in decode (excl. all-reduces)
+    expert_ffn_width: int = 0  # inner size of one routed expert (0 for dense models)
 
 
 def model_terms(m: ModelSpec) -> ModelTerms:
     """The :class:`ModelTerms` of a model (:func:`flopbill.estimate.core.architecture.param_counts`)."""
     pc = param_counts(m)
     kept = pc.embedding + pc.position + pc.output_head + pc.norms
-    n_moe = (m.n_layers - m.n_dense_layers) if m.is_moe else 0
+    n_moe = m.n_moe_layers
     expert = ffn_params(m, m.d_ff_expert) if m.is_moe and m.d_ff_expert else 0.0
     block = pc.attention + pc.ffn_dense + pc.experts_shared + pc.router
     return ModelTerms(
@@ -101,6 +103,7 @@ def model_terms(m: ModelSpec) -> ModelTerms:
         kv_shard_limit=1 if m.is_mla else m.kv_heads,
         replicated_params=pc.attention + pc.ffn_dense,
         kernels_per_layer=kernels_per_layer(m),
+        expert_ffn_width=(m.d_ff_expert or 0) if m.is_moe else 0,
     )
 
 
@@ -116,7 +119,7 @@ MLA_EXTRA_KERNELS = 3.0
 
 def kernels_per_layer(m: ModelSpec) -> float:
     """Return the mean number of decode kernels per decoder layer (count; see ``DENSE_LAYER_KERNELS``)."""
-    moe_share = (m.n_layers - m.n_dense_layers) / m.n_layers if m.is_moe else 0.0
+    moe_share = m.n_moe_layers / m.n_layers
     mla = MLA_EXTRA_KERNELS if m.is_mla else 0.0
     return DENSE_LAYER_KERNELS + mla + MOE_EXTRA_KERNELS * moe_share
 
@@ -130,6 +133,7 @@ class StepTime:
     roofline_s: Any  # Σ over kernel groups of max(compute, memory)
     comm_s: Any
     overhead_s: Any
+    amortized_s: Any = None  # prefill batched with others (weights read once for all): per-token work, s
 
     @property
     def total_s(self) -> Any:
@@ -161,6 +165,91 @@ def weight_bytes_read(
         return dense
     touched = expected_experts_touched(t.n_experts, t.experts_per_token, np.maximum(tokens_in_step, 1.0))
     return cast(ArrayLike, dense + t.n_moe_layers * np.asarray(touched) * t.expert_params * w)
+
+
+def routed_expert_flops_per_token(t: ModelTerms) -> float:
+    """Return matmul FLOPs of one token in the routed experts: ``n_moe · k · 2 · P_expert`` (0 if dense)."""
+    return float(t.n_moe_layers * t.experts_per_token * 2.0 * t.expert_params)
+
+
+def routed_expert_weight_bytes(t: ModelTerms, tokens_in_step: ArrayLike, weight_bpv: ArrayLike) -> ArrayLike:
+    """Return routed-expert weight bytes one step reads, ``n_moe · E_touched(T) · P_expert · bpv`` (bytes)."""
+    if not t.n_moe_layers:
+        return cast(ArrayLike, np.zeros_like(np.asarray(tokens_in_step, dtype=np.float64)))
+    touched = expected_experts_touched(t.n_experts, t.experts_per_token, np.maximum(tokens_in_step, 1.0))
+    return cast(ArrayLike, t.n_moe_layers * np.asarray(touched) * t.expert_params * np.asarray(weight_bpv))
+
+
+def moe_activation_bytes_per_gpu(
+    t: ModelTerms,
+    tokens_in_step: ArrayLike,
+    activation_bpv: ArrayLike,
+    tp: ArrayLike,
+    attention_dp: ArrayLike,
+) -> ArrayLike:
+    """Return activation bytes the routed-expert kernels move through HBM in one step, per GPU (bytes).
+
+    A fused MoE layer (vLLM ``fused_moe``, TensorRT-LLM ``CutlassFusedMoE``, SGLang's Triton/DeepGEMM
+    path) runs permute → grouped GEMM 1 → gated activation → grouped GEMM 2 → un-permute and weighted
+    sum, each a kernel that reads its input from and writes its output to HBM. Per token and MoE layer,
+    with ``k`` experts, hidden size ``d`` and expert width ``f``: permute reads ``d`` and writes ``k·d``;
+    GEMM 1 reads ``k·d`` and writes ``k·2f``; the activation reads ``k·2f`` and writes ``k·f``; GEMM 2
+    reads ``k·f`` and writes ``k·d``; the weighted sum reads ``k·d`` and writes ``d``:
+    ``≈ k·(4·d + 6·f)`` values (the two ``d`` terms outside ``k`` dropped). Under TP every rank holds
+    ``f/tp`` of each expert but all ``k·d`` hidden copies, ``k·(4·d + 6·f/tp)``; under expert
+    parallelism each rank does ``1/ep`` of the token-expert pairs in full, ``k·(4·d + 6·f)/ep``.
+    """
+    if not t.n_moe_layers:
+        return cast(ArrayLike, np.zeros_like(np.asarray(tokens_in_step, dtype=np.float64)))
+    tp_a = np.asarray(tp, dtype=np.float64)
+    d, f, k = float(t.d_model), float(t.expert_ffn_width), float(t.experts_per_token)
+    per_pair = np.where(np.asarray(attention_dp) > 0, (4.0 * d + 6.0 * f) / tp_a, 4.0 * d + 6.0 * f / tp_a)
+    values = np.asarray(tokens_in_step, dtype=np.float64) * t.n_moe_layers * k * per_pair
+    return cast(ArrayLike, values * np.asarray(activation_bpv))
+
+
+@dataclass(frozen=True)
+class ExpertImbalance:
+    """A published expert-parallel load imbalance: ``(max − mean)/mean`` routed tokens per rank, and where.
+
+    ``ratio`` was measured at ``reference_ep`` ranks holding ``reference_experts_per_rank`` experts each
+    (see ``moe_ep_imbalance`` in ``serving_efficiency.yaml``).
+    """
+
+    ratio: float
+    reference_ep: int
+    reference_experts_per_rank: float
+
+
+def _expected_max_standard_normal(n: np.ndarray) -> np.ndarray:
+    """Return ``E[max of n standard normals]`` by Blom's approximation ``Φ⁻¹((n − 0.375)/(n + 0.25))``."""
+    inv = np.frompyfunc(lambda x: NormalDist().inv_cdf(float(x)), 1, 1)
+    unique, index = np.unique(np.maximum(n, 2.0), return_inverse=True)
+    values = np.asarray(inv((unique - 0.375) / (unique + 0.25)), dtype=np.float64)
+    return cast(np.ndarray, values[index].reshape(np.shape(n)))
+
+
+def expert_load_factor(t: ModelTerms, ep: ArrayLike, imbalance: ExpertImbalance | None) -> ArrayLike:
+    """Return the busiest expert-parallel rank's routed tokens over the mean, ``γ ≥ 1`` (ratio).
+
+    A rank holds ``n = E/ep`` experts; if per-expert loads vary independently with coefficient of
+    variation ``c``, a rank's load varies with ``c/√n`` and the busiest of ``ep`` ranks sits about
+    ``z(ep)`` standard deviations above the mean (``z`` the expected maximum of ``ep`` standard normals).
+    The published ratio ``r₀`` at ``(ep₀, n₀)`` fixes the scale:
+    ``γ = 1 + r₀ · √(n₀/n) · z(ep)/z(ep₀)``. ``1`` for one rank, a dense model or no published figure.
+    Check of the independence assumption on the source's own numbers (TensorRT-LLM tech blog 4, Table 1,
+    DeepSeek-R1 EP32, no EPLB): per-expert std/mean 164.1/128 = 1.28 predicts a per-rank 1.28/√8 = 0.45,
+    measured 491.6/1024 = 0.48.
+    """
+    ep_a = np.asarray(ep, dtype=np.float64)
+    if imbalance is None or not t.n_moe_layers:
+        return cast(ArrayLike, np.ones_like(ep_a))
+    per_rank = t.n_experts / np.maximum(ep_a, 1.0)
+    z = _expected_max_standard_normal(ep_a) / float(
+        _expected_max_standard_normal(np.asarray(float(imbalance.reference_ep)))
+    )
+    gamma = 1.0 + imbalance.ratio * np.sqrt(imbalance.reference_experts_per_rank / per_rank) * z
+    return cast(ArrayLike, np.where(ep_a > 1.0, gamma, 1.0))
 
 
 def kv_bytes_per_sequence(t: ModelTerms, context_tokens: ArrayLike, kv_bpv: ArrayLike) -> ArrayLike:
@@ -220,17 +309,20 @@ def alltoall_time_s(
     ranks: ArrayLike,
     interconnect_bidir_bytes_per_s: ArrayLike,
     latency_s: ArrayLike,
+    load_factor: ArrayLike = 1.0,
 ) -> ArrayLike:
     """Return expert-parallel communication seconds of one step: dispatch + combine in every MoE layer.
 
     Each rank sends its ``T/ep`` tokens' hidden states to their ``k`` experts, ``(ep−1)/ep`` of them on
     other ranks: ``(T/ep)·k·d·bpv·(ep−1)/ep`` bytes each way per all-to-all, over one direction of the
     link, plus one latency; two all-to-alls (dispatch, combine) per MoE layer (DeepSeek-V3 report §3.2;
-    DeepEP). 0 for one rank or a dense model.
+    DeepEP). 0 for one rank or a dense model. ``load_factor`` (:func:`expert_load_factor`): the busiest
+    rank receives that many times the mean, and the all-to-all waits for it.
     """
     ep = np.asarray(ranks, dtype=np.float64)
     one_way = np.asarray(interconnect_bidir_bytes_per_s, dtype=np.float64) / 2.0
     sent = np.asarray(tokens_in_step) / ep * t.experts_per_token * t.d_model * np.asarray(activation_bpv)
+    sent = sent * np.asarray(load_factor)
     each = sent * (ep - 1.0) / ep / one_way + latency_s
     return cast(ArrayLike, np.where(ep > 1.0, 2.0 * t.n_moe_layers * each, 0.0))
 
@@ -243,13 +335,14 @@ def step_comm_time_s(
     interconnect_bidir_bytes_per_s: ArrayLike,
     latency_s: ArrayLike,
     attention_dp: ArrayLike = 0.0,
+    ep_load_factor: ArrayLike = 1.0,
 ) -> ArrayLike:
     """Return communication seconds of one step: TP all-reduces, or EP all-to-alls under attention DP."""
     tp_part = tp_comm_time_s(t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s)
     if not t.n_moe_layers:
         return tp_part
     ep_part = alltoall_time_s(
-        t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s
+        t, tokens_in_step, activation_bpv, tp, interconnect_bidir_bytes_per_s, latency_s, ep_load_factor
     )
     return cast(ArrayLike, np.where(np.asarray(attention_dp) > 0, ep_part, tp_part))
 
@@ -361,6 +454,28 @@ class PrecisionArrays:
     activation_bpv: Any
 
 
+def _expert_group_times(
+    t: ModelTerms,
+    dev: DeviceArrays,
+    prec: PrecisionArrays,
+    tp: np.ndarray,
+    tokens: np.ndarray,
+    weight_bytes_gpu: np.ndarray,
+    attention_dp: ArrayLike,
+    load: np.ndarray,
+) -> tuple[Any, Any]:
+    """Return (compute, memory) seconds of the routed-expert kernels on one GPU: FLOPs, and expert weights
+    plus :func:`moe_activation_bytes_per_gpu`. ``load`` scales the token-proportional work (FLOPs,
+    activations) to the busiest EP rank (:func:`expert_load_factor`).
+    """
+    flops = load * tokens * routed_expert_flops_per_token(t) / tp
+    act = np.asarray(moe_activation_bytes_per_gpu(t, tokens, prec.activation_bpv, tp, attention_dp))
+    return (
+        compute_time_s(flops, dev.peak_flops_per_s, dev.eta_flops),
+        memory_time_s(weight_bytes_gpu + load * act, dev.bandwidth_bytes_per_s, dev.eta_bw),
+    )
+
+
 def decode_step(
     t: ModelTerms,
     dev: DeviceArrays,
@@ -372,6 +487,7 @@ def decode_step(
     overhead_s: ArrayLike = 0.0,
     attention_dp: ArrayLike = 0.0,
     kernel_floor_s: ArrayLike = 0.0,
+    expert_imbalance: ExpertImbalance | None = None,
 ) -> StepTime:
     """Return the time of one decode (or speculative verify) step of ``batch`` sequences (s, per replica).
 
@@ -380,20 +496,30 @@ def decode_step(
     ``max(T·attn(L) / (tp·peak_attn·η), B·KV(L)/kv_shards / (bw·η))``, with ``T = B·q`` tokens
     (``q = k+1`` when verifying a draft). Attention math runs at the bf16 peak whatever the weight format.
     ``attention_dp`` (1/0): attention data parallelism with expert parallelism (module docstring); the
-    roofline is raised to :func:`kernel_floor_time_s` of ``kernel_floor_s``.
+    roofline is raised to :func:`kernel_floor_time_s` of ``kernel_floor_s``. MoE: the routed experts are
+    a kernel group of their own (:func:`_expert_group_times`), the busiest EP rank carrying
+    :func:`expert_load_factor` of ``expert_imbalance`` times the mean.
     """
     b = np.asarray(batch, dtype=np.float64)
     tokens = b * np.asarray(tokens_per_sequence, dtype=np.float64)
     tp_a = np.asarray(tp, dtype=np.float64)
-    lin_c = compute_time_s(tokens * t.linear_flops_per_token / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     attn = np.asarray(decode_attention_flops_per_token(t, context_tokens))
     att_c = compute_time_s(tokens * attn / tp_a, dev.attention_peak_flops_per_s, dev.attention_eta)
     w_read = weight_bytes_read(t, tokens, prec.weight_bpv, prec.kept_bpv)
-    w_bytes = weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp)
+    w_bytes = np.asarray(weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp))
     kv = b * kv_bytes_per_sequence(t, context_tokens, prec.kv_bpv) / kv_shards(t, tp_a, attention_dp)
-    lin_m = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
     att_m = memory_time_s(kv, dev.bandwidth_bytes_per_s, dev.eta_bw)
-    roofline = np.maximum(lin_c, lin_m) + np.maximum(att_c, att_m)
+    # Matmuls as two kernel groups run one after the other, each its own roofline: routed experts, the rest.
+    load = np.where(np.asarray(attention_dp) > 0, expert_load_factor(t, tp_a, expert_imbalance), 1.0)
+    exp_w = np.asarray(routed_expert_weight_bytes(t, tokens, prec.weight_bpv)) / tp_a
+    exp_c, exp_m = _expert_group_times(t, dev, prec, tp_a, tokens, exp_w, attention_dp, load)
+    rest_flops = tokens * (t.linear_flops_per_token - routed_expert_flops_per_token(t)) / tp_a
+    rest_c = compute_time_s(rest_flops, dev.peak_flops_per_s, dev.eta_flops)
+    rest_m = memory_time_s(w_bytes - exp_w, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    lin_c = np.asarray(rest_c) + exp_c
+    lin_m = np.asarray(rest_m) + exp_m
+    matmuls = np.maximum(rest_c, rest_m) + np.maximum(exp_c, exp_m)
+    roofline = matmuls + np.maximum(att_c, att_m)
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(lin_m) + att_m,
@@ -406,6 +532,7 @@ def decode_step(
             dev.link_bidir_bytes_per_s(tp_a),
             dev.allreduce_latency_s,
             attention_dp,
+            load,
         ),
         overhead_s=np.asarray(overhead_s, dtype=np.float64),
     )
@@ -422,6 +549,7 @@ def prefill_time(
     overhead_s: ArrayLike = 0.0,
     attention_dp: ArrayLike = 0.0,
     kernel_floor_s: ArrayLike = 0.0,
+    expert_imbalance: ExpertImbalance | None = None,
 ) -> StepTime:
     """Return the time to prefill one prompt on one replica (s), in chunks of ``chunk_tokens``.
 
@@ -429,7 +557,8 @@ def prefill_time(
     for ``n`` new tokens; attention: the causal FLOPs of :func:`prefill_flops` beyond the matmuls at the
     bf16 peak (FlashAttention is compute-bound). TP all-reduces carry the new tokens' activations
     (``n·d`` values in all, plus one latency per all-reduce of each chunk); one framework overhead per
-    chunk. Used alone for TTFT, and per request for the GPU time prefill takes.
+    chunk. Used alone for TTFT, and per request for the GPU time prefill takes (``amortized_s``: the
+    compute, and for MoE the routed experts' activation traffic, which batching does not amortize).
     """
     tp_a = np.asarray(tp, dtype=np.float64)
     new = np.maximum(np.asarray(prompt_tokens, dtype=np.float64) - np.asarray(cached_tokens), 0.0)
@@ -440,10 +569,20 @@ def prefill_time(
     w_bytes = n_chunks * np.asarray(weight_bytes_per_gpu(t, w_read, prec.weight_bpv, tp_a, attention_dp))
     lin_flops = np.asarray(prefill_linear_flops(t, new))
     attn_flops = np.asarray(prefill_flops(t, prompt_tokens, cached_tokens)) - lin_flops
-    lin_c = compute_time_s(lin_flops / tp_a, dev.peak_flops_per_s, dev.eta_flops)
     attn_ranks = np.where(np.asarray(attention_dp) > 0, 1.0, tp_a)  # a prompt's attention: one DP rank
     att_c = compute_time_s(attn_flops / attn_ranks, dev.attention_peak_flops_per_s, dev.attention_eta)
-    mem = memory_time_s(w_bytes, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    # Matmuls as two kernel groups (routed experts, the rest), each its own roofline, as in decode_step.
+    load = np.where(np.asarray(attention_dp) > 0, expert_load_factor(t, tp_a, expert_imbalance), 1.0)
+    exp_w = n_chunks * np.asarray(routed_expert_weight_bytes(t, tokens_per_chunk, prec.weight_bpv)) / tp_a
+    exp_c, exp_m = _expert_group_times(t, dev, prec, tp_a, new, exp_w, attention_dp, load)
+    _, exp_act_m = _expert_group_times(t, dev, prec, tp_a, new, np.zeros_like(exp_w), attention_dp, load)
+    rest_c = compute_time_s(
+        lin_flops / tp_a - new * routed_expert_flops_per_token(t) / tp_a, dev.peak_flops_per_s, dev.eta_flops
+    )
+    rest_m = memory_time_s(w_bytes - exp_w, dev.bandwidth_bytes_per_s, dev.eta_bw)
+    lin_c = np.asarray(rest_c) + exp_c
+    mem = np.asarray(rest_m) + exp_m
+    matmuls = np.maximum(rest_c, rest_m) + np.maximum(exp_c, exp_m)
     comm_one = step_comm_time_s(  # mean chunk: a short last chunk carries only its own tokens
         t,
         new / n_chunks,
@@ -452,15 +591,18 @@ def prefill_time(
         dev.link_bidir_bytes_per_s(tp_a),
         dev.allreduce_latency_s,
         attention_dp,
+        load,
     )
     return StepTime(
         compute_s=np.asarray(lin_c) + att_c,
         memory_s=np.asarray(mem),
-        roofline_s=np.maximum(
-            np.maximum(lin_c, mem) + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)
-        ),
+        roofline_s=np.maximum(matmuls + att_c, n_chunks * kernel_floor_time_s(t, kernel_floor_s)),
         comm_s=n_chunks * comm_one,
         overhead_s=n_chunks * np.asarray(overhead_s, dtype=np.float64),
+        # batched, every DP rank prefills its own prompts at once: a prompt's attention is 1/tp of the replica
+        amortized_s=np.asarray(rest_c)
+        + np.maximum(exp_c, exp_act_m)
+        + compute_time_s(attn_flops / tp_a, dev.attention_peak_flops_per_s, dev.attention_eta),
     )
 
 

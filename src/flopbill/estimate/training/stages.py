@@ -137,8 +137,7 @@ def lora_params(m: ModelSpec, rank: int, active: bool = False) -> float:
     shared_f = m.d_ff_shared_expert or m.d_ff_expert
     moe_ffn = mats * ((d + m.d_ff_expert) * routed + (d + shared_f) * m.n_shared_experts)
     dense_ffn = mats * (d + m.d_ff)
-    n_moe = m.n_layers - m.n_dense_layers
-    return float(rank * (attention * layers + dense_ffn * m.n_dense_layers + moe_ffn * n_moe))
+    return float(rank * (attention * layers + dense_ffn * m.n_dense_ffn_layers + moe_ffn * m.n_moe_layers))
 
 
 def _forward_flops(m: ModelSpec, tokens: float, seq_len: int) -> float:
