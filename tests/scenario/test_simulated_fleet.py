@@ -226,4 +226,4 @@ def test_a_replica_wider_than_an_instance_is_compared_in_the_offer_s_gpu_hours()
     assert m.analytic_gpu_hours_billed == pytest.approx(
         replicas * 4 * 24.0 * resolved.scenario.days_per_month, rel=0.01
     )
-    assert abs(m.gpu_hours_billed / m.analytic_gpu_hours_billed - 1.0) < 1.0 / 24.0
+    assert abs(m.gpu_hours_billed / m.analytic_gpu_hours_billed - 1.0) <= 1.0 / 24.0 + 1e-9  # ≤ 1 h more
