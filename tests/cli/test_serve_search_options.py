@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def _search(run_cli, *extra: str):  # type: ignore[no-untyped-def]
     code, out, err = run_cli(
@@ -118,3 +120,21 @@ def test_disaggregated_pools(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert d["prefill_replicas"] >= 1 and d["decode_replicas"] >= 1 and d["kv_transfer_s"] > 0
     code, _, err = run_cli(["serve", "--model", "llama-3.1-8b", "--disaggregated"])
     assert code == 2 and "--rps" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--search", "--rps", "20", "--tp", "3"],
+        ["--rps", "20", "--tp", "3"],
+        ["--search", "--disaggregated", "--rps", "20", "--prefill-tp", "3"],
+    ],
+)
+def test_a_tp_that_cannot_split_the_heads_is_refused_as_such(run_cli, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Llama 3.1 70B: 64 attention heads, 8 KV heads. TP 3 divides neither, so the answer is not "does not
+    fit, try a larger TP" but the flag with the degrees that split both: divisors of 64 that divide or are
+    multiples of 8 → 1, 2, 4, 8, 16, 32, 64."""
+    code, _, err = run_cli(["serve", "--model", "llama-3.1-70b", *args])
+    flag = "--prefill-tp" if "--prefill-tp" in args else "--tp"
+    assert code == 2 and err.startswith(f"error: {flag}: 3 is not allowed")
+    assert err.rstrip().endswith("1, 2, 4, 8, 16, 32, 64")

@@ -53,6 +53,7 @@ from flopbill.estimate.serving.search import (
     WorkloadOptions,
     at_least,
     cheapest,
+    check_tp,
     pareto_front,
     search_serving,
     search_serving_lengths,
@@ -449,6 +450,13 @@ def _workload(kw: dict[str, Any]) -> WorkloadOptions:
     )
 
 
+def _check_tps(m: ModelSpec, kw: dict[str, Any]) -> None:
+    """Refuse a given ``--tp`` / ``--prefill-tp`` that cannot split the model's heads (the allowed named)."""
+    for flag in ("tp", "prefill_tp"):
+        if kw.get(flag):
+            check_tp(m, kw[flag], "--" + flag.replace("_", "-"))
+
+
 def _run_search(
     m: ModelSpec,
     only_gpu: str | None,
@@ -485,6 +493,7 @@ def _run_search(
             "--min-precision", kw["min_precision"], "a floor that leaves a weight and a KV format"
         )
     tps = (kw["tp"] or 1,) if capacity else ((kw["tp"],) if kw["tp"] else default.tps)
+    _check_tps(m, kw)
     fixed_batch = _batch(kw["batch"])
     batches = (fixed_batch,) if fixed_batch is not None else default.batches
     grid = SearchGrid(tps=tps, weights=weights, kvs=kvs, batches=batches)

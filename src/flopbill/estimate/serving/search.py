@@ -368,11 +368,21 @@ def _queue_fleet(
     return _Fleet(replicas, wait)
 
 
+def tp_splits_heads(m: ModelSpec, tp: int) -> bool:
+    """Whether ``tp`` divides the attention heads and divides or multiplies the KV heads (MLA: any KV)."""
+    return tp >= 1 and m.n_heads % tp == 0 and (m.is_mla or m.kv_heads % tp == 0 or tp % m.kv_heads == 0)
+
+
+def check_tp(m: ModelSpec, tp: int, field: str = "tp") -> None:
+    """Raise :class:`InputError` for a TP degree that cannot split ``m``'s heads, naming the ones that can."""
+    if not tp_splits_heads(m, tp):
+        ok = ", ".join(str(t) for t in range(1, m.n_heads + 1) if tp_splits_heads(m, t))
+        raise InputError(field, tp, f"a TP degree that splits the heads of {m.id}: {ok}")
+
+
 def _tp_allowed(m: ModelSpec, tps: tuple[int, ...]) -> Any:
     """Return, per TP degree, whether it divides the attention heads and divides or multiplies KV heads."""
-    return np.array(
-        [m.n_heads % t == 0 and (m.is_mla or m.kv_heads % t == 0 or t % m.kv_heads == 0) for t in tps]
-    )[None, :, None]
+    return np.array([tp_splits_heads(m, t) for t in tps])[None, :, None]
 
 
 def cheapest(result: SearchResult, n: int = 10) -> Any:
