@@ -146,3 +146,13 @@ def test_marketplace_offers_are_recognised_by_provider_and_tier() -> None:
     assert kinds[("runpod", "H100 SXM (Secure Cloud)")] is False
     assert kinds[("aws", "p5.48xlarge")] is False
     assert kinds[("cudo", "sapphire-rapids-h100_1x2v4gb")] is False
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, "true"])
+def test_marketplaces_takes_only_a_boolean(value: object) -> None:
+    """A YAML ``true``/``false`` only: a quoted "yes" or a number is refused naming the field, not read
+    as a boolean (the flag decides which offers price the fleet)."""
+    from flopbill.errors import InputError
+
+    with pytest.raises(InputError, match=r"options\[0\]\.marketplaces"):
+        _run(replicas=1, months=1, marketplaces=value)

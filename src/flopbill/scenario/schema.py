@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from flopbill.checks import schema_numbers
 from flopbill.estimate.pricing.api import DEFAULT_PRICES_AT
@@ -185,7 +185,7 @@ class FleetSettings(Strict):
     scaling: Literal["fixed", "autoscale"] = Field(
         default="fixed", description="fixed: sized for each month's peak, always on; autoscale: follows load"
     )
-    simulate: bool = Field(default=False, description="bill the point projection from a simulated day")
+    simulate: StrictBool = Field(default=False, description="bill the point projection from a simulated day")
     max_requests_per_day: int = Field(
         default=20_000,
         ge=100,
@@ -211,7 +211,7 @@ class SelfHostedOption(_GpuOption):
         default=None,
         description="GPU price catalog instance, e.g. p5.48xlarge; default: the offer that bills least",
     )
-    marketplaces: bool = Field(
+    marketplaces: StrictBool = Field(
         default=False,
         description="also consider host marketplaces (Vast.ai, RunPod Community Cloud) when choosing the "
         "offer; a pinned provider or instance is always allowed",
