@@ -28,6 +28,14 @@ N_FLOATS = 6
 ITL_LOW_S = 1e-5
 ITL_RATIO = 1.001
 ITL_BINS = 23_030  # up to 1e-5 · 1.001^23030 ≈ 1e5 s
+# per-request arrays are compact where exact (a simulated day can hold tens of millions of requests):
+# token and block counts, request indices and replica numbers int32, flags int8; times stay float64
+COUNT_DTYPE = np.int32
+FLAG_DTYPE = np.int8
+#: A request's input (or output) tokens at most: their sum and every count derived from them fit int32.
+MAX_REQUEST_TOKENS = 2**30
+#: Requests of one run at most (request indices are int32).
+MAX_REQUESTS = 2**31 - 1
 
 
 class Config(NamedTuple):
@@ -54,13 +62,17 @@ class Config(NamedTuple):
 
 
 class Requests(NamedTuple):
-    """The requests of a run, sorted by arrival (inputs; never changed by the kernel)."""
+    """The requests of a run, sorted by arrival (inputs; never changed by the kernel).
+
+    Token counts are :data:`COUNT_DTYPE` (int32, exact: a request's tokens are bounded by
+    :data:`MAX_REQUEST_TOKENS`); the kernel's arithmetic on them is int64 (numba widens).
+    """
 
     arrival_s: np.ndarray  # float64
-    prompt_tokens: np.ndarray  # int64
-    output_tokens: np.ndarray  # int64
-    group: np.ndarray  # int64, -1 = no shared prefix
-    prefix_tokens: np.ndarray  # int64, tokens of the shared prefix
+    prompt_tokens: np.ndarray  # COUNT_DTYPE
+    output_tokens: np.ndarray  # COUNT_DTYPE
+    group: np.ndarray  # COUNT_DTYPE, -1 = no shared prefix
+    prefix_tokens: np.ndarray  # COUNT_DTYPE, tokens of the shared prefix
 
 
 class Tables(NamedTuple):
@@ -125,21 +137,20 @@ class State(NamedTuple):
 def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: int) -> State:
     """Return a fresh state for ``n`` requests and ``cfg.max_replicas`` replica slots."""
     r = cfg.max_replicas
-    nan = np.full(n, np.nan)
     return State(
-        computed=np.zeros(n, np.int64),
-        generated=np.zeros(n, np.int64),
-        held_blocks=np.zeros(n, np.int64),
-        next_in_queue=np.full(n, -1, np.int64),
-        admit_s=nan.copy(),
-        first_token_s=nan.copy(),
-        finish_s=nan.copy(),
-        dropped=np.zeros(n, np.int64),
-        preemptions=np.zeros(n, np.int64),
-        cached_tokens=np.zeros(n, np.int64),
-        last_token_s=nan.copy(),
-        holds_prefix=np.zeros(n, np.int64),
-        replica_of=np.full(n, -1, np.int64),
+        computed=np.zeros(n, COUNT_DTYPE),
+        generated=np.zeros(n, COUNT_DTYPE),
+        held_blocks=np.zeros(n, COUNT_DTYPE),
+        next_in_queue=np.full(n, -1, COUNT_DTYPE),
+        admit_s=np.full(n, np.nan),
+        first_token_s=np.full(n, np.nan),
+        finish_s=np.full(n, np.nan),
+        dropped=np.zeros(n, FLAG_DTYPE),
+        preemptions=np.zeros(n, COUNT_DTYPE),
+        cached_tokens=np.zeros(n, COUNT_DTYPE),
+        last_token_s=np.full(n, np.nan),
+        holds_prefix=np.zeros(n, FLAG_DTYPE),
+        replica_of=np.full(n, -1, COUNT_DTYPE),
         r_state=np.zeros(r, np.int64),
         r_ready_at=np.full(r, np.inf),
         r_since=np.zeros(r),

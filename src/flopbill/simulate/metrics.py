@@ -29,12 +29,17 @@ class Distribution:
     p99: float | None
 
 
-def distribution(values: np.ndarray) -> Distribution:
-    """Return mean and p50/p90/p95/p99 (numpy's linear interpolation) of ``values`` (s)."""
+def distribution(values: np.ndarray, overwrite: bool = False) -> Distribution:
+    """Return mean and p50/p90/p95/p99 (numpy's linear interpolation) of ``values`` (s), exact.
+
+    ``overwrite=True`` lets the percentiles partially sort ``values`` in place (the same figures, no copy:
+    for the summary of a day of tens of millions of requests).
+    """
     if values.size == 0:
         return Distribution(None, None, None, None, None)
-    p = np.percentile(values, PERCENTILES)
-    return Distribution(float(values.mean()), float(p[0]), float(p[1]), float(p[2]), float(p[3]))
+    mean = float(values.mean())
+    p = np.percentile(values, PERCENTILES, overwrite_input=overwrite)
+    return Distribution(mean, float(p[0]), float(p[1]), float(p[2]), float(p[3]))
 
 
 def billed_gpu_s(

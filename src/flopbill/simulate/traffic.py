@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from flopbill.errors import InputError
+from flopbill.simulate.entities import COUNT_DTYPE, MAX_REQUEST_TOKENS, MAX_REQUESTS
 from flopbill.simulate.spec import Lengths, Traffic
 
 _GRID_POINTS = 200_001
@@ -30,7 +31,8 @@ _PLAIN = ("arrival_s", "input_tokens", "output_tokens")
 
 
 class Workload(NamedTuple):
-    """Requests sorted by arrival: times (s), prompt and output tokens, prefix group and its tokens.
+    """Requests sorted by arrival: times (s, float64), prompt and output tokens, prefix group and its
+    tokens (int32: :data:`flopbill.simulate.entities.COUNT_DTYPE`, exact below ``MAX_REQUEST_TOKENS``).
 
     ``truncated``: the traffic had more requests than ``max_requests`` and was cut there (the later
     arrivals are not simulated; a duration's traffic then ends early).
@@ -66,7 +68,7 @@ def _unit_renewal(tr: Traffic, n: int, rng: np.random.Generator) -> np.ndarray:
         gaps = rng.gamma(shape, 1.0 / shape, n)
     else:
         gaps = rng.exponential(1.0, n)
-    return np.cumsum(gaps)
+    return np.cumsum(gaps, out=gaps)  # in place: one array of n, not two
 
 
 def arrival_times_s(tr: Traffic, rng: np.random.Generator, max_requests: int) -> tuple[np.ndarray, bool]:
@@ -81,7 +83,7 @@ def arrival_times_s(tr: Traffic, rng: np.random.Generator, max_requests: int) ->
         n = min(tr.requests, max_requests)
         u = _unit_renewal(tr, n, rng)
         if not modulated:
-            return u / rate, tr.requests > max_requests
+            return np.divide(u, rate, out=u), tr.requests > max_requests
         horizon = _horizon_for(tr, float(u[-1]))
         return _rescale(tr, u, horizon), tr.requests > max_requests
     duration = float(tr.duration_s or 0.0)
@@ -90,8 +92,8 @@ def arrival_times_s(tr: Traffic, rng: np.random.Generator, max_requests: int) ->
     want = int(expected + 6.0 * np.sqrt(expected + 1.0) * max(tr.cv, 1.0) + 16)
     n = min(want, max_requests)
     u = _unit_renewal(tr, n, rng)
-    t = _rescale(tr, u, duration) if modulated else u / rate
-    inside = t[t <= duration]
+    t = _rescale(tr, u, duration) if modulated else np.divide(u, rate, out=u)
+    inside = t[: int(np.searchsorted(t, duration, side="right"))]  # sorted: a view, not a copy
     return inside, n < want and inside.size == n
 
 
@@ -115,23 +117,32 @@ def _horizon_for(tr: Traffic, total: float) -> float:
 def _rescale(tr: Traffic, u: np.ndarray, horizon_s: float) -> np.ndarray:
     grid, cum = _cumulative(tr, horizon_s)
     t: np.ndarray = np.asarray(np.interp(u, cum, grid), dtype=np.float64)
-    kept: np.ndarray = t[u <= cum[-1]]
+    kept: np.ndarray = t[: int(np.searchsorted(u, cum[-1], side="right"))]  # u is sorted: a view
     return kept
 
 
 def lengths(ln: Lengths, n: int, rng: np.random.Generator, field: str) -> np.ndarray:
-    """Return ``n`` token lengths (int64 ≥ 1) drawn from ``ln``.
+    """Return ``n`` token lengths (int32 ≥ 1) drawn from ``ln``.
 
     ``exponential`` draws a geometric count on {1, 2, …} with the given mean (the discrete exponential).
+    The draws are made as int64 (the same random stream as ever) and stored as int32; a length above
+    :data:`~flopbill.simulate.entities.MAX_REQUEST_TOKENS` is an :class:`InputError`.
     """
     if ln.kind == "fixed":
-        return np.full(n, int(ln.value or 1), np.int64)
+        return _compact(np.full(n, int(ln.value or 1), np.int64), field)
     if ln.kind == "uniform":
-        return rng.integers(int(ln.low or 1), int(ln.high or 1) + 1, n).astype(np.int64)
+        return _compact(rng.integers(int(ln.low or 1), int(ln.high or 1) + 1, n), field)
     if ln.kind == "exponential":
-        return rng.geometric(1.0 / float(ln.mean or 1.0), n).astype(np.int64)
+        return _compact(rng.geometric(1.0 / float(ln.mean or 1.0), n), field)
     values = _empirical(Path(str(ln.path)), str(ln.column), field)
-    return np.asarray(rng.choice(values, n), dtype=np.int64)
+    return _compact(np.asarray(rng.choice(values, n), dtype=np.int64), field)
+
+
+def _compact(tokens: np.ndarray, field: str) -> np.ndarray:
+    """Return int64 token counts as int32 (exact), refusing counts above ``MAX_REQUEST_TOKENS``."""
+    if tokens.size and int(tokens.max()) > MAX_REQUEST_TOKENS:
+        raise InputError(field, int(tokens.max()), f"≤ {MAX_REQUEST_TOKENS:,} tokens per request")
+    return tokens.astype(COUNT_DTYPE)
 
 
 def _empirical(path: Path, column: str, field: str) -> np.ndarray:
@@ -188,11 +199,13 @@ def read_trace(path: str, max_requests: int) -> tuple[np.ndarray, np.ndarray, np
         )
     if (inp < 1).any() or (out < 1).any():
         raise InputError("traffic.trace", path, "input and output tokens ≥ 1 in every row")
-    return t - t[0], inp, out
+    return t - t[0], _compact(inp, "traffic.trace"), _compact(out, "traffic.trace")
 
 
 def workload(tr: Traffic, seed: int, max_requests: int) -> Workload:
     """Return the requests of ``tr`` (seeded with ``seed``), sorted by arrival, at most ``max_requests``."""
+    if max_requests > MAX_REQUESTS:
+        raise InputError("bounds.max_requests", max_requests, f"≤ {MAX_REQUESTS:,} requests per run")
     rng = np.random.default_rng(seed)
     truncated = False
     if tr.arrivals == "trace":
@@ -204,14 +217,18 @@ def workload(tr: Traffic, seed: int, max_requests: int) -> Workload:
         out = lengths(tr.output_tokens, t.size, rng, "traffic.output_tokens")
     if t.size == 0:
         raise InputError("traffic", tr.duration_s, "traffic with at least one request in the duration")
-    group = np.full(t.size, -1, np.int64)
-    prefix = np.zeros(t.size, np.int64)
+    group = np.full(t.size, -1, COUNT_DTYPE)
+    prefix = np.zeros(t.size, COUNT_DTYPE)
     if tr.prefix is not None:
+        if tr.prefix.tokens >= MAX_REQUEST_TOKENS:
+            raise InputError("traffic.prefix.tokens", tr.prefix.tokens, f"< {MAX_REQUEST_TOKENS:,} tokens")
+        if tr.prefix.groups > MAX_REQUESTS:
+            raise InputError("traffic.prefix.groups", tr.prefix.groups, f"≤ {MAX_REQUESTS:,}")
         shared = rng.random(t.size) < tr.prefix.fraction
         group[shared] = rng.integers(0, tr.prefix.groups, int(shared.sum()))
         prefix[shared] = tr.prefix.tokens
-        inp = np.where(shared, np.maximum(inp, tr.prefix.tokens + 1), inp)
-    return Workload(t, inp.astype(np.int64), out.astype(np.int64), group, prefix, truncated)
+        inp = np.where(shared, np.maximum(inp, tr.prefix.tokens + 1), inp).astype(COUNT_DTYPE)
+    return Workload(t, inp, out, group, prefix, truncated)
 
 
 def _trace_rows(path: str) -> int:
