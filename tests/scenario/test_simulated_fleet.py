@@ -123,7 +123,8 @@ def _plan(scaling: str, capacity: float, gpus_per_instance: int = 1) -> Any:
 
 def test_shards_keep_whole_instances_and_their_floor() -> None:
     """Hand cases of the shard rule (no simulation): ``k = min(⌈requests / cap⌉, ⌊mean instances / F⌋)``
-    for an autoscaled fleet (F = MIN_INSTANCES_PER_SHARD), a divisor of the instance count for a fixed one.
+    for an autoscaled fleet (F = MIN_INSTANCES_PER_SHARD), the largest divisor of the instance count
+    ``n`` not above ``min(⌈requests / cap⌉, ⌊n / F⌋)`` for a fixed one.
 
     A day whose night falls to zero calls (as the e-mail example's does) still shards: the cap is the
     day's mean, not its quietest hour (which once kept such a day in one run, cut at the request bound).
@@ -140,7 +141,10 @@ def test_shards_keep_whole_instances_and_their_floor() -> None:
         1, min(want, int(mean_instances / 8 // f))
     )
     assert shards(_plan("autoscale", capacity=1e6), rates, 0) == 1  # one replica: one shard
-    assert shards(_plan("fixed", capacity=1.0), rates, 12) in (1, 2, 3, 4, 6, 12)
+    # a fixed fleet: a divisor of its instances, each shard ≥ F instances (12 → one shard; 1,200 → 12)
+    assert shards(_plan("fixed", capacity=1.0), rates, 12) == 1
+    assert shards(_plan("fixed", capacity=1.0), rates, 12 * f) == 12
+    assert shards(_plan("fixed", capacity=1.0), rates, 12 * f + 1) == 1  # a prime: no whole split
     spec, k = day_spec(plan, rates, 0)
     bounds = spec["bounds"]
     assert isinstance(bounds, dict)

@@ -24,7 +24,8 @@ the fleet (``k = ⌈requests / max_requests_per_day⌉``; bounds divided by ``k`
 GPU-hours, served and unserved requests by ``k`` — a shard of a large fleet under a balancing router;
 whole-replica rounding then happens at the shard's scale (stated in each month's note). ``k`` is at most
 ``⌊mean instances of the analytic day / MIN_INSTANCES_PER_SHARD⌋`` (each shard averages ≥ 100 whole
-instances, so the rounding a shard adds, ≤ 1 instance, stays under 1 %); where that cap binds the day
+instances, so the rounding a shard adds, ≤ 1 instance, stays under 1 %; a fixed fleet's shards keep
+≥ 100 instances too, so that requests queue as in the pooled fleet); where that cap binds the day
 simulates more than ``max_requests_per_day`` requests. The simulation's own request bound is set above
 the shard's traffic, so a day is never cut short (a cut day is an error).
 
@@ -136,7 +137,11 @@ def shards(plan: DayPlan, rates_per_s: FloatArray, fixed_replicas: int) -> int:
     """Return ``k``: shards of the day's fleet to simulate one of (1 when the day is under the cap).
 
     ``k = ⌈requests / max_requests_per_day⌉``; for a fixed fleet the largest divisor of its instance
-    count not above that (so the shards add up to the fleet exactly); for an autoscaled fleet at most
+    count not above that nor above ``⌊instances / MIN_INSTANCES_PER_SHARD⌋`` (the shards add up to the
+    fleet exactly, and each keeps ≥ 100 instances: a shard of one replica queues alone, not in the pooled
+    fleet — the document-router example's 8-17 one-GPU instances, run as one-replica shards, showed a
+    P90 TTFT of 3.8-9.2 s where the whole fleet shows 0.25-0.28 s, docs/simulation.md); for an
+    autoscaled fleet at most
     ``⌊mean instances the analytic model runs over the day / MIN_INSTANCES_PER_SHARD⌋`` (each shard
     averages at least 100 whole instances, so a shard's rounding up, ≤ 1 instance at any time, adds
     ≤ 1 %; measured on the e-mail example, sharding raised the bill +2.7 % at 2 shards and +12.9 % at 24,
@@ -147,7 +152,8 @@ def shards(plan: DayPlan, rates_per_s: FloatArray, fixed_replicas: int) -> int:
     rpi = max(plan.gpus_per_instance // plan.tp, 1)
     if plan.scaling == "fixed":
         n = max(1, math.ceil(fixed_replicas / rpi))
-        return max(d for d in range(1, min(want, n) + 1) if n % d == 0)
+        top = max(1, min(want, n // MIN_INSTANCES_PER_SHARD))
+        return max(d for d in range(1, top + 1) if n % d == 0)
     mean = float(_analytic_replicas(plan, np.asarray(rates_per_s, dtype=np.float64)).mean())
     return max(1, min(want, int(mean / rpi // MIN_INSTANCES_PER_SHARD)))
 
