@@ -18,7 +18,7 @@ import numpy as np
 
 from flopbill.estimate.core.uncertainty import expected_inputs
 from flopbill.scenario.engine import evaluate
-from flopbill.scenario.inputs import resolve
+from flopbill.scenario.inputs import Resolved, resolve
 from flopbill.scenario.loader import load_scenario
 from flopbill.scenario.schema import FleetSettings, SelfHostedOption
 from flopbill.scenario.simulated import plan_for, simulate_months
@@ -33,6 +33,7 @@ class Row:
     scenario: str
     option: str
     scaling: str
+    offer: str  # the instance both models bill (the option's chosen or given offer) and its billing
     month: int
     calls_per_day: float
     analytic_gpu_hours: float
@@ -85,6 +86,7 @@ def compare(path: Path, max_requests_per_day: int = 20_000) -> list[Row]:
         price = plan.price_usd_per_gpu_hour
         analytic_h = recurring / (price * gpi) if price > 0 else np.zeros_like(recurring)
         idx = _months(scenario.horizon_months, t.spike_days[0])
+        offer = offer_text(resolved, opt.name, plan.price_usd_per_gpu_hour)
         sim = simulate_months(
             plan,
             opt.name,
@@ -103,6 +105,7 @@ def compare(path: Path, max_requests_per_day: int = 20_000) -> list[Row]:
                     scenario=path.stem,
                     option=opt.name,
                     scaling=opt.scaling,
+                    offer=offer,
                     month=m + 1,
                     calls_per_day=float(t.base_calls_per_s[0][m]) * 86400.0,
                     analytic_gpu_hours=sm.analytic_gpu_hours_billed,
@@ -116,6 +119,19 @@ def compare(path: Path, max_requests_per_day: int = 20_000) -> list[Row]:
     return rows
 
 
+def offer_text(resolved: Resolved, name: str, price_usd_per_gpu_hour: float) -> str:
+    """Return the billed instance: provider and instance (or "given price"), GPUs, $/GPU-h, increment."""
+    terms = resolved.fleet[name]
+    chosen = resolved.offers.get(name)
+    where = f"{chosen.provider} {chosen.instance}" if chosen is not None else "given price"
+    billing = (
+        "whole hours"
+        if terms.billing_increment_s == 3600.0 and terms.billing_minimum_s == 3600.0
+        else f"per {terms.billing_increment_s:g} s, {terms.billing_minimum_s:g} s min."
+    )
+    return f"{where}, {terms.gpus_per_instance} GPU, ${price_usd_per_gpu_hour:.2f}/GPU-h, {billing}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the markdown table of every example's self-hosted options."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -124,17 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     paths = args.examples or sorted((ROOT / "examples").glob("*.yaml"))
     print(
-        "| scenario | option | fleet | month | calls/day | analytic GPU-h | simulated GPU-h | difference ",
+        "| scenario | option | fleet | offer billed (both models) | month | calls/day | analytic GPU-h "
+        "| simulated GPU-h | difference ",
         end="",
     )
     print("| busy GPU-h (sim) | shards k | unserved (sim) | P90 TTFT (sim) |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in paths:
         for r in compare(path, args.max_requests_per_day):
             flag = " **>15 %**" if abs(r.difference) > 0.15 else ""
             ttft = "—" if r.ttft_p90_s is None else f"{r.ttft_p90_s * 1e3:,.0f} ms"
             print(
-                f"| {r.scenario} | {r.option} | {r.scaling} | {r.month} | {r.calls_per_day:,.0f} "
+                f"| {r.scenario} | {r.option} | {r.scaling} | {r.offer} | {r.month} | {r.calls_per_day:,.0f} "
                 f"| {r.analytic_gpu_hours:,.0f} | {r.simulated_gpu_hours:,.0f} "
                 f"| {100 * r.difference:+.1f} %{flag} "
                 f"| {r.busy_gpu_hours:,.0f} | {r.shards} | {100 * r.unserved_share:.2g} % | {ttft} |"
