@@ -203,9 +203,10 @@ def read_trace(path: str, max_requests: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def workload(tr: Traffic, seed: int, max_requests: int) -> Workload:
-    """Return the requests of ``tr`` (seeded with ``seed``), sorted by arrival, at most ``max_requests``."""
-    if max_requests > MAX_REQUESTS:
-        raise InputError("bounds.max_requests", max_requests, f"≤ {MAX_REQUESTS:,} requests per run")
+    """Return the requests of ``tr`` (seeded with ``seed``), sorted by arrival, at most ``max_requests``
+    (and at most :data:`~flopbill.simulate.entities.MAX_REQUESTS`, what int32 request indices reach: a
+    traffic with more is cut there and says so, as at any bound)."""
+    max_requests = min(max_requests, MAX_REQUESTS)
     rng = np.random.default_rng(seed)
     truncated = False
     if tr.arrivals == "trace":
