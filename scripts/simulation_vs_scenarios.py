@@ -4,7 +4,8 @@ For each ``self_hosted`` option of ``examples/*.yaml`` and a few representative 
 last, and the first spike month), the analytic day (:mod:`flopbill.estimate.pricing.fleet_day`, as ``flopbill
 plan`` bills it) and a simulated day (:mod:`flopbill.scenario.simulated`, as ``fleet: {simulate: true}``
 bills it) are compared in billed GPU-hours per month, at expected inputs.
-Run: ``python scripts/simulation_vs_scenarios.py [--max-requests-per-day N]`` (docs/simulation.md).
+Run: ``python scripts/simulation_vs_scenarios.py [--max-requests-per-day N] [--months 1,13] [FILE ...]``
+(docs/simulation.md).
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def _months(horizon: int, spike_days: np.ndarray) -> list[int]:
     return sorted(picks)
 
 
-def compare(path: Path, max_requests_per_day: int = 20_000) -> list[Row]:
-    """Return the comparison rows of one scenario file (0-month-horizon options skipped)."""
+def compare(path: Path, max_requests_per_day: int = 20_000, months: list[int] | None = None) -> list[Row]:
+    """Return the comparison rows of one scenario file (0-month-horizon options skipped): the
+    representative months, or the given 1-based ``months``."""
     scenario = load_scenario(path)
     resolved = resolve(scenario)
     v = expected_inputs(resolved.ranges)
@@ -85,7 +87,7 @@ def compare(path: Path, max_requests_per_day: int = 20_000) -> list[Row]:
         recurring = ev.recurring_usd[opt.name][0]
         price = plan.price_usd_per_gpu_hour
         analytic_h = recurring / (price * gpi) if price > 0 else np.zeros_like(recurring)
-        idx = _months(scenario.horizon_months, t.spike_days[0])
+        idx = _months(scenario.horizon_months, t.spike_days[0]) if months is None else [m - 1 for m in months]
         offer = offer_text(resolved, opt.name, plan.price_usd_per_gpu_hour)
         sim = simulate_months(
             plan,
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     """Print the markdown table of every example's self-hosted options."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--max-requests-per-day", type=int, default=20_000)
+    ap.add_argument("--months", help="comma-separated 1-based months (default: first, middle, last, spike)")
     ap.add_argument("examples", nargs="*", type=Path)
     args = ap.parse_args(argv)
     paths = args.examples or sorted((ROOT / "examples").glob("*.yaml"))
@@ -147,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| busy GPU-h (sim) | shards k | unserved (sim) | P90 TTFT (sim) |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in paths:
-        for r in compare(path, args.max_requests_per_day):
+        months = [int(m) for m in args.months.split(",")] if args.months else None
+        for r in compare(path, args.max_requests_per_day, months):
             flag = " **>15 %**" if abs(r.difference) > 0.15 else ""
             ttft = "—" if r.ttft_p90_s is None else f"{r.ttft_p90_s * 1e3:,.0f} ms"
             print(
