@@ -70,6 +70,7 @@ class RuntimeArrays:
     max_batch_sequences: Any
     kv_free_fraction: Any = 1.0
     kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
+    kernel_launch_s: Any = 0.0  # GPU idle between two kernels of a step (step.kernel_launch_time_s)
     attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
     expert_imbalance: ExpertImbalance | None = None  # published EP load imbalance (None: balanced)
 
@@ -248,6 +249,7 @@ def _draft_step(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
@@ -291,6 +293,7 @@ def serving_metrics(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
@@ -353,6 +356,7 @@ def one_prompt_prefill(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     batched = pre.compute_s if pre.amortized_s is None else pre.amortized_s
     return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=batched + pre.comm_s)
