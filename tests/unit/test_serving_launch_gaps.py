@@ -100,3 +100,15 @@ def test_tpot_of_a_small_model_at_batch_1_carries_the_gaps() -> None:
         engine_profile("sglang").model_copy(update={"kernel_launch_s": None}),
     )
     assert est.tpot_s - no_gap.tpot_s == pytest.approx(32 * 9 * 1.3e-6, rel=1e-6)
+
+
+def test_the_launch_gap_is_listed_with_its_source_next_to_the_numbers() -> None:
+    """The assumption list names the 1.3 µs and its source; an eager run (no graphs) lists none."""
+    acc = accelerator("h100-sxm")
+    args = (model("llama-3.1-8b"), acc, 100, 100)
+    eff, eng = hardware_efficiency(acc.id), engine_profile("vllm")
+    names = {a.name: a for a in estimate_serving(*args, ServingOptions(batch=1), eff, eng).assumptions}
+    assert names["kernel_launch_s"].value == pytest.approx(1.3e-6)
+    assert "No Bubbles" in names["kernel_launch_s"].source
+    eager = estimate_serving(*args, ServingOptions(batch=1, cuda_graphs=False), eff, eng)
+    assert "kernel_launch_s" not in {a.name for a in eager.assumptions}

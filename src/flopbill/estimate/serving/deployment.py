@@ -466,6 +466,11 @@ def _assumptions(
             "utilization", opt.utilization, "given" if opt.utilization != 1.0 else "assumed fully busy"
         ),
     ]
+    if opt.cuda_graphs and engine.kernel_launch_s is not None:
+        launch = engine.kernel_launch_s
+        items.append(
+            Assumption("kernel_launch_s", launch.value, f"{launch.ref} ({launch.checked})", launch.note)
+        )
     if price is not None:
         items.append(Assumption("price_usd_per_gpu_hour", price, price_source))
     if opt.pp > 1:

@@ -35,6 +35,7 @@ from flopbill.estimate.serving.step import (
     StepTime,
     activation_bytes_per_gpu,
     decode_step,
+    kernel_launch_time_s,
     kv_bytes_per_sequence,
     kv_shards,
     prefill_time,
@@ -166,7 +167,9 @@ def static_batch_ttft_s(
     ``B·p + ceil(B·n / chunk)·overhead`` with ``p`` a prompt's prefill replica-seconds (compute + TP
     communication; the weights are read once per chunk and amortized) and ``n`` its new tokens: every
     request's first token comes when the batch's prefill ends (TensorRT-LLM ``gptSessionBenchmark``, and
-    any flood of requests admitted at once). ``B = 1`` gives about the lone prompt's prefill.
+    any flood of requests admitted at once); ``overhead`` is what each chunk's forward pass pays besides its
+    work (the engine's step overhead and the kernels' launch gaps). ``B = 1`` gives about the lone prompt's
+    prefill.
     """
     b = np.asarray(batch, dtype=np.float64)
     chunks = np.maximum(np.ceil(b * np.asarray(new_tokens, dtype=np.float64) / np.asarray(chunk_tokens)), 1.0)
@@ -323,7 +326,11 @@ def serving_metrics(
         kv_bytes_per_sequence_per_gpu=kv_seq,
         activation_bytes_per_gpu=act,
         ttft_static_batch_s=static_batch_ttft_s(
-            prefill_req, b / seqs_per_req, new_tokens, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+            prefill_req,
+            b / seqs_per_req,
+            new_tokens,
+            rt.prefill_chunk_tokens,
+            rt.overhead_s_per_step + np.asarray(kernel_launch_time_s(t, rt.kernel_launch_s)),
         ),
         ttft_chunked_s=chunked_prefill_ttft_s(step_s, prefill_req, b, new_tokens, rt.prefill_chunk_tokens),
     )
