@@ -39,11 +39,11 @@ from flopbill.simulate.entities import (
     new_state,
 )
 from flopbill.simulate.itl import itl_distribution
-from flopbill.simulate.metrics import billed_gpu_s, distribution
+from flopbill.simulate.metrics import billed_gpu_s, distribution, latencies
 from flopbill.simulate.physics import StepTables, serving_options, step_tables
 from flopbill.simulate.result import Outcomes, SimulationResult, Timeline
 from flopbill.simulate.router import router_code
-from flopbill.simulate.spec import Autoscaler, SimulationSpec
+from flopbill.simulate.spec import AnySpec, Autoscaler, PoolsSpec, SimulationSpec
 from flopbill.simulate.traffic import Workload, workload
 
 _DAY_S = 86400.0
@@ -208,12 +208,24 @@ def run_kernel(
     return st
 
 
-def simulate(spec: SimulationSpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
+def simulate(spec: AnySpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
     """Return what the spec's fleet does under its traffic (seeded: the same spec gives the same result).
 
+    A :class:`PoolsSpec` runs each pool on its share of the traffic (:mod:`flopbill.simulate.pools`).
     ``progress``, if given, is called with the fraction of requests done as the run advances.
     """
+    if isinstance(spec, PoolsSpec):
+        from flopbill.simulate.pools import simulate_pools  # builds on run_pool below
+
+        return simulate_pools(spec, progress)
     wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
+    return run_pool(spec, wl, progress)[0]
+
+
+def run_pool(
+    spec: SimulationSpec, wl: Workload, progress: Callable[[float], None] | None = None
+) -> tuple[SimulationResult, State]:
+    """Return the result and the kernel's final state of one pool (``spec``'s fleet) serving ``wl``."""
     max_ctx = int((wl.prompt_tokens + wl.output_tokens).max())
     tb = tables_for(spec, max_ctx)
     limit = spec.deployment.kv_tokens_limit
@@ -225,7 +237,7 @@ def simulate(spec: SimulationSpec, progress: Callable[[float], None] | None = No
     _check_fits(wl, tb)
     cfg = _config(spec, tb, wl)
     st = run_kernel(wl, cfg, tb, progress)
-    return summarise(spec, wl, cfg, tb, st)
+    return summarise(spec, wl, cfg, tb, st), st
 
 
 def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, st: State) -> SimulationResult:
@@ -233,15 +245,8 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
     d = spec.deployment
     end = float(st.floats[F_END])
     fin = ~np.isnan(st.finish_s)
-    ttft = (st.first_token_s - wl.arrival_s)[fin]
-    e2e = (st.finish_s - wl.arrival_s)[fin]
-    multi = fin & (wl.output_tokens > 1)
-    tpot = ((st.finish_s - st.first_token_s) / np.maximum(wl.output_tokens - 1, 1))[multi]
-    ok = fin & ((st.first_token_s - wl.arrival_s) <= spec.slo.ttft_s)
-    tpot_all = np.where(
-        wl.output_tokens > 1, (st.finish_s - st.first_token_s) / np.maximum(wl.output_tokens - 1, 1), 0.0
-    )
-    ok &= tpot_all <= spec.slo.tpot_s
+    lat = latencies(wl.arrival_s, st.admit_s, st.first_token_s, st.finish_s, wl.output_tokens, spec.slo)
+    ok = lat.meets_slo
     admitted = ~np.isnan(st.admit_s)
     price = _price(spec)
     gpi = price.gpus_per_instance
@@ -275,11 +280,11 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
         prefix_cached_tokens=int(st.cached_tokens[admitted].sum()),
         steps=int(st.ints[I_STEPS]),
         duration_s=end,
-        ttft_s=distribution(ttft),
-        tpot_s=distribution(tpot),
+        ttft_s=distribution(lat.ttft_s),
+        tpot_s=distribution(lat.tpot_s),
         itl_s=itl_distribution(st.itl_hist, int(st.ints[I_ITL_N]), float(st.floats[F_ITL_SUM])),
-        e2e_s=distribution(e2e),
-        queue_wait_s=distribution((st.admit_s - wl.arrival_s)[admitted]),
+        e2e_s=distribution(lat.e2e_s),
+        queue_wait_s=distribution(lat.queue_wait_s),
         goodput_rps=float(ok.sum()) / end if end > 0 else 0.0,
         goodput_fraction=float(ok.sum()) / max(int(np.sum(wl.arrival_s <= end)), 1),
         input_tokens=int(wl.prompt_tokens[fin].sum()),
