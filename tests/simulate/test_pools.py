@@ -394,7 +394,8 @@ def test_cli_pools_json_table_and_html(run_cli: RunCli, tmp_path: Path) -> None:
     html = tmp_path / "r.html"
     code, _, _ = run_cli(["simulate", spec, "--html", str(html), "--json"])
     page = html.read_text(encoding="utf-8")
-    assert code == 0 and "timeline-pool-0" in page and "timeline-pool-1" in page
+    assert code == 0 and 'id="timeline-pool-0"' in page and 'id="timeline-pool-1"' in page
+    assert "<h2>Timeline: replicas, queue and latency — pool a</h2>" in page and "<h2>Pools</h2>" in page
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,8 @@ def timeline_chart(r: SimulationResult, pool: str | None = None, index: int = 0)
     fig.add_trace(go.Scatter(x=starts, y=p90, name="TTFT p90 (s)", line={"color": PALETTE[5]}), 3, 1)
     layout(fig, "", "", height_px=720, hovermode="x unified")
     fig.update_xaxes(title_text="simulated time (s)", row=3, col=1)
-    for row, title in ((1, "replicas"), (2, "requests"), (3, "TTFT (s)")):
-        fig.update_yaxes(title_text=title, row=row, col=1, rangemode="tozero")
+    for row, axis in ((1, "replicas"), (2, "requests"), (3, "TTFT (s)")):
+        fig.update_yaxes(title_text=axis, row=row, col=1, rangemode="tozero")
     caption = "Sampled at each autoscaler evaluation; TTFT of requests by the interval they arrived in."
     return Chart(div_id, title, caption, figure=fig)
 
