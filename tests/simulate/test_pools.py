@@ -179,6 +179,17 @@ def test_router_escalations_arrive_when_the_small_pool_answers() -> None:
     assert np.isin(sent, lo.arrival_s).all()
     assert direct_t.size == small.routed
     assert (np.diff(lo.arrival_s) >= 0).all()
+    # per traffic request: a small-pool request's answer is the large pool's re-sent call's
+    req, o = r.outcomes.request, r.outcomes
+    assert req is not None and o.pool is not None
+    first_arrival = {int(k): float(t) for k, t, p in zip(req, o.arrival_s, o.pool, strict=True) if p == 0}
+    last = {int(k): float(f) for k, f, p in zip(req, o.finish_s, o.pool, strict=True) if p == 1}
+    direct = {int(k): float(t) for k, t, p in zip(req, o.arrival_s, o.pool, strict=True) if p == 1}
+    arrival = direct | first_arrival  # a re-sent call's arrival is replaced by the request's own
+    user = np.array([last[k] - arrival[k] for k in sorted(last)])
+    assert r.request_e2e_s is not None
+    assert [r.request_e2e_s.p50, r.request_e2e_s.p99] == pytest.approx(np.percentile(user, [50, 99]).tolist())
+    assert (r.request_e2e_s.p50 or 0.0) > (r.e2e_s.p50 or 0.0)  # (re-sent requests wait for two answers)
 
 
 def test_router_share_is_seeded_binomial() -> None:
@@ -262,6 +273,7 @@ def test_one_pool_equals_the_one_pool_spec(split: dict[str, Any] | None) -> None
     a, b = single.to_dict(), pooled.to_dict()
     for key in _SAME:
         assert b[key] == a[key], key
+    assert pooled.request_e2e_s == pooled.e2e_s  # no escalations: a request's answer is its pool's
     own = pooled.pools[0].result.to_dict()
     own.pop("resolved")
     a.pop("resolved")

@@ -195,6 +195,8 @@ def _print(r: SimulationResult) -> None:
         _print_pools(r)
     lat = [_dist("TTFT", r.ttft_s), _dist("TPOT", r.tpot_s), _dist("ITL", r.itl_s), _dist("E2E", r.e2e_s)]
     lat.append(_dist("queue wait", r.queue_wait_s))
+    if r.escalated and r.request_e2e_s is not None:
+        lat.append(_dist("E2E per request (escalations included)", r.request_e2e_s))
     console.print(make_table(title + " — latency", ["metric", "p50", "p90", "p95", "p99"], lat))
     rows = [
         ("requests arrived / finished", f"{r.arrived:,} / {r.finished:,}"),

@@ -36,6 +36,7 @@ class _Run:
 
     pool: Pool
     request: np.ndarray
+    resent: np.ndarray  # per call: a router's escalation (re-sent from the small pool)
     routed: int
     result: SimulationResult
     state: State
@@ -71,7 +72,7 @@ def simulate_pools(spec: PoolsSpec, progress: Callable[[float], None] | None = N
     for step, i in enumerate(order):
         pool = spec.pools[i]
         direct = np.flatnonzero(where == i)
-        sub, request = _share(wl, direct, *resent.get(i, (np.zeros(0, np.int64), np.zeros(0))))
+        sub, request, again = _share(wl, direct, *resent.get(i, (np.zeros(0, np.int64), np.zeros(0))))
         if request.size == 0:
             raise InputError(
                 f"pools[{i}].name",
@@ -82,7 +83,7 @@ def simulate_pools(spec: PoolsSpec, progress: Callable[[float], None] | None = N
             res, st = run_pool(pool_spec(spec, pool), sub, _scaled(progress, step, len(order)))
         except FlopbillError as exc:
             raise in_pool(exc, i, pool.name) from None
-        runs[i] = _Run(pool, request, int(direct.size), res, st)
+        runs[i] = _Run(pool, request, again, int(direct.size), res, st)
         sp = spec.split
         if sp is not None and sp.by == "router" and pool.name == sp.small:
             esc = escalated(spec, st.finish_s)
@@ -101,9 +102,9 @@ def _order(sp: Split | None, names: list[str]) -> list[int]:
 
 def _share(
     wl: Workload, direct: np.ndarray, resent: np.ndarray, resent_s: np.ndarray
-) -> tuple[Workload, np.ndarray]:
+) -> tuple[Workload, np.ndarray, np.ndarray]:
     """Return a pool's requests (its direct ones and re-sent ones arriving at ``resent_s``), sorted by
-    arrival (stable: a direct request first on a tie), and the fleet request index of each."""
+    arrival (stable: a direct request first on a tie), the fleet request of each and which are re-sent."""
     arrival = np.concatenate([wl.arrival_s[direct], resent_s])
     idx = np.concatenate([direct, resent]).astype(np.int64)
     order = np.argsort(arrival, kind="stable")
@@ -111,7 +112,7 @@ def _share(
     sub = Workload(
         arrival[order], wl.prompt_tokens[req], wl.output_tokens[req], wl.group[req], wl.prefix_tokens[req]
     )
-    return sub, req
+    return sub, req, order >= direct.size
 
 
 def _scaled(
@@ -197,7 +198,21 @@ def merge(spec: PoolsSpec, wl: Workload, runs: list[_Run]) -> SimulationResult:
             PoolResult(r.pool.name, r.routed, int(r.request.size) - r.routed, r.result) for r in runs
         ),
         escalated=sum(int(r.request.size) - r.routed for r in runs),
+        request_e2e_s=distribution(request_e2e_s(wl, runs)),
     )
+
+
+def request_e2e_s(wl: Workload, runs: list[_Run]) -> np.ndarray:
+    """Return, per finished traffic request, its arrival to its last answer (s): an escalated request's
+    last answer is the large pool's (not finished while that call is not)."""
+    finish = np.full(wl.arrival_s.size, np.nan)
+    for resent in (False, True):
+        for r in runs:
+            sel = r.resent == resent
+            finish[r.request[sel]] = r.result.outcomes.finish_s[sel]
+    done = ~np.isnan(finish)
+    out: np.ndarray = (finish - wl.arrival_s)[done]
+    return out
 
 
 def _total(values: list[float | None]) -> float | None:

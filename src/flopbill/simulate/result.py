@@ -83,6 +83,7 @@ class SimulationResult:
     arrivals_truncated: bool = False  # the traffic had more than bounds.max_requests requests: cut there
     pools: tuple[PoolResult, ...] = ()  # several pools: each pool's own result (these fields: the totals)
     escalated: int = 0  # several pools, split by router: requests re-sent from the small pool to the large
+    request_e2e_s: Distribution | None = None  # several pools: per traffic request, arrival → last answer
 
     def to_dict(self, timeline: bool = True) -> dict[str, Any]:
         """Return the JSON payload: stable keys, SI units; the resolved configuration first."""
@@ -124,6 +125,7 @@ class SimulationResult:
             out[key] = getattr(self, key)
         if self.pools:
             out["escalated"] = self.escalated
+            out["request_e2e_s"] = None if self.request_e2e_s is None else percentile_dict(self.request_e2e_s)
             out["pools"] = [
                 {
                     "name": p.name,
