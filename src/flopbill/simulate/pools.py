@@ -18,7 +18,7 @@ import numpy as np
 from flopbill.errors import FlopbillError, InputError, UnknownNameError
 from flopbill.estimate.core.assumptions import Assumption
 from flopbill.simulate.api import run_pool
-from flopbill.simulate.entities import F_ITL_SUM, I_ITL_N, State
+from flopbill.simulate.entities import F_ITL_SUM, I_ITL_N
 from flopbill.simulate.itl import itl_distribution
 from flopbill.simulate.metrics import distribution, latencies
 from flopbill.simulate.result import Outcomes, PoolResult, SimulationResult, Timeline
@@ -32,14 +32,14 @@ _FIELD_OF_CODE = {"router": "fleet.router", "autoscaler.policy": "fleet.autoscal
 
 @dataclass(frozen=True)
 class _Run:
-    """One pool's run: its result, final kernel state and the fleet request behind each of its calls."""
+    """One pool's run: its result, its ITL histogram and the fleet request behind each of its calls."""
 
     pool: Pool
     request: np.ndarray
     resent: np.ndarray  # per call: a router's escalation (re-sent from the small pool)
     routed: int
     result: SimulationResult
-    state: State
+    itl: tuple[np.ndarray, int, float]  # the kernel's ITL histogram, gap count and sum of gaps (s)
 
 
 def pool_spec(spec: PoolsSpec, pool: Pool) -> SimulationSpec:
@@ -83,7 +83,8 @@ def simulate_pools(spec: PoolsSpec, progress: Callable[[float], None] | None = N
             res, st = run_pool(pool_spec(spec, pool), sub, _scaled(progress, step, len(order)))
         except FlopbillError as exc:
             raise in_pool(exc, i, pool.name) from None
-        runs[i] = _Run(pool, request, again, int(direct.size), res, st)
+        itl = (st.itl_hist.copy(), int(st.ints[I_ITL_N]), float(st.floats[F_ITL_SUM]))
+        runs[i] = _Run(pool, request, again, int(direct.size), res, itl)
         sp = spec.split
         if sp is not None and sp.by == "router" and pool.name == sp.small:
             esc = escalated(spec, st.finish_s)
@@ -148,9 +149,9 @@ def merge(spec: PoolsSpec, wl: Workload, runs: list[_Run]) -> SimulationResult:
     lat = latencies(o.arrival_s, o.admit_s, o.first_token_s, o.finish_s, o.output_tokens, spec.slo)
     met = int(lat.meets_slo.sum())
     seen = sum(int(np.sum(r.outcomes.arrival_s <= r.duration_s)) for r in rs)
-    hist = np.sum([r.state.itl_hist for r in runs], axis=0)
-    gaps = sum(int(r.state.ints[I_ITL_N]) for r in runs)
-    gap_sum_s = sum(float(r.state.floats[F_ITL_SUM]) for r in runs)
+    hist = np.sum([r.itl[0] for r in runs], axis=0)
+    gaps = sum(r.itl[1] for r in runs)
+    gap_sum_s = sum(r.itl[2] for r in runs)
     cost = _total([r.cost_usd for r in rs])
     out_tokens = sum(r.output_tokens for r in rs)
     in_tokens = sum(r.input_tokens for r in rs)
