@@ -164,7 +164,7 @@ def _pool_row(name: str, serves: str, r: SimulationResult) -> tuple[str, ...]:
     return (
         name,
         serves,
-        "—" if r.max_replicas_seen is None else f"{r.max_replicas_seen:,}",
+        f"{r.max_replicas_seen:,}",
         f"{r.arrived:,} / {r.finished:,} / {r.dropped:,}",
         f"{f(r.ttft_s.p50)} / {f(r.ttft_s.p99)}",
         f"{f(r.tpot_s.p50)} / {f(r.tpot_s.p99)}",
@@ -183,7 +183,7 @@ def _print_pools(r: SimulationResult) -> None:
     for p in r.pools:
         dep = p.result.resolved["deployment"]
         rows.append(_pool_row(p.name, f"{dep['model']} on {dep['gpu']} (tp {dep['tp']})", p.result))
-    rows.append(_pool_row("fleet", "all pools", r))
+    rows.append(_pool_row("fleet", "all pools (peak replicas: Σ of the pools' peaks)", r))
     console.print(make_table("Pools", cols, rows))
     if r.escalated:
         console.print(f"{r.escalated:,} requests were re-sent from the small pool to the large one (router).")

@@ -182,7 +182,7 @@ def merge(spec: PoolsSpec, wl: Workload, runs: list[_Run]) -> SimulationResult:
         gpu_hours_busy=sum(r.gpu_hours_busy for r in rs),
         kv_blocks_per_replica=None,
         kv_blocks_peak_used=None,
-        max_replicas_seen=None,
+        max_replicas_seen=sum(r.max_replicas_seen for r in rs),
         price_usd_per_gpu_hour=None,
         cost_usd=cost,
         idle_cost_usd=_total([r.idle_cost_usd for r in rs]),

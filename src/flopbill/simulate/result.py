@@ -70,7 +70,7 @@ class SimulationResult:
     gpu_hours_busy: float
     kv_blocks_per_replica: int | None  # None for the totals of several pools (see each pool)
     kv_blocks_peak_used: int | None
-    max_replicas_seen: int | None
+    max_replicas_seen: int  # several pools: the sum of each pool's peak (≥ the fleet's simultaneous peak)
     price_usd_per_gpu_hour: float | None
     cost_usd: float | None
     idle_cost_usd: float | None
