@@ -7,6 +7,7 @@ Hand cases are written out in the docstrings; no expected value here is a number
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -351,12 +352,16 @@ _EVEN = {"weights": {"a": 1, "b": 1}, "draw": "deterministic"}
             "pools[1].fleet.replicas",
         ),
         (
+            {"pools": [_pool("s"), _pool("l")], "split": {"by": "router", "small": "s", "large": "s"}}
+            | {"traffic": _T},
+            "split",
+        ),
+        (
             {
                 "pools": [_pool("s"), _pool("l")],
-                "split": {"by": "router", "small": "s", "large": "l", "small_share": 1.0},
-            }
-            | {"traffic": _T},
-            "pools[1].name",
+                "split": {"by": "router", "small": "s", "large": "s", "small_share": 0.5},
+            },
+            "split.large",
         ),
     ],
 )
@@ -451,9 +456,19 @@ def _fleets(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=12, deadline=None)
 @given(_fleets())
 def test_conservation_property(data: dict[str, Any]) -> None:
-    try:
-        r = _run(data)
-    except InputError as exc:  # a pool the random split left empty: refused, naming it
-        assert exc.field.startswith("pools[") and "got none" in exc.allowed
-        return
-    _check_conservation(r, int(data["traffic"]["requests"]))
+    _check_conservation(_run(data), int(data["traffic"]["requests"]))
+
+
+def test_a_pool_that_gets_no_request_is_up_and_billed() -> None:
+    """small_share 1, no escalation: the large pool gets nothing. Its one fixed 1-GPU replica is up from
+    t = 0 for as long as the small pool ran, billed per second with a 60 s minimum:
+    ``max(⌈duration⌉, 60) s`` = that many GPU-seconds."""
+    split = {"by": "router", "small": "s", "large": "l", "small_share": 1.0}
+    r = _run({"pools": [_pool("s"), _pool("l")], "split": split, "traffic": _poisson(40, 4.0)})
+    small, large = r.pools
+    assert (large.routed, large.result.arrived, large.result.finished) == (0, 0, 0)
+    assert large.result.duration_s == pytest.approx(small.result.duration_s)
+    billed_s = max(math.ceil(small.result.duration_s), 60)
+    assert large.result.gpu_hours_billed == pytest.approx(billed_s / 3600.0)
+    assert large.result.gpu_hours_busy == 0.0
+    _check_conservation(r, 40)

@@ -128,7 +128,7 @@ def _kv(text: str | None) -> Dtype | None:
     return None if text is None else parse_dtype(text, "deployment.kv")
 
 
-def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
+def _config(spec: SimulationSpec, tb: StepTables, wl: Workload, horizon_s: float = 0.0) -> Config:
     fl, a = spec.fleet, spec.fleet.autoscaler
     code = autoscaler_code(a.policy)
     fixed = code == 0
@@ -139,7 +139,9 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         raise InputError("fleet.replicas", fl.replicas, f"≤ autoscaler.max_replicas {a.max_replicas}")
     if fixed and fl.replicas < 1:
         raise InputError("fleet.replicas", fl.replicas, "≥ 1 replica with a fixed fleet (or an autoscaler)")
-    last = float(wl.arrival_s[-1])
+    horizon = float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0
+    horizon = max(horizon, horizon_s)
+    last = float(wl.arrival_s[-1]) if wl.arrival_s.size else horizon
     max_sim = spec.bounds.max_sim_seconds if spec.bounds.max_sim_seconds is not None else last + _DAY_S
     return Config(
         block_tokens=tb.block_tokens,
@@ -159,7 +161,7 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         prefix_ttl_s=spec.prefix_cache_ttl_s if spec.prefix_cache_ttl_s is not None else math.inf,
         affinity_slack=spec.affinity_slack,
         max_sim_s=float(max_sim),
-        horizon_s=float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0,
+        horizon_s=horizon,
     )
 
 
@@ -199,11 +201,11 @@ def run_kernel(
     if progress is None:
         events.run(st, rq, cfg, tables, math.inf)
         return st
-    horizon = max(float(wl.arrival_s[-1]), 1e-9)
+    horizon = max(float(wl.arrival_s[-1]) if wl.arrival_s.size else cfg.horizon_s, 1e-9)
     chunk = 0
     while not events.run(st, rq, cfg, tables, horizon * (chunk + 1) / 50.0 if chunk < 49 else math.inf):
         chunk += 1
-        progress(float(st.ints[I_FINISHED] + st.ints[I_DROPPED]) / wl.arrival_s.size)
+        progress(float(st.ints[I_FINISHED] + st.ints[I_DROPPED]) / max(wl.arrival_s.size, 1))
     progress(1.0)
     return st
 
@@ -223,10 +225,17 @@ def simulate(spec: AnySpec, progress: Callable[[float], None] | None = None) -> 
 
 
 def run_pool(
-    spec: SimulationSpec, wl: Workload, progress: Callable[[float], None] | None = None
+    spec: SimulationSpec,
+    wl: Workload,
+    progress: Callable[[float], None] | None = None,
+    horizon_s: float = 0.0,
 ) -> tuple[SimulationResult, State]:
-    """Return the result and the kernel's final state of one pool (``spec``'s fleet) serving ``wl``."""
-    max_ctx = int((wl.prompt_tokens + wl.output_tokens).max())
+    """Return the result and the kernel's final state of one pool (``spec``'s fleet) serving ``wl``.
+
+    ``horizon_s``: the fleet is up (and billed) at least this long (s), besides the traffic's duration —
+    for a pool of a several-pool fleet that the split sent no request (``wl`` may then be empty).
+    """
+    max_ctx = int((wl.prompt_tokens + wl.output_tokens).max()) if wl.arrival_s.size else 2
     tb = tables_for(spec, max_ctx)
     limit = spec.deployment.kv_tokens_limit
     if limit is not None:
@@ -234,8 +243,9 @@ def run_pool(
         if blocks < 1:
             raise InputError("deployment.kv_tokens_limit", limit, f"≥ one block of {tb.block_tokens} tokens")
         tb = dataclasses.replace(tb, kv_blocks=blocks)
-    _check_fits(wl, tb)
-    cfg = _config(spec, tb, wl)
+    if wl.arrival_s.size:
+        _check_fits(wl, tb)
+    cfg = _config(spec, tb, wl, horizon_s)
     st = run_kernel(wl, cfg, tb, progress)
     return summarise(spec, wl, cfg, tb, st), st
 

@@ -61,35 +61,52 @@ def pool_spec(spec: PoolsSpec, pool: Pool) -> SimulationSpec:
 
 
 def simulate_pools(spec: PoolsSpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
-    """Return the fleet's totals with each pool's own result in ``pools`` (seeded, deterministic)."""
+    """Return the fleet's totals with each pool's own result in ``pools`` (seeded, deterministic).
+
+    A pool the split happened to send no request runs last, idle, for as long as the busiest pool ran
+    (its replicas are up and billed, serving nothing).
+    """
     check_pools(spec)
     wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
     where = assign(spec, wl)
     names = [p.name for p in spec.pools]
-    order = _order(spec.split, names)
     runs: dict[int, _Run] = {}
     resent: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for step, i in enumerate(order):
-        pool = spec.pools[i]
-        direct = np.flatnonzero(where == i)
-        sub, request, again = _share(wl, direct, *resent.get(i, (np.zeros(0, np.int64), np.zeros(0))))
-        if request.size == 0:
-            raise InputError(
-                f"pools[{i}].name",
-                pool.name,
-                f"a pool the split sends requests to (it got none of {wl.arrival_s.size:,})",
-            )
-        try:
-            res, st = run_pool(pool_spec(spec, pool), sub, _scaled(progress, step, len(order)))
-        except FlopbillError as exc:
-            raise in_pool(exc, i, pool.name) from None
-        itl = (st.itl_hist.copy(), int(st.ints[I_ITL_N]), float(st.floats[F_ITL_SUM]))
-        runs[i] = _Run(pool, request, again, int(direct.size), res, itl)
+    idle: list[int] = []
+    order = _order(spec.split, names)
+    for i in order:
+        calls = _share(wl, np.flatnonzero(where == i), *resent.get(i, (np.zeros(0, np.int64), np.zeros(0))))
+        if calls[1].size == 0:
+            idle.append(i)
+            continue
+        runs[i] = _run(spec, i, calls, _scaled(progress, len(runs), len(order)), 0.0)
         sp = spec.split
-        if sp is not None and sp.by == "router" and pool.name == sp.small:
-            esc = escalated(spec, st.finish_s)
-            resent[names.index(str(sp.large))] = (request[esc], st.finish_s[esc])
+        if sp is not None and sp.by == "router" and names[i] == sp.small:
+            esc = escalated(spec, runs[i].result.outcomes.finish_s)
+            resent[names.index(str(sp.large))] = (runs[i].request[esc], runs[i].result.outcomes.finish_s[esc])
+    busiest_s = max(r.result.duration_s for r in runs.values())
+    for i in idle:
+        calls = _share(wl, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        runs[i] = _run(spec, i, calls, _scaled(progress, len(runs), len(order)), busiest_s)
     return merge(spec, wl, [runs[i] for i in range(len(names))])
+
+
+def _run(
+    spec: PoolsSpec,
+    i: int,
+    calls: tuple[Workload, np.ndarray, np.ndarray],
+    progress: Callable[[float], None] | None,
+    horizon_s: float,
+) -> _Run:
+    """Return pool ``i``'s run on ``calls`` (its workload, fleet request per call, re-sent per call)."""
+    pool = spec.pools[i]
+    sub, request, again = calls
+    try:
+        res, st = run_pool(pool_spec(spec, pool), sub, progress, horizon_s)
+    except FlopbillError as exc:
+        raise in_pool(exc, i, pool.name) from None
+    itl = (st.itl_hist.copy(), int(st.ints[I_ITL_N]), float(st.floats[F_ITL_SUM]))
+    return _Run(pool, request, again, int((~again).sum()), res, itl)
 
 
 def _order(sp: Split | None, names: list[str]) -> list[int]:
