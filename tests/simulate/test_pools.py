@@ -369,6 +369,14 @@ def test_bad_pool_specs_name_the_field(data: dict[str, Any], field: str) -> None
     assert _err({"traffic": _T} | data).field == field
 
 
+def test_a_split_refuses_the_fields_of_another_kind() -> None:
+    with pytest.raises(InputError, match="has no rules") as exc:
+        spec_from_dict(
+            {"pools": [_pool("a")], "split": {"weights": {"a": 1}, "rules": [{"pool": "a"}]}, "traffic": _T}
+        )
+    assert exc.value.field == "split"
+
+
 def test_bad_rule_bounds() -> None:
     with pytest.raises(InputError, match="match no request") as exc:
         spec_from_dict(

@@ -330,7 +330,8 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
 
 
 def _resolved(spec: SimulationSpec, cfg: Config, tb: StepTables, price: _Price) -> dict[str, object]:
-    out: dict[str, object] = spec.model_dump(mode="json")
+    dump = spec.model_dump(mode="json")
+    out: dict[str, object] = {"deployment": dump.pop("deployment"), "fleet": dump.pop("fleet"), **dump}
     out["derived"] = {
         "kv_blocks_per_replica": tb.kv_blocks,
         "kv_tokens_per_replica": tb.kv_blocks * tb.block_tokens,

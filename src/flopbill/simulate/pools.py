@@ -247,7 +247,8 @@ def _outcomes(runs: list[_Run]) -> Outcomes:
 
 
 def _resolved(spec: PoolsSpec, runs: list[_Run]) -> dict[str, object]:
-    out: dict[str, object] = spec.model_dump(mode="json", by_alias=True)
+    dump = spec.model_dump(mode="json", by_alias=True)
+    out: dict[str, object] = {"pools": dump.pop("pools"), "split": dump.pop("split"), **dump}
     out["derived"] = {
         "pools": {
             r.pool.name: {"seed": sub_seed(spec.seed, r.pool.name), **r.result.resolved["derived"]}

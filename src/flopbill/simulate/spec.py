@@ -255,7 +255,20 @@ class Split(Strict):
             raise ValueError("by 'rules' needs rules (a list of conditions and their pool)")
         if self.by == "router" and (self.small is None or self.large is None or self.small_share is None):
             raise ValueError("by 'router' needs small, large and small_share")
+        fields = type(self).model_fields
+        stray = [
+            k for k in fields if k not in _SPLIT_FIELDS[self.by] and getattr(self, k) != fields[k].default
+        ]
+        if stray:
+            raise ValueError(f"by {self.by!r} has no {', '.join(stray)} (fields of another kind of split)")
         return self
+
+
+_SPLIT_FIELDS = {
+    "weights": ("by", "weights", "draw"),
+    "rules": ("by", "rules", "default", "class_column"),
+    "router": ("by", "small", "large", "small_share", "escalation_rate"),
+}
 
 
 class PoolsSpec(_Run):
