@@ -16,6 +16,7 @@ from flopbill.catalog.efficiency import engine_profile, hardware_efficiency
 from flopbill.dtypes import Dtype
 from flopbill.errors import InputError
 from flopbill.estimate.serving.deployment import ServingOptions, estimate_serving
+from flopbill.estimate.serving.pipeline import stage_model
 from flopbill.estimate.serving.search import (
     AUTO_PPS,
     Candidate,
@@ -123,3 +124,22 @@ def test_pp_refusals() -> None:
         search_serving(
             model("llama-3.1-8b"), _cands("h100-sxm"), VLLM, 1000, 200, 1.0, Slo(), _grid(pps=(64,))
         )
+
+
+def test_405b_tp8_pp2_tpot_by_hand() -> None:
+    """TPOT of TP8 × PP2 at batch 16 = 2 stage steps at the micro-batch of 8 + one hand-off.
+
+    M = min(2, 16) = 2 micro-batches of 8 sequences. The hand-off crosses nodes (16 GPUs > the 8-GPU
+    NVLink domain), so it runs on the 400 Gb/s NIC, 50 GB/s one way (DGX H100 User Guide):
+    8 tokens × 16384 × 2 B (bf16 activations) = 262,144 B / 50e9 B/s = 5.24 µs, plus the 8 µs link latency
+    (the catalog's all-reduce latency for Hopper) = 13.24 µs. The stage step is the estimate of the stage
+    model (63 layers + head) at batch 8 alone, without the pipeline.
+    """
+    acc, eff = accelerator("h100-sxm"), hardware_efficiency("h100-sxm")
+    pp2 = estimate_serving(M405, acc, 2000, 250, ServingOptions(tp=8, pp=2, batch=16), eff, VLLM, PRICE)
+    stage = stage_model(M405, 2)
+    one = estimate_serving(stage, acc, 2000, 250, ServingOptions(tp=8, batch=8), eff, VLLM, PRICE)
+    hand_off = 8 * 16384 * 2 / (2 * 400e9 / 8 / 2) + 8e-6
+    assert hand_off == pytest.approx(13.24288e-6)
+    assert eff[0].allreduce_latency_s.value == 8e-6
+    assert pp2.tpot_s == pytest.approx(2 * one.tpot_s + hand_off, rel=1e-12)

@@ -12,7 +12,11 @@ batch. Under load (continuous batching with chunked prefill, Agrawal et al. 2024
   ``B·S``);
   replicas are the fewest ≥ the throughput minimum with ``ρ < 1`` whose TTFT meets the objective,
   and the result reports ``ρ`` (``utilization``) and that wait (``queue_wait_s``);
-* cost per request ``= gpus · price / 3600 / rps``.
+* cost per request ``= gpus · price / 3600 / rps``;
+* pipeline parallelism (``SearchGrid.pps``): each depth ``pp`` is one more vectorized evaluation of the
+  grid with the slowest stage's terms (:func:`flopbill.estimate.serving.pipeline.stage_model`) and
+  :func:`flopbill.estimate.serving.pipeline.pipeline_metrics`; a replica is ``tp·pp`` GPUs. By default
+  only PP 1 runs, and :data:`AUTO_PPS` are added for accelerators on which TP alone fits nowhere.
 
 :func:`search_serving_lengths` takes a request-length distribution instead of means
 (:mod:`flopbill.estimate.serving.workload`): GPU time per request is the sample mean, TTFT is checked at a
@@ -611,13 +615,14 @@ def why_nothing_meets(result: SearchResult, m: ModelSpec, slo: Slo) -> str:
         return ""
     fits, tpot_ok, ttft_ok = result.fits, result.meets_tpot, result.meets_ttft
     if fits is None or not bool(np.any(fits)):
+        pps = result.pp if result.pp is not None else np.ones(np.shape(result.tp), dtype=int)
         combos = sorted(
             {
-                (str(a), str(w), int(t))
-                for a, w, t in zip(result.accelerator, result.weights, result.tp, strict=True)
+                (str(a), str(w), int(t), int(p))
+                for a, w, t, p in zip(result.accelerator, result.weights, result.tp, pps, strict=True)
             }
         )
-        shown = ", ".join(f"{w} on {a} at TP{t}" for a, w, t in combos[:4])
+        shown = ", ".join(f"{w} on {a} at TP{t}" + (f"×PP{p}" if p > 1 else "") for a, w, t, p in combos[:4])
         more = f" and {len(combos) - 4} more" if len(combos) > 4 else ""
         return (
             f"nothing fits: {m.id} does not fit as {shown}{more}; try a larger `tp` or `pp`, more memory "
