@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency, ep_imbalance
-from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.catalog.schema import Accelerator, ModelSpec, Sourced
 from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
 from flopbill.errors import DoesNotFitError, InputError
@@ -211,7 +211,13 @@ def runtime_arrays(
         expert_imbalance=None
         if imb is None
         else ExpertImbalance(imb.ratio.value, imb.reference_ep, imb.reference_experts_per_rank),
+        eager_kernel_floor_s=_value_or_zero(engine.eager_kernel_floor_s),
+        graphs_decode_only=_value_or_zero(engine.graphs_decode_only),
     )
+
+
+def _value_or_zero(figure: Sourced | None) -> float:
+    return 0.0 if figure is None else figure.value
 
 
 def mtp_draft(m: ModelSpec) -> ModelSpec:

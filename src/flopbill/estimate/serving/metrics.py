@@ -22,7 +22,7 @@ Definitions (per replica = ``tp`` GPUs serving one model copy):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,8 +35,10 @@ from flopbill.estimate.serving.step import (
     StepTime,
     activation_bytes_per_gpu,
     decode_step,
+    graphs_decode_only_roofline_s,
     kv_bytes_per_sequence,
     kv_shards,
+    prefill_iteration_fraction,
     prefill_time,
     weight_bytes_per_gpu,
     weight_bytes_stored,
@@ -72,6 +74,8 @@ class RuntimeArrays:
     kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
     attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
     expert_imbalance: ExpertImbalance | None = None  # published EP load imbalance (None: balanced)
+    eager_kernel_floor_s: Any = 0.0  # least time per kernel launched without a CUDA graph
+    graphs_decode_only: Any = 0.0  # 1: iterations carrying a prefill run eagerly (TensorRT-LLM PyTorch)
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,19 @@ def _draft_step(
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
 
+def _prefill_iterations_eager(
+    t: ModelTerms, target: StepTime, rt: RuntimeArrays, batch: Any, tau: Any, generated: Any
+) -> StepTime:
+    """Return ``target`` with its roofline averaged over graphed and eager iterations where the engine
+    replays CUDA graphs only without a prefill (:func:`graphs_decode_only_roofline_s`); else unchanged."""
+    flag = np.asarray(rt.graphs_decode_only, dtype=np.float64)
+    if not np.any(flag > 0):
+        return target
+    p = np.asarray(prefill_iteration_fraction(batch, tau, generated)) * (flag > 0)
+    mixed = graphs_decode_only_roofline_s(t, target.roofline_s, p, rt.eager_kernel_floor_s)
+    return replace(target, roofline_s=mixed)
+
+
 def serving_metrics(
     t: ModelTerms,
     dev: DeviceArrays,
@@ -292,6 +309,7 @@ def serving_metrics(
         rt.kernel_floor_s,
         rt.expert_imbalance,
     )
+    target = _prefill_iterations_eager(t, target, rt, b, tau, gen)
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
     if prefill is None:
