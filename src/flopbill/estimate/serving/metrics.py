@@ -264,7 +264,9 @@ def _prefill_iterations_eager(
     flag = np.asarray(rt.graphs_decode_only, dtype=np.float64)
     if not np.any(flag > 0):
         return target
-    p = np.asarray(prefill_iteration_fraction(batch, tau, generated)) * (flag > 0)
+    p = np.asarray(prefill_iteration_fraction(batch, tau, generated))
+    if not np.all(flag > 0):  # a grid mixing engines: only the flagged ones
+        p = p * (flag > 0)
     mixed = graphs_decode_only_roofline_s(t, target.roofline_s, p, rt.eager_kernel_floor_s)
     return replace(target, roofline_s=mixed)
 

@@ -368,12 +368,10 @@ def prefill_iteration_fraction(
     ``1 − e^(−0.0305) = 0.030``. An offline benchmark with a full queue (``trtllm-bench throughput``)
     runs in this steady state.
     """
-    lam = (
-        np.asarray(batch, dtype=np.float64)
-        * np.asarray(tokens_per_step, dtype=np.float64)
-        / np.maximum(np.asarray(generated_per_sequence, dtype=np.float64), 1.0)
-    )
-    return cast(ArrayLike, -np.expm1(-lam))
+    rate = -np.asarray(tokens_per_step, dtype=np.float64) / np.maximum(
+        np.asarray(generated_per_sequence, dtype=np.float64), 1.0
+    )  # −τ/G: usually small (per workload), so the batch-sized arrays see two operations
+    return cast(ArrayLike, -np.expm1(np.asarray(batch, dtype=np.float64) * rate))
 
 
 def graphs_decode_only_roofline_s(
@@ -391,9 +389,9 @@ def graphs_decode_only_roofline_s(
     eager floor only binds when launching all of them takes longer than running them.
     """
     r = np.asarray(roofline_s, dtype=np.float64)
-    p = np.asarray(prefill_fraction, dtype=np.float64)
-    eager = np.maximum(r, np.asarray(kernel_floor_time_s(t, eager_kernel_floor_s)))
-    return cast(ArrayLike, (1.0 - p) * r + p * eager)
+    floor = np.asarray(kernel_floor_time_s(t, eager_kernel_floor_s))
+    # (1 − p)·R + p·max(R, F) = R + p·max(F − R, 0)
+    return cast(ArrayLike, r + np.asarray(prefill_fraction) * np.maximum(floor - r, 0.0))
 
 
 def decode_flops_per_token(t: ModelTerms, context_tokens: ArrayLike) -> ArrayLike:
