@@ -59,6 +59,7 @@ class ServingOptions:
         True  # False: eager kernel launches (vLLM --enforce-eager, SGLang --disable-cuda-graph)
     )
     pp: int = 1  # pipeline-parallel stages of tp GPUs each (flopbill.estimate.serving.pipeline)
+    closed_run: bool = False  # the batch holds every request of the run (an offline benchmark's N requests)
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,12 @@ def estimate_serving(
     t = model_terms(stage_model(m, opt.pp))  # the whole model, or its slowest pipeline stage
     spec = _spec(m, opt)
     wl = WorkloadArrays(
-        input_tokens, output_tokens, opt.prefix_hit_rate, opt.n_samples, opt.reasoning_multiplier
+        input_tokens,
+        output_tokens,
+        opt.prefix_hit_rate,
+        opt.n_samples,
+        opt.reasoning_multiplier,
+        closed_run=1.0 if opt.closed_run else 0.0,
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)

@@ -34,6 +34,7 @@ from flopbill.estimate.serving.step import (
     PrecisionArrays,
     StepTime,
     activation_bytes_per_gpu,
+    closed_run_prefill_iteration_fraction,
     decode_step,
     graphs_decode_only_roofline_s,
     kv_bytes_per_sequence,
@@ -88,6 +89,7 @@ class WorkloadArrays:
     n_samples: Any = 1.0
     reasoning_multiplier: Any = 1.0
     decode_context: Any = None  # None: ``I + O·r/2``; a length distribution passes its decode-weighted mean
+    closed_run: Any = 0.0  # 1: the batch holds every request of the run (admitted at once, never refilled)
     reserved_context: Any = None  # None: ``I + O·r``; a length distribution passes its decode-weighted mean
 
     @property
@@ -257,14 +259,24 @@ def _draft_step(
 
 
 def _prefill_iterations_eager(
-    t: ModelTerms, target: StepTime, rt: RuntimeArrays, batch: Any, tau: Any, generated: Any
+    t: ModelTerms, target: StepTime, rt: RuntimeArrays, tp: Any, batch: Any, tau: Any, wl: WorkloadArrays
 ) -> StepTime:
     """Return ``target`` with its roofline averaged over graphed and eager iterations where the engine
-    replays CUDA graphs only without a prefill (:func:`graphs_decode_only_roofline_s`); else unchanged."""
+    replays CUDA graphs only without a prefill (:func:`graphs_decode_only_roofline_s`); else unchanged.
+    The share of eager iterations is the steady state's (:func:`prefill_iteration_fraction`), or a closed
+    run's (:func:`closed_run_prefill_iteration_fraction`) where ``wl.closed_run``."""
     flag = np.asarray(rt.graphs_decode_only, dtype=np.float64)
     if not np.any(flag > 0):
         return target
-    p = np.asarray(prefill_iteration_fraction(batch, tau, generated))
+    gen = wl.generated_per_sequence
+    p = np.asarray(prefill_iteration_fraction(batch, tau, gen))
+    closed = np.asarray(wl.closed_run)
+    if np.any(closed > 0):
+        new = np.asarray(wl.input_tokens, dtype=np.float64) * (1.0 - np.asarray(wl.prefix_hit_rate))
+        # under attention DP every rank admits its own prompts under its own token budget
+        budget = np.asarray(rt.prefill_chunk_tokens) * np.where(np.asarray(rt.attention_dp) > 0, tp, 1.0)
+        shut = closed_run_prefill_iteration_fraction(batch, new, budget, gen / tau)
+        p = np.where(closed > 0, shut, p)
     if not np.all(flag > 0):  # a grid mixing engines: only the flagged ones
         p = p * (flag > 0)
     mixed = graphs_decode_only_roofline_s(t, target.roofline_s, p, rt.eager_kernel_floor_s)
@@ -311,7 +323,7 @@ def serving_metrics(
         rt.kernel_floor_s,
         rt.expert_imbalance,
     )
-    target = _prefill_iterations_eager(t, target, rt, b, tau, gen)
+    target = _prefill_iterations_eager(t, target, rt, tp, b, tau, wl)
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
     if prefill is None:

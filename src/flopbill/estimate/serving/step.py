@@ -374,6 +374,25 @@ def prefill_iteration_fraction(
     return cast(ArrayLike, -np.expm1(np.asarray(batch, dtype=np.float64) * rate))
 
 
+def closed_run_prefill_iteration_fraction(
+    batch: ArrayLike, new_tokens: ArrayLike, chunk_tokens: ArrayLike, decode_iterations: ArrayLike
+) -> ArrayLike:
+    """Return the share of iterations carrying a prefill when the batch holds every request of the run (0-1).
+
+    A closed run (an offline benchmark with as many requests as the batch holds) admits all ``B``
+    prompts at the start, ``chunk`` tokens per iteration, and then only decodes: ``a = ceil(B·n/chunk)``
+    iterations carry prompts out of ``a + D`` (``D = G/τ`` decode iterations of a sequence). Example:
+    3000 prompts of 1024 tokens, budget 8192: ``a = 375``; ``G = 1024``: ``375/1399 = 0.268`` (the
+    steady-state figure of :func:`prefill_iteration_fraction` would be ``1 − e^(−2.93) = 0.947``).
+    """
+    admit = np.ceil(
+        np.asarray(batch, dtype=np.float64)
+        * np.asarray(new_tokens, dtype=np.float64)
+        / np.asarray(chunk_tokens, dtype=np.float64)
+    )
+    return cast(ArrayLike, admit / (admit + np.maximum(np.asarray(decode_iterations, dtype=np.float64), 1.0)))
+
+
 def graphs_decode_only_roofline_s(
     t: ModelTerms, roofline_s: ArrayLike, prefill_fraction: ArrayLike, eager_kernel_floor_s: ArrayLike
 ) -> ArrayLike:
