@@ -26,6 +26,7 @@ from flopbill.estimate.serving.deployment import (
 )
 from flopbill.estimate.serving.metrics import WorkloadArrays, serving_metrics
 from flopbill.estimate.serving.step import (
+    closed_run_prefill_iteration_fraction,
     graphs_decode_only_roofline_s,
     model_terms,
     prefill_iteration_fraction,
@@ -43,6 +44,25 @@ def test_prefill_iteration_fraction_hand_calculation() -> None:
     assert float(prefill_iteration_fraction(0.0, 1.0, 1000.0)) == 0.0
 
 
+def test_closed_run_fraction_hand_calculation() -> None:
+    """3000 prompts of 1024 tokens, budget 8192 per iteration: a = 375 admitting iterations; 1024 decode
+    iterations: 375 / 1399 = 0.26805. Budget 8 · 8192 (attention DP over 8 ranks): a = 47, 47/1071."""
+    assert float(closed_run_prefill_iteration_fraction(3000.0, 1024.0, 8192.0, 1024.0)) == pytest.approx(
+        375 / 1399
+    )
+    assert float(closed_run_prefill_iteration_fraction(3000.0, 1024.0, 65536.0, 1024.0)) == pytest.approx(
+        47 / 1071
+    )
+
+
+def test_closed_run_admits_once() -> None:
+    """A closed run of 1500 requests (1000 → 2000 tokens, DEP8): far fewer eager iterations than the steady
+    state, so its step lies between the graphed one and the steady-state mix."""
+    graphed, steady = _metrics(0.0, 1500.0, 2000.0), _metrics(1.0, 1500.0, 2000.0)
+    closed = _metrics(1.0, 1500.0, 2000.0, closed=True)
+    assert float(graphed.step_s) <= float(closed.step_s) <= float(steady.step_s)
+
+
 def test_graphs_decode_only_roofline_hand_calculation() -> None:
     """Qwen3-235B, eager floor 94 · 15 · 32 µs = 45.12 ms.
 
@@ -57,7 +77,7 @@ def test_graphs_decode_only_roofline_hand_calculation() -> None:
     assert np.allclose(got, [0.5 * 20e-3 + 0.5 * 94 * 15 * EAGER_S, 50e-3, 20e-3], rtol=1e-12)
 
 
-def _metrics(graphs_decode_only: float, batch: float, output_tokens: float):  # type: ignore[no-untyped-def]
+def _metrics(graphs_decode_only: float, batch: float, output_tokens: float, closed: bool = False):  # type: ignore[no-untyped-def]
     m, acc = model("qwen3-235b-a22b"), accelerator("h200")
     eff, _ = hardware_efficiency(acc.id)
     rt = replace(
@@ -70,7 +90,7 @@ def _metrics(graphs_decode_only: float, batch: float, output_tokens: float):  # 
         rt,
         8,
         batch,
-        WorkloadArrays(1000.0, output_tokens),
+        WorkloadArrays(1000.0, output_tokens, closed_run=1.0 if closed else 0.0),
     )
 
 
