@@ -97,14 +97,17 @@ def _metrics(graphs_decode_only: float, batch: float, output_tokens: float, clos
 def test_trtllm_step_is_the_mix_of_graphed_and_eager_iterations() -> None:
     """Qwen3-235B on 8× H200 (DEP8, fp8), batch 1500, 1000 → 2000 tokens: p = 1 − e^(−0.75) = 0.5276.
 
-    The step with eager prefill iterations is ``(1 − p)·R + p·max(R, 45.12 ms)`` with ``R`` the graphed
-    roofline of the same step, and communication and overhead are unchanged.
+    With ``R`` the graphed roofline and ``g`` its launch gaps, the step is ``(1 − p)·(R + g) +
+    p·max(R + g, 45.12 ms)`` (the eager floor gets no gaps on top); communication and overhead unchanged.
     """
     graphed, mixed = _metrics(0.0, 1500.0, 2000.0), _metrics(1.0, 1500.0, 2000.0)
-    r = float(graphed.step.roofline_s)
+    r, gaps = float(graphed.step.roofline_s), float(graphed.step.launch_s)
+    assert gaps == pytest.approx(94 * 15 * 1.3e-6)  # launch gaps: 94 · 15 · 1.3 µs = 1.83 ms
     p = 1 - math.exp(-0.75)
-    assert float(mixed.step.roofline_s) == pytest.approx((1 - p) * r + p * max(r, 94 * 15 * EAGER_S))
+    eager = max(r + gaps, 94 * 15 * EAGER_S)  # the eager floor gets no gaps on top
+    assert float(mixed.step.roofline_s) + gaps == pytest.approx((1 - p) * (r + gaps) + p * eager)
     assert float(mixed.step.comm_s) == pytest.approx(float(graphed.step.comm_s))
+    assert float(mixed.step.overhead_s) == pytest.approx(float(graphed.step.overhead_s))
     assert float(mixed.step_s) >= float(graphed.step_s)
 
 

@@ -69,6 +69,11 @@ class EngineProfile(Strict):
         description="1 when the engine replays CUDA graphs only for iterations without a prefill (the "
         "others launch eagerly, at eager_kernel_floor_s per kernel); None: every decode iteration is graphed",
     )
+    kernel_launch_s: Sourced | None = Field(
+        default=None,
+        description="GPU idle time between two kernels of a step replayed from a CUDA graph (launch and "
+        "set-up of the next kernel), s; added per kernel",
+    )
     max_batch_sequences: Sourced = Field(description="default cap on concurrent sequences")
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 

@@ -37,6 +37,7 @@ from flopbill.estimate.serving.step import (
     closed_run_prefill_iteration_fraction,
     decode_step,
     graphs_decode_only_roofline_s,
+    kernel_launch_time_s,
     kv_bytes_per_sequence,
     kv_shards,
     prefill_iteration_fraction,
@@ -73,6 +74,7 @@ class RuntimeArrays:
     max_batch_sequences: Any
     kv_free_fraction: Any = 1.0
     kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
+    kernel_launch_s: Any = 0.0  # GPU idle between two kernels of a step (step.kernel_launch_time_s)
     attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
     expert_imbalance: ExpertImbalance | None = None  # published EP load imbalance (None: balanced)
     eager_kernel_floor_s: Any = 0.0  # least time per kernel launched without a CUDA graph
@@ -171,7 +173,9 @@ def static_batch_ttft_s(
     ``B·p + ceil(B·n / chunk)·overhead`` with ``p`` a prompt's prefill replica-seconds (compute + TP
     communication; the weights are read once per chunk and amortized) and ``n`` its new tokens: every
     request's first token comes when the batch's prefill ends (TensorRT-LLM ``gptSessionBenchmark``, and
-    any flood of requests admitted at once). ``B = 1`` gives about the lone prompt's prefill.
+    any flood of requests admitted at once); ``overhead`` is what each chunk's forward pass pays besides its
+    work (the engine's step overhead and the kernels' launch gaps). ``B = 1`` gives about the lone prompt's
+    prefill.
     """
     b = np.asarray(batch, dtype=np.float64)
     chunks = np.maximum(np.ceil(b * np.asarray(new_tokens, dtype=np.float64) / np.asarray(chunk_tokens)), 1.0)
@@ -254,6 +258,7 @@ def _draft_step(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
@@ -264,7 +269,8 @@ def _prefill_iterations_eager(
     """Return ``target`` with its roofline averaged over graphed and eager iterations where the engine
     replays CUDA graphs only without a prefill (:func:`graphs_decode_only_roofline_s`); else unchanged.
     The share of eager iterations is the steady state's (:func:`prefill_iteration_fraction`), or a closed
-    run's (:func:`closed_run_prefill_iteration_fraction`) where ``wl.closed_run``."""
+    run's (:func:`closed_run_prefill_iteration_fraction`) where ``wl.closed_run``. An eager iteration
+    takes ``max(R + gaps, F)``, ``gaps`` the step's launch gaps (``launch_s``): none on top of F."""
     flag = np.asarray(rt.graphs_decode_only, dtype=np.float64)
     if not np.any(flag > 0):
         return target
@@ -279,7 +285,10 @@ def _prefill_iterations_eager(
         p = np.where(closed > 0, shut, p)
     if not np.all(flag > 0):  # a grid mixing engines: only the flagged ones
         p = p * (flag > 0)
-    mixed = graphs_decode_only_roofline_s(t, target.roofline_s, p, rt.eager_kernel_floor_s)
+    # an eager iteration takes max(R + gaps, F): the eager floor F is a whole launch-bound kernel (no gap on
+    # top, as --eager), while a GPU-bound eager iteration still waits the gaps between its queued kernels
+    gaps = np.asarray(target.launch_s, dtype=np.float64)
+    mixed = graphs_decode_only_roofline_s(t, target.roofline_s + gaps, p, rt.eager_kernel_floor_s) - gaps
     return replace(target, roofline_s=mixed)
 
 
@@ -322,6 +331,7 @@ def serving_metrics(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     target = _prefill_iterations_eager(t, target, rt, tp, b, tau, wl)
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
@@ -352,7 +362,11 @@ def serving_metrics(
         kv_bytes_per_sequence_per_gpu=kv_seq,
         activation_bytes_per_gpu=act,
         ttft_static_batch_s=static_batch_ttft_s(
-            prefill_req, b / seqs_per_req, new_tokens, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+            prefill_req,
+            b / seqs_per_req,
+            new_tokens,
+            rt.prefill_chunk_tokens,
+            rt.overhead_s_per_step + np.asarray(kernel_launch_time_s(t, rt.kernel_launch_s)),
         ),
         ttft_chunked_s=chunked_prefill_ttft_s(step_s, prefill_req, b, new_tokens, rt.prefill_chunk_tokens),
     )
@@ -385,6 +399,7 @@ def one_prompt_prefill(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     batched = pre.compute_s if pre.amortized_s is None else pre.amortized_s
     return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=batched + pre.comm_s)

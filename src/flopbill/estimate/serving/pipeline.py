@@ -43,7 +43,7 @@ from flopbill.estimate.serving.metrics import (
     chunked_prefill_ttft_s,
     static_batch_ttft_s,
 )
-from flopbill.estimate.serving.step import DeviceArrays, ModelTerms
+from flopbill.estimate.serving.step import DeviceArrays, ModelTerms, kernel_launch_time_s
 
 
 def stage_layers(n_layers: int, pp: int) -> int:
@@ -167,9 +167,8 @@ def pipeline_metrics(
     gen = wl.generated_per_sequence
     decode_req = wl.output_total * tpot / batch
     prompts = batch / np.asarray(wl.n_samples, dtype=np.float64)
-    static = static_batch_ttft_s(
-        np.asarray(stage.prefill_s_per_request), prompts, new, chunk, rt.overhead_s_per_step
-    )
+    chunk_overhead = rt.overhead_s_per_step + np.asarray(kernel_launch_time_s(t, rt.kernel_launch_s))
+    static = static_batch_ttft_s(np.asarray(stage.prefill_s_per_request), prompts, new, chunk, chunk_overhead)
     gpus = float(tp * pp)
     prefill_req = np.asarray(stage.prefill_s_per_request)
     return dataclasses.replace(
