@@ -11,11 +11,15 @@ cover, both per second, the co-located comparison not included; then the means s
 list (``--pp 1,2,4``: TP 1/2/4/8 × PP 1/2/4 × batch 1..1024, the three depths within the candidate
 budget), counting every (TP, PP) configuration. Not a test; run with
 ``OMP_NUM_THREADS=2 python benchmarks/bench_serve_search.py`` (add ``taskset -c 0,1`` to pin 2 cores).
+Optional arguments: a model id and an engine id (default ``llama-3.1-70b vllm``), e.g.
+``python benchmarks/bench_serve_search.py qwen3-235b-a22b trtllm`` to time the MoE terms and TensorRT-LLM's
+eager prefill iterations.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from flopbill.catalog import accelerators, model
@@ -33,7 +37,7 @@ from flopbill.estimate.serving.search import (
 from flopbill.estimate.serving.workload import sample_from_ranges
 
 
-def main(repeats: int = 5) -> None:
+def main(repeats: int = 5, model_id: str = "llama-3.1-70b", engine_id: str = "vllm") -> None:
     """Run the search ``repeats`` times and report the best configs/s."""
     cands = []
     for a in accelerators():
@@ -44,7 +48,7 @@ def main(repeats: int = 5) -> None:
     grid = SearchGrid(batches=tuple(range(1, 4097)))
     grid_dist = SearchGrid(batches=tuple(2**i for i in range(13)))
     grid_pp = SearchGrid(batches=tuple(range(1, 1025)), pps=(1, 2, 4))
-    m, eng = model("llama-3.1-70b"), engine_profile("vllm")
+    m, eng = model(model_id), engine_profile(engine_id)
     lengths = sample_from_ranges((500, 2000, 8000), (100, 300, 1000))
     best = best_dist = best_dis = best_pp = float("inf")
     n = n_dist = n_dis = n_pairs = n_pp = 0
@@ -68,7 +72,7 @@ def main(repeats: int = 5) -> None:
     rate, rate_dist = n / best, n_dist / best_dist
     rate_dis, rate_pairs = n_dis / best_dis, n_pairs / best_dis
     rate_pp = n_pp / best_pp
-    print(f"accelerators priced: {len(cands)}; configurations: {n:,}")
+    print(f"{model_id} on {engine_id}; accelerators priced: {len(cands)}; configurations: {n:,}")
     print(f"means, best of {repeats}: {best:.3f} s → {rate:,.0f} configurations/s")
     print(
         f"{lengths.n_points}-point distribution, {n_dist // lengths.n_points:,} setups: {best_dist:.3f} s → "
@@ -103,4 +107,4 @@ def main(repeats: int = 5) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(5, *sys.argv[1:3])

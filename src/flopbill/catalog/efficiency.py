@@ -64,6 +64,11 @@ class EngineProfile(Strict):
     eager_kernel_floor_s: Sourced | None = Field(
         default=None, description="least time per decode kernel launched eagerly (no CUDA graph), s"
     )
+    graphs_decode_only: Sourced | None = Field(
+        default=None,
+        description="1 when the engine replays CUDA graphs only for iterations without a prefill (the "
+        "others launch eagerly, at eager_kernel_floor_s per kernel); None: every decode iteration is graphed",
+    )
     kernel_launch_s: Sourced | None = Field(
         default=None,
         description="GPU idle time between two kernels of a step replayed from a CUDA graph (launch and "

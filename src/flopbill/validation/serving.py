@@ -115,6 +115,8 @@ def predict(case: GoldenServingCase) -> ServingEstimate:
 
     ``batch: max`` is the largest batch that fits, but never more sequences than the run could hold at
     once (``max_concurrency``: e.g. trtllm-bench with N requests and no concurrency limit holds at most N).
+    A batch that holds all ``max_concurrency`` requests is a closed run (``ServingOptions.closed_run``):
+    every prompt is admitted at the start and no request joins later.
     """
     acc = accelerator(case.accelerator)
     opt = ServingOptions(
@@ -142,8 +144,9 @@ def predict(case: GoldenServingCase) -> ServingEstimate:
         hardware_efficiency(acc.id),
         engine,
     )
-    if case.batch == "max" and case.max_concurrency is not None and est.batch > case.max_concurrency:
-        opt = replace(opt, batch=case.max_concurrency)
+    if case.max_concurrency is not None and est.batch >= case.max_concurrency:
+        # the batch holds every request of the run: all admitted at once, never refilled (a closed run)
+        opt = replace(opt, batch=case.max_concurrency, closed_run=True)
         est = estimate_serving(
             model(case.model),
             acc,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from flopbill.catalog.efficiency import EngineProfile, HardwareEfficiency, ep_imbalance
-from flopbill.catalog.schema import Accelerator, ModelSpec
+from flopbill.catalog.schema import Accelerator, ModelSpec, Sourced
 from flopbill.checks import integer, number
 from flopbill.dtypes import COMPUTE_DTYPE_FOR_WEIGHTS, QUANTIZED, Dtype, bytes_per_value, parse_dtype
 from flopbill.errors import DoesNotFitError, InputError
@@ -59,6 +59,7 @@ class ServingOptions:
         True  # False: eager kernel launches (vLLM --enforce-eager, SGLang --disable-cuda-graph)
     )
     pp: int = 1  # pipeline-parallel stages of tp GPUs each (flopbill.estimate.serving.pipeline)
+    closed_run: bool = False  # the batch holds every request of the run (an offline benchmark's N requests)
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,13 @@ def runtime_arrays(
         expert_imbalance=None
         if imb is None
         else ExpertImbalance(imb.ratio.value, imb.reference_ep, imb.reference_experts_per_rank),
+        eager_kernel_floor_s=_value_or_zero(engine.eager_kernel_floor_s),
+        graphs_decode_only=_value_or_zero(engine.graphs_decode_only),
     )
+
+
+def _value_or_zero(figure: Sourced | None) -> float:
+    return 0.0 if figure is None else figure.value
 
 
 def mtp_draft(m: ModelSpec) -> ModelSpec:
@@ -305,7 +312,12 @@ def estimate_serving(
     t = model_terms(stage_model(m, opt.pp))  # the whole model, or its slowest pipeline stage
     spec = _spec(m, opt)
     wl = WorkloadArrays(
-        input_tokens, output_tokens, opt.prefix_hit_rate, opt.n_samples, opt.reasoning_multiplier
+        input_tokens,
+        output_tokens,
+        opt.prefix_hit_rate,
+        opt.n_samples,
+        opt.reasoning_multiplier,
+        closed_run=1.0 if opt.closed_run else 0.0,
     )
     probe = serving_metrics(t, dev, prec, rt, opt.tp, 1.0, wl, spec)
     max_b = int(probe.max_batch)

@@ -22,7 +22,7 @@ Definitions (per replica = ``tp`` GPUs serving one model copy):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,10 +34,13 @@ from flopbill.estimate.serving.step import (
     PrecisionArrays,
     StepTime,
     activation_bytes_per_gpu,
+    closed_run_prefill_iteration_fraction,
     decode_step,
+    graphs_decode_only_roofline_s,
     kernel_launch_time_s,
     kv_bytes_per_sequence,
     kv_shards,
+    prefill_iteration_fraction,
     prefill_time,
     weight_bytes_per_gpu,
     weight_bytes_stored,
@@ -74,6 +77,8 @@ class RuntimeArrays:
     kernel_launch_s: Any = 0.0  # GPU idle between two kernels of a step (step.kernel_launch_time_s)
     attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
     expert_imbalance: ExpertImbalance | None = None  # published EP load imbalance (None: balanced)
+    eager_kernel_floor_s: Any = 0.0  # least time per kernel launched without a CUDA graph
+    graphs_decode_only: Any = 0.0  # 1: iterations carrying a prefill run eagerly (TensorRT-LLM PyTorch)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class WorkloadArrays:
     n_samples: Any = 1.0
     reasoning_multiplier: Any = 1.0
     decode_context: Any = None  # None: ``I + O·r/2``; a length distribution passes its decode-weighted mean
+    closed_run: Any = 0.0  # 1: the batch holds every request of the run (admitted at once, never refilled)
     reserved_context: Any = None  # None: ``I + O·r``; a length distribution passes its decode-weighted mean
 
     @property
@@ -257,6 +263,35 @@ def _draft_step(
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
 
+def _prefill_iterations_eager(
+    t: ModelTerms, target: StepTime, rt: RuntimeArrays, tp: Any, batch: Any, tau: Any, wl: WorkloadArrays
+) -> StepTime:
+    """Return ``target`` with its roofline averaged over graphed and eager iterations where the engine
+    replays CUDA graphs only without a prefill (:func:`graphs_decode_only_roofline_s`); else unchanged.
+    The share of eager iterations is the steady state's (:func:`prefill_iteration_fraction`), or a closed
+    run's (:func:`closed_run_prefill_iteration_fraction`) where ``wl.closed_run``. An eager iteration
+    takes ``max(R + gaps, F)``, ``gaps`` the step's launch gaps (``launch_s``): none on top of F."""
+    flag = np.asarray(rt.graphs_decode_only, dtype=np.float64)
+    if not np.any(flag > 0):
+        return target
+    gen = wl.generated_per_sequence
+    p = np.asarray(prefill_iteration_fraction(batch, tau, gen))
+    closed = np.asarray(wl.closed_run)
+    if np.any(closed > 0):
+        new = np.asarray(wl.input_tokens, dtype=np.float64) * (1.0 - np.asarray(wl.prefix_hit_rate))
+        # under attention DP every rank admits its own prompts under its own token budget
+        budget = np.asarray(rt.prefill_chunk_tokens) * np.where(np.asarray(rt.attention_dp) > 0, tp, 1.0)
+        shut = closed_run_prefill_iteration_fraction(batch, new, budget, gen / tau)
+        p = np.where(closed > 0, shut, p)
+    if not np.all(flag > 0):  # a grid mixing engines: only the flagged ones
+        p = p * (flag > 0)
+    # an eager iteration takes max(R + gaps, F): the eager floor F is a whole launch-bound kernel (no gap on
+    # top, as --eager), while a GPU-bound eager iteration still waits the gaps between its queued kernels
+    gaps = np.asarray(target.launch_s, dtype=np.float64)
+    mixed = graphs_decode_only_roofline_s(t, target.roofline_s + gaps, p, rt.eager_kernel_floor_s) - gaps
+    return replace(target, roofline_s=mixed)
+
+
 def serving_metrics(
     t: ModelTerms,
     dev: DeviceArrays,
@@ -298,6 +333,7 @@ def serving_metrics(
         rt.expert_imbalance,
         rt.kernel_launch_s,
     )
+    target = _prefill_iterations_eager(t, target, rt, tp, b, tau, wl)
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
     if prefill is None:

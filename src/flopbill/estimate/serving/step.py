@@ -34,6 +34,9 @@ Model (Pope et al. 2022, "Efficiently Scaling Transformer Inference", §2-3):
 * Latency floor: a step cannot be shorter than its kernels' minimum durations,
   ``n_layers · kernels_per_layer · kernel_floor_s`` (the roofline is raised to it); all-reduces are counted
   in the communication term.
+* Engines that replay CUDA graphs only for decode iterations without a prefill (TensorRT-LLM's PyTorch
+  backend) run the share of iterations that admit a new request eagerly, at the eager floor per kernel
+  (:func:`prefill_iteration_fraction`, :func:`graphs_decode_only_roofline_s`).
 * Kernel launch gaps (low batch): kernels of one step run one after the other, and between two of them the
   GPU loads no weights while the next kernel is launched and set up, even when a CUDA graph replays them,
   so every kernel adds ``kernel_launch_s`` to the step, ``n_layers · kernels_per_layer · kernel_launch_s``
@@ -357,6 +360,64 @@ def step_comm_time_s(
 def kernel_floor_time_s(t: ModelTerms, kernel_floor_s: ArrayLike) -> ArrayLike:
     """Return the shortest a forward step can be: ``n_layers · kernels_per_layer · kernel_floor_s`` (s)."""
     return cast(ArrayLike, t.n_layers * t.kernels_per_layer * np.asarray(kernel_floor_s, dtype=np.float64))
+
+
+def prefill_iteration_fraction(
+    batch: ArrayLike, tokens_per_step: ArrayLike, generated_per_sequence: ArrayLike
+) -> ArrayLike:
+    """Return the share of steady-state decode iterations that also carry a new request's prefill (0-1).
+
+    In-flight batching keeps ``B`` sequences running; each lives ``G/τ`` iterations (``G`` generated
+    tokens, ``τ`` tokens per iteration), so ``λ = B·τ/G`` sequences finish per iteration on average and
+    as many queued requests are admitted, their prefill riding the next iteration. With completions
+    spread as a Poisson stream, an iteration carries at least one prefill with probability
+    ``1 − exp(−λ)``. Example: ``B = 1000``, ``τ = 1``, ``G = 1000``: ``1 − e⁻¹ = 0.632``; ``G = 32768``:
+    ``1 − e^(−0.0305) = 0.030``. An offline benchmark with a full queue (``trtllm-bench throughput``)
+    runs in this steady state.
+    """
+    rate = -np.asarray(tokens_per_step, dtype=np.float64) / np.maximum(
+        np.asarray(generated_per_sequence, dtype=np.float64), 1.0
+    )  # −τ/G: usually small (per workload), so the batch-sized arrays see two operations
+    return cast(ArrayLike, -np.expm1(np.asarray(batch, dtype=np.float64) * rate))
+
+
+def closed_run_prefill_iteration_fraction(
+    batch: ArrayLike, new_tokens: ArrayLike, chunk_tokens: ArrayLike, decode_iterations: ArrayLike
+) -> ArrayLike:
+    """Return the share of iterations carrying a prefill when the batch holds every request of the run (0-1).
+
+    A closed run (an offline benchmark with as many requests as the batch holds) admits all ``B``
+    prompts at the start, ``chunk`` tokens per iteration, and then only decodes: ``a = ceil(B·n/chunk)``
+    iterations carry prompts out of ``a + D`` (``D = G/τ`` decode iterations of a sequence). Example:
+    3000 prompts of 1024 tokens, budget 8192: ``a = 375``; ``G = 1024``: ``375/1399 = 0.268`` (the
+    steady-state figure of :func:`prefill_iteration_fraction` would be ``1 − e^(−2.93) = 0.947``).
+    """
+    admit = np.ceil(
+        np.asarray(batch, dtype=np.float64)
+        * np.asarray(new_tokens, dtype=np.float64)
+        / np.asarray(chunk_tokens, dtype=np.float64)
+    )
+    return cast(ArrayLike, admit / (admit + np.maximum(np.asarray(decode_iterations, dtype=np.float64), 1.0)))
+
+
+def graphs_decode_only_roofline_s(
+    t: ModelTerms, roofline_s: ArrayLike, prefill_fraction: ArrayLike, eager_kernel_floor_s: ArrayLike
+) -> ArrayLike:
+    """Return the mean roofline of decode iterations when only prefill-free ones replay a CUDA graph (s).
+
+    TensorRT-LLM's PyTorch backend replays CUDA graphs only for iterations without a prefill
+    (``ScheduledRequests.can_run_cuda_graph``; under attention DP all ranks must agree), so a share
+    ``p`` (:func:`prefill_iteration_fraction`) of the iterations launch every kernel eagerly and cannot
+    be shorter than :func:`kernel_floor_time_s` at the eager cost per kernel:
+    ``(1 − p)·R + p·max(R, n_layers·kernels_per_layer·floor_eager)`` with ``R`` the graphed roofline
+    (already raised to the graph floor). Example: ``R = 20 ms``, 94 layers × 15 kernels × 32 µs =
+    45.1 ms, ``p = 0.5``: ``10 + 22.6 = 32.6 ms``. The host launches kernels ahead of the GPU, so the
+    eager floor only binds when launching all of them takes longer than running them.
+    """
+    r = np.asarray(roofline_s, dtype=np.float64)
+    floor = np.asarray(kernel_floor_time_s(t, eager_kernel_floor_s))
+    # (1 − p)·R + p·max(R, F) = R + p·max(F − R, 0)
+    return cast(ArrayLike, r + np.asarray(prefill_fraction) * np.maximum(floor - r, 0.0))
 
 
 def kernel_launch_time_s(t: ModelTerms, kernel_launch_s: ArrayLike) -> ArrayLike:
