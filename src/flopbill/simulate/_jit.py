@@ -24,6 +24,7 @@ _KERNEL_MODULES = (
     "entities",
     "itl",
     "prefix",
+    "turns",
     "scheduler",
     "macro",
     "router",

@@ -139,7 +139,7 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         raise InputError("fleet.replicas", fl.replicas, f"≤ autoscaler.max_replicas {a.max_replicas}")
     if fixed and fl.replicas < 1:
         raise InputError("fleet.replicas", fl.replicas, "≥ 1 replica with a fixed fleet (or an autoscaler)")
-    last = float(wl.arrival_s[-1])
+    last = _last_known_arrival_s(wl)
     max_sim = spec.bounds.max_sim_seconds if spec.bounds.max_sim_seconds is not None else last + _DAY_S
     return Config(
         block_tokens=tb.block_tokens,
@@ -161,6 +161,16 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         max_sim_s=float(max_sim),
         horizon_s=float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0,
     )
+
+
+def _last_known_arrival_s(wl: Workload) -> float:
+    """Return the last arrival known before the run (sessions' later turns arrive during it)."""
+    return float(np.nanmax(wl.arrival_s))
+
+
+def _static(wl: Workload) -> int:
+    """Return how many requests arrive at known times (all but the sessions' later turns; they come first)."""
+    return int(wl.arrival_s.size if wl.next_turn is None else np.count_nonzero(~np.isnan(wl.arrival_s)))
 
 
 def cold_start_s(spec: SimulationSpec, tb: StepTables) -> float:
@@ -191,15 +201,18 @@ def run_kernel(
     time up to the last arrival (the result does not depend on it).
     """
     n_groups = int(wl.group.max()) + 1 if wl.group.size else 1
-    st = new_state(wl.arrival_s.size, cfg, n_groups, _MAX_INTERVALS, _MAX_TIMELINE)
-    rq = Requests(wl.arrival_s, wl.prompt_tokens, wl.output_tokens, wl.group, wl.prefix_tokens)
+    n = wl.arrival_s.size
+    st = new_state(n, cfg, n_groups, _MAX_INTERVALS, _MAX_TIMELINE, _static(wl))
+    nxt = wl.next_turn if wl.next_turn is not None else np.full(n, -1, np.int64)
+    think = wl.think_s if wl.think_s is not None else np.zeros(n)
+    rq = Requests(wl.arrival_s, wl.prompt_tokens, wl.output_tokens, wl.group, wl.prefix_tokens, nxt, think)
     cum = np.concatenate([[0.0], np.cumsum(tb.decode_attention_s)])
     tables = Tables(tb.linear_s, tb.decode_attention_s, tb.prefill_attention_s, cum)
     events.start(st, cfg)
     if progress is None:
         events.run(st, rq, cfg, tables, math.inf)
         return st
-    horizon = max(float(wl.arrival_s[-1]), 1e-9)
+    horizon = max(_last_known_arrival_s(wl), 1e-9)
     chunk = 0
     while not events.run(st, rq, cfg, tables, horizon * (chunk + 1) / 50.0 if chunk < 49 else math.inf):
         chunk += 1
@@ -265,7 +278,7 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
     )
     return SimulationResult(
         resolved=_resolved(spec, cfg, tb, price),
-        arrived=int(wl.arrival_s.size if not st.ints[I_STOPPED] else np.sum(wl.arrival_s <= end)),
+        arrived=int(np.sum(wl.arrival_s <= end) if st.ints[I_STOPPED] else np.sum(~np.isnan(wl.arrival_s))),
         finished=n_fin,
         dropped=int((st.dropped > 0).sum()),
         dropped_too_long=int((st.dropped == TOO_LONG).sum()),
@@ -385,7 +398,7 @@ def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price, wl: Workload)
         items.append(
             Assumption(
                 "traffic_truncated",
-                f"first {wl.arrival_s.size:,} requests (last arrival at {float(wl.arrival_s[-1]):,.0f} s)",
+                f"first {wl.arrival_s.size:,} requests (last arrival at {_last_known_arrival_s(wl):,.0f} s)",
                 "bounds.max_requests: the traffic had more requests; later arrivals are not simulated",
             )
         )

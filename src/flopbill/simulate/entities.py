@@ -19,7 +19,10 @@ KEPT, TOO_LONG, TIMED_OUT = 0, 1, 2
 I_NEXT_ARRIVAL, I_STEPS, I_PREEMPTIONS, I_FINISHED, I_DROPPED = 0, 1, 2, 3, 4
 I_RR, I_G_HEAD, I_G_TAIL, I_G_LEN, I_N_INTERVALS, I_N_TIMELINE, I_STOPPED = 5, 6, 7, 8, 9, 10, 11
 I_ITL_N = 12  # inter-token gaps recorded
-N_INTS = 13
+# sessions (flopbill.simulate.turns): requests known up front (the first ones), later turns arrived so
+# far, later turns waiting for their arrival (heap size), later turns that never come (a turn was dropped)
+I_STATIC, I_LATE_ARRIVED, I_PENDING, I_CANCELLED = 13, 14, 15, 16
+N_INTS = 17
 # floats[...] indices; F_EVAL_ARRIVALS: arrivals counted at the last evaluation; F_ITL_SUM: Σ gaps (s)
 F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END, F_EVAL_ARRIVALS, F_ITL_SUM = 0, 1, 2, 3, 4, 5
 N_FLOATS = 6
@@ -54,13 +57,16 @@ class Config(NamedTuple):
 
 
 class Requests(NamedTuple):
-    """The requests of a run, sorted by arrival (inputs; never changed by the kernel)."""
+    """The requests of a run: the first ``ints[I_STATIC]`` sorted by arrival, then the later turns of
+    sessions, whose arrival (NaN until then) the kernel writes when it happens; nothing else changes."""
 
     arrival_s: np.ndarray  # float64
     prompt_tokens: np.ndarray  # int64
     output_tokens: np.ndarray  # int64
     group: np.ndarray  # int64, -1 = no shared prefix
     prefix_tokens: np.ndarray  # int64, tokens of the shared prefix
+    next_turn: np.ndarray  # int64, the session's next turn (-1: none)
+    think_s: np.ndarray  # float64, seconds from this turn's last token to the next turn's arrival
 
 
 class Tables(NamedTuple):
@@ -118,14 +124,21 @@ class State(NamedTuple):
     tl_waiting: np.ndarray
     tl_running: np.ndarray
     itl_hist: np.ndarray  # [ITL_BINS] counts of inter-token gaps
+    pend_t_s: np.ndarray  # min-heap of the sessions' next turns: arrival time
+    pend_x: np.ndarray  # and request
     ints: np.ndarray
     floats: np.ndarray
 
 
-def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: int) -> State:
-    """Return a fresh state for ``n`` requests and ``cfg.max_replicas`` replica slots."""
+def new_state(
+    n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: int, static: int | None = None
+) -> State:
+    """Return a fresh state for ``n`` requests (the first ``static`` known up front: all by default)
+    and ``cfg.max_replicas`` replica slots."""
     r = cfg.max_replicas
     nan = np.full(n, np.nan)
+    ints = np.zeros(N_INTS, np.int64)
+    ints[I_STATIC] = n if static is None else static
     return State(
         computed=np.zeros(n, np.int64),
         generated=np.zeros(n, np.int64),
@@ -170,6 +183,8 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         tl_waiting=np.zeros(n_timeline, np.int64),
         tl_running=np.zeros(n_timeline, np.int64),
         itl_hist=np.zeros(ITL_BINS, np.int64),
-        ints=np.zeros(N_INTS, np.int64),
+        pend_t_s=np.zeros(max(n - int(ints[I_STATIC]), 1)),
+        pend_x=np.zeros(max(n - int(ints[I_STATIC]), 1), np.int64),
+        ints=ints,
         floats=np.zeros(N_FLOATS),
     )

@@ -29,6 +29,7 @@ from flopbill.simulate.entities import (
 )
 from flopbill.simulate.itl import record_run
 from flopbill.simulate.prefix import allocated, release
+from flopbill.simulate.turns import schedule_next
 
 
 @jit
@@ -186,6 +187,7 @@ def finish_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: fl
             st.r_free_blocks[r] += st.held_blocks[x]
             st.held_blocks[x] = 0
             st.ints[I_FINISHED] += 1
+            schedule_next(st, rq, x, now)
         else:
             st.r_run[r, keep] = x
             st.r_sched[r, keep] = 1
