@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flopbill.simulate._jit import jit
+from flopbill.simulate._jit import borrowed, jit
 from flopbill.simulate.autoscaler import desired_replicas
 from flopbill.simulate.entities import (
     DRAINING,
@@ -230,6 +230,13 @@ def start(st: State, cfg: Config) -> None:
 
 @jit
 def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> bool:
+    """Handle every event up to ``until_s``, updating ``st`` in place; return True when the run is over
+    (:func:`_run` on borrowed views of the arrays: see :func:`flopbill.simulate._jit.borrowed`)."""
+    return _run(borrowed(st), borrowed(rq), cfg, borrowed(tb), until_s)
+
+
+@jit
+def _run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> bool:
     """Handle every event up to ``until_s``, updating ``st`` in place; return True when the run is over.
 
     Arrivals are the requests known up front, in order, and the sessions' later turns as they come
