@@ -77,6 +77,7 @@ def test_conservation(spec: dict[str, object]) -> None:
     done = ~np.isnan(o.finish_s)
     assert np.array_equal(o.generated_tokens[done], o.output_tokens[done])
     assert r.gpu_hours_billed >= r.gpu_hours_busy - 1e-12
+    assert r.kv_blocks_peak_used is not None and r.kv_blocks_per_replica is not None
     assert 0 <= r.kv_blocks_peak_used <= r.kv_blocks_per_replica
     assert np.all(o.admit_s[done] >= o.arrival_s[done])
     assert np.all(o.first_token_s[done] >= o.admit_s[done])

@@ -77,7 +77,12 @@ def live_server(bills_db: Path) -> Iterator[LiveServer]:
         mp.setenv("COLUMNS", "200")
         mp.setenv("NO_COLOR", "1")
         import flopbill.cli.app  # noqa: F401
-    with LiveServer(bills_db=bills_db) as server:
+    from flopbill.web.app import Limits
+
+    # Time limits well above the defaults (10 s / 30 s): the suite shares its CPUs, and a heavy request that
+    # is slow only because of that load must not read as a 504 in the fuzz tests. The limits themselves are
+    # tested with their own app (test_openapi_and_errors.py).
+    with LiveServer(bills_db=bills_db, limits=Limits(timeout_s=120.0, heavy_timeout_s=300.0)) as server:
         yield server
 
 

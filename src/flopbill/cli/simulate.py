@@ -23,7 +23,7 @@ from flopbill.cli.app import (
 from flopbill.errors import InputError
 from flopbill.simulate import SimulationResult, load_spec, simulate, spec_from_dict
 from flopbill.simulate.metrics import Distribution
-from flopbill.simulate.spec import SimulationSpec
+from flopbill.simulate.spec import AnySpec
 from flopbill.units import format_duration
 
 SIMULATE_HELP = """Simulate a fleet of replicas under traffic: latency percentiles, goodput, GPU-hours, cost.
@@ -35,6 +35,8 @@ Examples:
   flopbill simulate --model llama-3.1-8b --replicas 2 --rps 10 --duration-s 600 --router round_robin --json
 
   flopbill simulate examples/simulate/chat.yaml --max-requests 50000
+
+  flopbill simulate examples/simulate/pools.yaml   # several pools: a per-pool table and the totals
 """
 
 
@@ -96,7 +98,7 @@ FLAG_OF_FIELD = {
 }
 
 
-def _from_flags(data: dict[str, Any], fields: set[str]) -> SimulationSpec:
+def _from_flags(data: dict[str, Any], fields: set[str]) -> AnySpec:
     """Validate ``data``; an error in one of ``fields`` (set by flags) names its flag."""
     try:
         return spec_from_dict(data, "flags")
@@ -106,7 +108,7 @@ def _from_flags(data: dict[str, Any], fields: set[str]) -> SimulationSpec:
         raise
 
 
-def _bounded(spec: SimulationSpec, kw: dict[str, Any]) -> SimulationSpec:
+def _bounded(spec: AnySpec, kw: dict[str, Any]) -> AnySpec:
     upd: dict[str, Any] = {}
     if kw["max_requests"] is not None:
         upd["max_requests"] = kw["max_requests"]
@@ -119,7 +121,7 @@ def _bounded(spec: SimulationSpec, kw: dict[str, Any]) -> SimulationSpec:
     return _from_flags(data, {f"bounds.{k}" for k in upd} | ({"seed"} if kw["seed"] is not None else set()))
 
 
-def _run(spec: SimulationSpec, show_progress: bool) -> SimulationResult:
+def _run(spec: AnySpec, show_progress: bool) -> SimulationResult:
     """Run the spec, with a progress bar on stderr when it is a terminal."""
     if not show_progress:
         return simulate(spec)
@@ -160,11 +162,53 @@ def _usd(v: float | None, digits: int = 4) -> str:
     return "unpriced" if v is None else f"${v:,.{digits}f}"
 
 
-def _print(r: SimulationResult) -> None:
+def _title(r: SimulationResult) -> str:
+    if r.pools:
+        return f"Simulated fleet of {len(r.pools)} pools ({', '.join(p.name for p in r.pools)})"
     dep = r.resolved["deployment"]
-    title = f"Simulated {dep['model']} on {dep['gpu']} (tp {dep['tp']}), {r.resolved['fleet']['router']}"
+    return f"Simulated {dep['model']} on {dep['gpu']} (tp {dep['tp']}), {r.resolved['fleet']['router']}"
+
+
+def _pool_row(name: str, serves: str, r: SimulationResult) -> tuple[str, ...]:
+    def f(v: float | None) -> str:
+        return "—" if v is None else format_duration(v)
+
+    return (
+        name,
+        serves,
+        f"{r.max_replicas_seen:,}",
+        f"{r.arrived:,} / {r.finished:,} / {r.dropped:,}",
+        f"{f(r.ttft_s.p50)} / {f(r.ttft_s.p99)}",
+        f"{f(r.tpot_s.p50)} / {f(r.tpot_s.p99)}",
+        f"{r.gpu_hours_billed:,.3f} / {r.gpu_hours_busy:,.3f}",
+        _usd(r.cost_usd, 2),
+        _usd(r.usd_per_mtok_output),
+        f"{r.goodput_fraction:.1%}",
+    )
+
+
+def _print_pools(r: SimulationResult) -> None:
+    """Print one row per pool and the fleet's totals (the totals' latencies: over the union of requests)."""
+    cols = ["pool", "serves", "peak replicas", "arrived / finished / dropped", "TTFT p50 / p99"]
+    cols += ["TPOT p50 / p99", "GPU-h billed / busy", "cost", "$ / 1M out", "goodput"]
+    rows = []
+    for p in r.pools:
+        dep = p.result.resolved["deployment"]
+        rows.append(_pool_row(p.name, f"{dep['model']} on {dep['gpu']} (tp {dep['tp']})", p.result))
+    rows.append(_pool_row("fleet", "all pools (peak replicas: Σ of the pools' peaks)", r))
+    console.print(make_table("Pools", cols, rows))
+    if r.escalated:
+        console.print(f"{r.escalated:,} requests were re-sent from the small pool to the large one (router).")
+
+
+def _print(r: SimulationResult) -> None:
+    title = _title(r)
+    if r.pools:
+        _print_pools(r)
     lat = [_dist("TTFT", r.ttft_s), _dist("TPOT", r.tpot_s), _dist("ITL", r.itl_s), _dist("E2E", r.e2e_s)]
     lat.append(_dist("queue wait", r.queue_wait_s))
+    if r.escalated and r.request_e2e_s is not None:
+        lat.append(_dist("E2E per request (escalations included)", r.request_e2e_s))
     console.print(make_table(title + " — latency", ["metric", "p50", "p90", "p95", "p99"], lat))
     rows = [
         ("requests arrived / finished", f"{r.arrived:,} / {r.finished:,}"),
@@ -178,9 +222,15 @@ def _print(r: SimulationResult) -> None:
         ("cost (idle part)", f"{_usd(r.cost_usd, 2)} ({_usd(r.idle_cost_usd, 2)})"),
         ("$ per 1M output tokens", _usd(r.usd_per_mtok_output)),
         ("$ per request", _usd(r.usd_per_request, 6)),
-        ("KV blocks per replica (peak used)", f"{r.kv_blocks_per_replica:,} ({r.kv_blocks_peak_used:,})"),
     ]
-    console.print(make_table("Fleet", ["quantity", "value"], rows))
+    if r.kv_blocks_per_replica is not None:
+        rows.append(
+            (
+                "KV blocks per replica (peak used)",
+                f"{r.kv_blocks_per_replica:,} ({r.kv_blocks_peak_used or 0:,})",
+            )
+        )
+    console.print(make_table("Fleet" if not r.pools else "Fleet (all pools)", ["quantity", "value"], rows))
     if r.arrivals_truncated:
         console.print(
             f"[yellow]warning:[/] the traffic was cut at bounds.max_requests ({r.arrived:,} requests): "

@@ -32,13 +32,16 @@ def _ttft_by_interval(r: SimulationResult) -> tuple[Any, Any, Any]:
     return np.array(starts), np.array(p50), np.array(p90)
 
 
-def timeline_chart(r: SimulationResult) -> Chart:
-    """Return the timeline: replicas ready and starting, requests waiting and running, TTFT p50/p90."""
+def timeline_chart(r: SimulationResult, pool: str | None = None, index: int = 0) -> Chart:
+    """Return the timeline: replicas ready and starting, requests waiting and running, TTFT p50/p90.
+
+    ``pool``: the chart of that pool (``index`` in the spec) of a several-pool fleet (own div and title).
+    """
     tl = r.timeline
+    div_id = "timeline" if pool is None else f"timeline-pool-{index}"
+    title = "Timeline: replicas, queue and latency" + ("" if pool is None else f" — pool {pool}")
     if tl.t_s.size == 0:
-        return Chart(
-            "timeline", "Timeline", "", omitted_reason="the run was shorter than one evaluation interval"
-        )
+        return Chart(div_id, title, "", omitted_reason="the run was shorter than one evaluation interval")
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     step = {"shape": "hv"}
     fig.add_trace(
@@ -54,16 +57,51 @@ def timeline_chart(r: SimulationResult) -> Chart:
     fig.add_trace(go.Scatter(x=starts, y=p90, name="TTFT p90 (s)", line={"color": PALETTE[5]}), 3, 1)
     layout(fig, "", "", height_px=720, hovermode="x unified")
     fig.update_xaxes(title_text="simulated time (s)", row=3, col=1)
-    for row, title in ((1, "replicas"), (2, "requests"), (3, "TTFT (s)")):
-        fig.update_yaxes(title_text=title, row=row, col=1, rangemode="tozero")
+    for row, axis in ((1, "replicas"), (2, "requests"), (3, "TTFT (s)")):
+        fig.update_yaxes(title_text=axis, row=row, col=1, rangemode="tozero")
     caption = "Sampled at each autoscaler evaluation; TTFT of requests by the interval they arrived in."
-    return Chart("timeline", "Timeline: replicas, queue and latency", caption, figure=fig)
+    return Chart(div_id, title, caption, figure=fig)
+
+
+def _chart_html(chart: Chart) -> str:
+    body = figure_html(chart) if chart.figure is not None else f"<p>{escape(chart.omitted_reason)}</p>"
+    return f"<h2>{escape(chart.title)}</h2><p>{escape(chart.caption)}</p>{body}"
+
+
+def _pools_table(r: SimulationResult) -> str:
+    """Return a table of the pools' headline figures (several-pool fleets; empty otherwise)."""
+    if not r.pools:
+        return ""
+    head = (
+        "pool",
+        "serves",
+        "arrived / finished / dropped",
+        "TTFT p50 / p99 (s)",
+        "GPU-h billed",
+        "cost (USD)",
+    )
+    cells = []
+    for p in r.pools:
+        x, dep = p.result, p.result.resolved["deployment"]
+        cells.append(
+            (
+                p.name,
+                f"{dep['model']} on {dep['gpu']} (tp {dep['tp']})",
+                f"{x.arrived:,} / {x.finished:,} / {x.dropped:,}",
+                f"{x.ttft_s.p50 or 0:.3f} / {x.ttft_s.p99 or 0:.3f}",
+                f"{x.gpu_hours_billed:,.3f}",
+                "unpriced" if x.cost_usd is None else f"{x.cost_usd:,.2f}",
+            )
+        )
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in cells)
+    return f"<h2>Pools</h2><table><tr>{th}</tr>{body}</table>"
 
 
 def render_simulation_html(r: SimulationResult) -> str:
-    """Return a self-contained HTML page with the run's headline figures and its timeline chart."""
-    chart = timeline_chart(r)
-    dep = r.resolved["deployment"]
+    """Return a self-contained HTML page with the run's headline figures and its timeline chart
+    (one per pool for a several-pool fleet)."""
+    charts = [timeline_chart(p.result, p.name, i) for i, p in enumerate(r.pools)] or [timeline_chart(r)]
     rows = [
         ("requests arrived / finished / dropped", f"{r.arrived:,} / {r.finished:,} / {r.dropped:,}"),
         ("TTFT p50 / p99 (s)", f"{r.ttft_s.p50 or 0:.3f} / {r.ttft_s.p99 or 0:.3f}"),
@@ -76,11 +114,14 @@ def render_simulation_html(r: SimulationResult) -> str:
         ("cost (USD)", "unpriced" if r.cost_usd is None else f"{r.cost_usd:,.2f}"),
     ]
     table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    body = figure_html(chart) if chart.figure is not None else f"<p>{escape(chart.omitted_reason)}</p>"
-    title = f"Simulated {dep['model']} on {dep['gpu']} — flopbill simulate"
+    if r.pools:
+        title = f"Simulated fleet of {len(r.pools)} pools — flopbill simulate"
+    else:
+        dep = r.resolved["deployment"]
+        title = f"Simulated {dep['model']} on {dep['gpu']} — flopbill simulate"
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<script type='text/javascript'>{plotly_js()}</script></head><body>"
-        f"<h1>{escape(title)}</h1><table>{table}</table><h2>{escape(chart.title)}</h2>"
-        f"<p>{escape(chart.caption)}</p>{body}</body></html>"
+        f"<h1>{escape(title)}</h1><table>{table}</table>{_pools_table(r)}"
+        f"{''.join(_chart_html(c) for c in charts)}</body></html>"
     )

@@ -39,11 +39,11 @@ from flopbill.simulate.entities import (
     new_state,
 )
 from flopbill.simulate.itl import itl_distribution
-from flopbill.simulate.metrics import billed_gpu_s, distribution
+from flopbill.simulate.metrics import billed_gpu_s, distribution, latencies
 from flopbill.simulate.physics import StepTables, serving_options, step_tables
 from flopbill.simulate.result import Outcomes, SimulationResult, Timeline
 from flopbill.simulate.router import router_code
-from flopbill.simulate.spec import Autoscaler, SimulationSpec
+from flopbill.simulate.spec import AnySpec, Autoscaler, PoolsSpec, SimulationSpec
 from flopbill.simulate.traffic import Workload, workload
 
 _DAY_S = 86400.0
@@ -128,7 +128,7 @@ def _kv(text: str | None) -> Dtype | None:
     return None if text is None else parse_dtype(text, "deployment.kv")
 
 
-def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
+def _config(spec: SimulationSpec, tb: StepTables, wl: Workload, horizon_s: float = 0.0) -> Config:
     fl, a = spec.fleet, spec.fleet.autoscaler
     code = autoscaler_code(a.policy)
     fixed = code == 0
@@ -139,7 +139,9 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         raise InputError("fleet.replicas", fl.replicas, f"≤ autoscaler.max_replicas {a.max_replicas}")
     if fixed and fl.replicas < 1:
         raise InputError("fleet.replicas", fl.replicas, "≥ 1 replica with a fixed fleet (or an autoscaler)")
-    last = _last_known_arrival_s(wl)
+    horizon = float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0
+    horizon = max(horizon, horizon_s)
+    last = _last_known_arrival_s(wl) if wl.arrival_s.size else horizon
     max_sim = spec.bounds.max_sim_seconds if spec.bounds.max_sim_seconds is not None else last + _DAY_S
     return Config(
         block_tokens=tb.block_tokens,
@@ -159,7 +161,7 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload) -> Config:
         prefix_ttl_s=spec.prefix_cache_ttl_s if spec.prefix_cache_ttl_s is not None else math.inf,
         affinity_slack=spec.affinity_slack,
         max_sim_s=float(max_sim),
-        horizon_s=float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0,
+        horizon_s=horizon,
     )
 
 
@@ -212,22 +214,41 @@ def run_kernel(
     if progress is None:
         events.run(st, rq, cfg, tables, math.inf)
         return st
-    horizon = max(_last_known_arrival_s(wl), 1e-9)
+    horizon = max(_last_known_arrival_s(wl) if wl.arrival_s.size else cfg.horizon_s, 1e-9)
     chunk = 0
     while not events.run(st, rq, cfg, tables, horizon * (chunk + 1) / 50.0 if chunk < 49 else math.inf):
         chunk += 1
-        progress(float(st.ints[I_FINISHED] + st.ints[I_DROPPED]) / wl.arrival_s.size)
+        progress(float(st.ints[I_FINISHED] + st.ints[I_DROPPED]) / max(wl.arrival_s.size, 1))
     progress(1.0)
     return st
 
 
-def simulate(spec: SimulationSpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
+def simulate(spec: AnySpec, progress: Callable[[float], None] | None = None) -> SimulationResult:
     """Return what the spec's fleet does under its traffic (seeded: the same spec gives the same result).
 
+    A :class:`PoolsSpec` runs each pool on its share of the traffic (:mod:`flopbill.simulate.pools`).
     ``progress``, if given, is called with the fraction of requests done as the run advances.
     """
+    if isinstance(spec, PoolsSpec):
+        from flopbill.simulate.pools import simulate_pools  # builds on run_pool below
+
+        return simulate_pools(spec, progress)
     wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
-    max_ctx = int((wl.prompt_tokens + wl.output_tokens).max())
+    return run_pool(spec, wl, progress)[0]
+
+
+def run_pool(
+    spec: SimulationSpec,
+    wl: Workload,
+    progress: Callable[[float], None] | None = None,
+    horizon_s: float = 0.0,
+) -> tuple[SimulationResult, State]:
+    """Return the result and the kernel's final state of one pool (``spec``'s fleet) serving ``wl``.
+
+    ``horizon_s``: the fleet is up (and billed) at least this long (s), besides the traffic's duration —
+    for a pool of a several-pool fleet that the split sent no request (``wl`` may then be empty).
+    """
+    max_ctx = int((wl.prompt_tokens + wl.output_tokens).max()) if wl.arrival_s.size else 2
     tb = tables_for(spec, max_ctx)
     limit = spec.deployment.kv_tokens_limit
     if limit is not None:
@@ -235,10 +256,11 @@ def simulate(spec: SimulationSpec, progress: Callable[[float], None] | None = No
         if blocks < 1:
             raise InputError("deployment.kv_tokens_limit", limit, f"≥ one block of {tb.block_tokens} tokens")
         tb = dataclasses.replace(tb, kv_blocks=blocks)
-    _check_fits(wl, tb)
-    cfg = _config(spec, tb, wl)
+    if wl.arrival_s.size:
+        _check_fits(wl, tb)
+    cfg = _config(spec, tb, wl, horizon_s)
     st = run_kernel(wl, cfg, tb, progress)
-    return summarise(spec, wl, cfg, tb, st)
+    return summarise(spec, wl, cfg, tb, st), st
 
 
 def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, st: State) -> SimulationResult:
@@ -246,15 +268,8 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
     d = spec.deployment
     end = float(st.floats[F_END])
     fin = ~np.isnan(st.finish_s)
-    ttft = (st.first_token_s - wl.arrival_s)[fin]
-    e2e = (st.finish_s - wl.arrival_s)[fin]
-    multi = fin & (wl.output_tokens > 1)
-    tpot = ((st.finish_s - st.first_token_s) / np.maximum(wl.output_tokens - 1, 1))[multi]
-    ok = fin & ((st.first_token_s - wl.arrival_s) <= spec.slo.ttft_s)
-    tpot_all = np.where(
-        wl.output_tokens > 1, (st.finish_s - st.first_token_s) / np.maximum(wl.output_tokens - 1, 1), 0.0
-    )
-    ok &= tpot_all <= spec.slo.tpot_s
+    lat = latencies(wl.arrival_s, st.admit_s, st.first_token_s, st.finish_s, wl.output_tokens, spec.slo)
+    ok = lat.meets_slo
     admitted = ~np.isnan(st.admit_s)
     price = _price(spec)
     gpi = price.gpus_per_instance
@@ -288,11 +303,11 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
         prefix_cached_tokens=int(st.cached_tokens[admitted].sum()),
         steps=int(st.ints[I_STEPS]),
         duration_s=end,
-        ttft_s=distribution(ttft),
-        tpot_s=distribution(tpot),
+        ttft_s=distribution(lat.ttft_s),
+        tpot_s=distribution(lat.tpot_s),
         itl_s=itl_distribution(st.itl_hist, int(st.ints[I_ITL_N]), float(st.floats[F_ITL_SUM])),
-        e2e_s=distribution(e2e),
-        queue_wait_s=distribution((st.admit_s - wl.arrival_s)[admitted]),
+        e2e_s=distribution(lat.e2e_s),
+        queue_wait_s=distribution(lat.queue_wait_s),
         goodput_rps=float(ok.sum()) / end if end > 0 else 0.0,
         goodput_fraction=float(ok.sum()) / max(int(np.sum(wl.arrival_s <= end)), 1),
         input_tokens=int(wl.prompt_tokens[fin].sum()),
@@ -328,7 +343,8 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
 
 
 def _resolved(spec: SimulationSpec, cfg: Config, tb: StepTables, price: _Price) -> dict[str, object]:
-    out: dict[str, object] = spec.model_dump(mode="json")
+    dump = spec.model_dump(mode="json")
+    out: dict[str, object] = {"deployment": dump.pop("deployment"), "fleet": dump.pop("fleet"), **dump}
     out["derived"] = {
         "kv_blocks_per_replica": tb.kv_blocks,
         "kv_tokens_per_replica": tb.kv_blocks * tb.block_tokens,

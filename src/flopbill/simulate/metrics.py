@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,6 +35,42 @@ def distribution(values: np.ndarray) -> Distribution:
         return Distribution(None, None, None, None, None)
     p = np.percentile(values, PERCENTILES)
     return Distribution(float(values.mean()), float(p[0]), float(p[1]), float(p[2]), float(p[3]))
+
+
+class Latencies(NamedTuple):
+    """Per-request latencies (s) of the requests that have them, and who met both objectives."""
+
+    ttft_s: np.ndarray  # finished requests
+    tpot_s: np.ndarray  # finished requests with more than one output token
+    e2e_s: np.ndarray  # finished requests
+    queue_wait_s: np.ndarray  # admitted requests
+    meets_slo: np.ndarray  # bool per request: finished, TTFT ≤ slo.ttft_s and TPOT ≤ slo.tpot_s
+
+
+def latencies(
+    arrival_s: np.ndarray,
+    admit_s: np.ndarray,
+    first_token_s: np.ndarray,
+    finish_s: np.ndarray,
+    output_tokens: np.ndarray,
+    slo: Any,
+) -> Latencies:
+    """Return TTFT, TPOT, E2E and queue wait (s) of per-request times (NaN where never reached).
+
+    ``TPOT = (finish − first token) / (output − 1)`` (0 for one-token outputs in the objective test).
+    ``slo`` has ``ttft_s`` and ``tpot_s``.
+    """
+    fin = ~np.isnan(finish_s)
+    per_token = (finish_s - first_token_s) / np.maximum(output_tokens - 1, 1)
+    ok = fin & ((first_token_s - arrival_s) <= slo.ttft_s)
+    ok &= np.where(output_tokens > 1, per_token, 0.0) <= slo.tpot_s
+    return Latencies(
+        (first_token_s - arrival_s)[fin],
+        per_token[fin & (output_tokens > 1)],
+        (finish_s - arrival_s)[fin],
+        (admit_s - arrival_s)[~np.isnan(admit_s)],
+        ok,
+    )
 
 
 def billed_gpu_s(

@@ -27,6 +27,8 @@ class Outcomes(NamedTuple):
     dropped: np.ndarray  # 0 kept, 1 too long for a replica's KV cache, 2 timed out in the queue
     preemptions: np.ndarray
     cached_tokens: np.ndarray
+    pool: np.ndarray | None = None  # several pools: the pool index (spec order) of each request
+    request: np.ndarray | None = None  # several pools: the fleet request each call serves
 
 
 class Timeline(NamedTuple):
@@ -66,9 +68,9 @@ class SimulationResult:
     output_tokens_per_s: float
     gpu_hours_billed: float
     gpu_hours_busy: float
-    kv_blocks_per_replica: int
-    kv_blocks_peak_used: int
-    max_replicas_seen: int
+    kv_blocks_per_replica: int | None  # None for the totals of several pools (see each pool)
+    kv_blocks_peak_used: int | None
+    max_replicas_seen: int  # several pools: the sum of each pool's peak (≥ the fleet's simultaneous peak)
     price_usd_per_gpu_hour: float | None
     cost_usd: float | None
     idle_cost_usd: float | None
@@ -79,6 +81,9 @@ class SimulationResult:
     timeline: Timeline
     assumptions: tuple[Assumption, ...] = field(default=())
     arrivals_truncated: bool = False  # the traffic had more than bounds.max_requests requests: cut there
+    pools: tuple[PoolResult, ...] = ()  # several pools: each pool's own result (these fields: the totals)
+    escalated: int = 0  # several pools, split by router: requests re-sent from the small pool to the large
+    request_e2e_s: Distribution | None = None  # several pools: per traffic request, arrival → last answer
 
     def to_dict(self, timeline: bool = True) -> dict[str, Any]:
         """Return the JSON payload: stable keys, SI units; the resolved configuration first."""
@@ -118,7 +123,19 @@ class SimulationResult:
             "usd_per_request",
         ):
             out[key] = getattr(self, key)
-        if timeline:
+        if self.pools:
+            out["escalated"] = self.escalated
+            out["request_e2e_s"] = None if self.request_e2e_s is None else percentile_dict(self.request_e2e_s)
+            out["pools"] = [
+                {
+                    "name": p.name,
+                    "routed": p.routed,
+                    "escalated_in": p.escalated_in,
+                    **p.result.to_dict(timeline),
+                }
+                for p in self.pools
+            ]
+        elif timeline:
             tl = self.timeline
             out["timeline"] = {
                 "t_s": tl.t_s.tolist(),
@@ -131,3 +148,13 @@ class SimulationResult:
             {"name": a.name, "value": a.value, "source": a.source} for a in self.assumptions
         ]
         return out
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """One pool of a several-pool fleet: how much traffic it got and what it did with it."""
+
+    name: str
+    routed: int  # fleet requests the split sent to this pool
+    escalated_in: int  # requests re-sent here by a router split after the small pool answered them
+    result: SimulationResult  # the pool alone (its own resolved spec, timeline and assumptions)

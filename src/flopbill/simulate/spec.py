@@ -188,11 +188,9 @@ class Bounds(Strict):
     max_sim_seconds: float | None = Field(None, gt=0, description="default: last arrival + 1 day")
 
 
-class SimulationSpec(Strict):
-    """A whole simulation: what is deployed, on how many replicas, under which traffic."""
+class _Run(Strict):
+    """What every simulation has: traffic, objectives, bounds and the scheduler's shared settings."""
 
-    deployment: Deployment
-    fleet: Fleet = Fleet()
     traffic: Traffic
     slo: Slo = Slo()
     bounds: Bounds = Bounds()
@@ -205,6 +203,100 @@ class SimulationSpec(Strict):
     )
     affinity_slack: int = Field(8, ge=0, description="prefix_affinity: extra load tolerated for a hit")
     seed: int = 0
+
+
+class SimulationSpec(_Run):
+    """A whole simulation: what is deployed, on how many replicas, under which traffic."""
+
+    deployment: Deployment
+    fleet: Fleet = Fleet()
+
+
+class Pool(Strict):
+    """One pool of a fleet: a serving configuration and its replicas (the one-pool spec's two sections)."""
+
+    name: str = Field(min_length=1, description="the pool's name, used by the split")
+    deployment: Deployment
+    fleet: Fleet = Fleet()
+
+
+class Rule(Strict):
+    """A request class: requests matching every given condition go to ``pool`` (bounds inclusive)."""
+
+    pool: str
+    input_tokens_min: int | None = Field(None, ge=1)
+    input_tokens_max: int | None = Field(None, ge=1)
+    output_tokens_min: int | None = Field(None, ge=1)
+    output_tokens_max: int | None = Field(None, ge=1)
+    request_class: str | None = Field(
+        None, alias="class", description="value of the trace's class column (split.class_column)"
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Rule:
+        for key in ("input_tokens", "output_tokens"):
+            low, high = getattr(self, f"{key}_min"), getattr(self, f"{key}_max")
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"{key}_min must not exceed {key}_max (the rule would match no request)")
+        return self
+
+
+class Split(Strict):
+    """How the fleet's traffic is divided among its pools (once routed, a request stays in its pool).
+
+    ``by: weights`` — ``weights`` (pool → share), drawn at random (seeded) or ``draw: deterministic``
+    (each request to the pool furthest below its share so far). ``by: rules`` — the first matching rule's
+    pool, else ``default``. ``by: router`` — the scenario router's fields: ``small_share`` of the requests
+    to ``small``, the rest to ``large``, and ``escalation_rate`` of the small pool's finished requests
+    re-sent to ``large`` when they finish.
+    """
+
+    by: Literal["weights", "rules", "router"] = "weights"
+    weights: dict[str, float] | None = None
+    draw: Literal["random", "deterministic"] = "random"
+    rules: tuple[Rule, ...] = ()
+    default: str | None = Field(None, description="rules: the pool of requests no rule matches")
+    class_column: str = Field("class", description="rules: the trace CSV column holding a request's class")
+    small: str | None = None
+    large: str | None = None
+    small_share: float | None = Field(None, ge=0, le=1)
+    escalation_rate: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Split:
+        if self.by == "weights" and not self.weights:
+            raise ValueError("by 'weights' needs weights (pool name: share)")
+        if self.by == "rules" and not self.rules:
+            raise ValueError("by 'rules' needs rules (a list of conditions and their pool)")
+        if self.by == "router" and (self.small is None or self.large is None or self.small_share is None):
+            raise ValueError("by 'router' needs small, large and small_share")
+        fields = type(self).model_fields
+        stray = [
+            k for k in fields if k not in _SPLIT_FIELDS[self.by] and getattr(self, k) != fields[k].default
+        ]
+        if stray:
+            raise ValueError(f"by {self.by!r} has no {', '.join(stray)} (fields of another kind of split)")
+        return self
+
+
+_SPLIT_FIELDS = {
+    "weights": ("by", "weights", "draw"),
+    "rules": ("by", "rules", "default", "class_column"),
+    "router": ("by", "small", "large", "small_share", "escalation_rate"),
+}
+
+
+class PoolsSpec(_Run):
+    """A fleet of several pools, each its own serving configuration, sharing one traffic by ``split``."""
+
+    pools: tuple[Pool, ...] = Field(min_length=1)
+    split: Split | None = Field(None, description="default: all traffic to the only pool")
+
+
+#: a spec of one pool (``deployment`` + ``fleet``) or of several (``pools`` + ``split``)
+AnySpec = SimulationSpec | PoolsSpec
 
 
 _BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", "≥"), "less_than": ("lt", "<")}
@@ -240,18 +332,84 @@ def allowed_text(err: Mapping[str, Any]) -> str:
     return _KINDS.get(kind, str(err.get("msg", "")))
 
 
-def spec_from_dict(data: object, source: str = "spec") -> SimulationSpec:
-    """Return a validated spec, or raise :class:`InputError` naming the first bad field."""
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """Return a pydantic location as a field path: ``("pools", 1, "gpu")`` → ``pools[1].gpu``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def spec_from_dict(data: object, source: str = "spec") -> AnySpec:
+    """Return a validated spec, or raise :class:`InputError` naming the first bad field.
+
+    A mapping with ``pools`` is a :class:`PoolsSpec` (several pools); otherwise a :class:`SimulationSpec`.
+    """
+    model: type[SimulationSpec] | type[PoolsSpec] = SimulationSpec
+    if isinstance(data, Mapping) and "pools" in data:
+        model = PoolsSpec
+        for key in ("deployment", "fleet"):
+            if key in data:
+                raise InputError(key, data[key], "no top-level section with pools (each pool has its own)")
     try:
-        return SimulationSpec.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or source
+        where = field_path(tuple(err["loc"])) or source
         value = err.get("input") if err.get("type") != "missing" else None
         raise InputError(where, value, allowed_text(err)) from None
+    if isinstance(spec, PoolsSpec):
+        check_pools(spec)
+    return spec
 
 
-def load_spec(path: str | Path) -> SimulationSpec:
+def check_pools(spec: PoolsSpec) -> None:
+    """Raise :class:`InputError` (naming the field) for duplicate pool names, a split naming no pool of
+    the spec, and a pool the split never sends traffic to."""
+    names = [p.name for p in spec.pools]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InputError(f"pools[{i}].name", name, "a name no other pool has")
+    sp = spec.split
+    if sp is None:
+        if len(names) > 1:
+            raise InputError("split", None, "a split (weights, rules or router) for a fleet of several pools")
+        return
+    reached = _check_split(sp, names)
+    for i, name in enumerate(names):
+        if name not in reached:
+            raise InputError(f"pools[{i}].name", name, "a pool the split sends traffic to")
+    if any(r.request_class is not None for r in sp.rules) and spec.traffic.arrivals != "trace":
+        raise InputError("split.rules", "class", "class rules with a trace (arrivals: trace)")
+
+
+def _check_split(sp: Split, names: list[str]) -> set[str]:
+    """Raise for a split naming an unknown pool or a bad weight; return the pools it can send to."""
+    targets = _split_targets(sp)
+    for where, name in targets:
+        if name not in names:
+            raise InputError(where, name, f"a pool of this spec ({', '.join(names)})")
+    if sp.by == "router" and sp.small == sp.large:
+        raise InputError("split.large", sp.large, "a pool other than split.small")
+    if sp.by != "weights":
+        return {name for _, name in targets}
+    for k, w in (sp.weights or {}).items():
+        if not 0 <= w < float("inf"):
+            raise InputError(f"split.weights.{k}", w, "a finite number ≥ 0")
+    return {k for k, w in (sp.weights or {}).items() if w > 0}
+
+
+def _split_targets(sp: Split) -> list[tuple[str, str]]:
+    """Return (field, pool name) of every pool the split names."""
+    if sp.by == "weights":
+        return [(f"split.weights.{k}", k) for k in sp.weights or {}]
+    if sp.by == "rules":
+        out = [(f"split.rules[{i}].pool", r.pool) for i, r in enumerate(sp.rules)]
+        return out + ([("split.default", sp.default)] if sp.default is not None else [])
+    return [("split.small", str(sp.small)), ("split.large", str(sp.large))]
+
+
+def load_spec(path: str | Path) -> AnySpec:
     """Return the spec in a YAML file (paths in it are taken relative to the file)."""
     p = Path(path)
     try:
@@ -264,7 +422,7 @@ def load_spec(path: str | Path) -> SimulationSpec:
     return _relative_paths(spec, p.parent)
 
 
-def _relative_paths(spec: SimulationSpec, base: Path) -> SimulationSpec:
+def _relative_paths(spec: AnySpec, base: Path) -> AnySpec:
     tr = spec.traffic
     upd: dict[str, object] = {}
     if tr.trace is not None and not Path(tr.trace).is_absolute():

@@ -224,3 +224,11 @@ def _trace_rows(path: str) -> int:
     """Return the number of data rows of a trace CSV (header excluded)."""
     with Path(path).open(newline="", encoding="utf-8") as fh:
         return max(sum(1 for _ in csv.reader(fh)) - 1, 0)
+
+
+def trace_column(path: str, column: str, n: int, field: str) -> np.ndarray:
+    """Return the text of ``column`` in the first ``n`` rows of a trace CSV (a request class per row)."""
+    rows = _read_csv(Path(path), "traffic.trace")[:n]
+    if column not in rows[0]:
+        raise InputError(field, column, f"a column of the trace {Path(path).name} ({', '.join(rows[0])})")
+    return np.array([r[column].strip() for r in rows], dtype=object)
