@@ -103,6 +103,7 @@ class State(NamedTuple):
     r_macro_steps: np.ndarray  # > 0: the replica runs this many decode-only steps as one event
     r_run: np.ndarray  # [R, max_seqs]
     r_sched: np.ndarray  # [R, max_seqs]
+    r_ctx: np.ndarray  # [R, max_seqs] a decode run's computed tokens per batch slot (fixed while it runs)
     r_n_run: np.ndarray
     r_q_head: np.ndarray
     r_q_tail: np.ndarray
@@ -162,6 +163,7 @@ def new_state(
         r_macro_steps=np.zeros(r, np.int64),
         r_run=np.full((r, cfg.max_seqs), -1, np.int64),
         r_sched=np.zeros((r, cfg.max_seqs), np.int64),
+        r_ctx=np.zeros((r, cfg.max_seqs), np.int64),
         r_n_run=np.zeros(r, np.int64),
         r_q_head=np.full(r, -1, np.int64),
         r_q_tail=np.full(r, -1, np.int64),

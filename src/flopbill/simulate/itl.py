@@ -72,7 +72,7 @@ def record_run(st: State, tb: Tables, r: int, k_all: int, start_s: float, run_s:
     whole_step = 0  # the token before came at the run's start: a gap of the first step
     for j in range(n):
         x = st.r_run[r, j]
-        c = st.computed[x]
+        c = st.r_ctx[r, j]
         d1 += dec[c + 1]
         d2 += dec[c + 2]
         dk += dec[c + k_all]
@@ -139,7 +139,7 @@ def _run_step_s(st: State, tb: Tables, r: int, k: int) -> float:
     n = st.r_n_run[r]
     total = tb.linear_s[n]
     for j in range(n):
-        total += tb.decode_attention_s[st.computed[st.r_run[r, j]] + k]
+        total += tb.decode_attention_s[st.r_ctx[r, j] + k]
     return float(total)
 
 
@@ -150,7 +150,7 @@ def _run_steps_s(st: State, tb: Tables, r: int, ka: int, kb: int) -> tuple[float
     dec = tb.decode_attention_s
     da = db = tb.linear_s[n]
     for j in range(n):
-        c = st.computed[st.r_run[r, j]]
+        c = st.r_ctx[r, j]
         da += dec[c + ka]
         db += dec[c + kb]
     return float(da), float(db)

@@ -38,7 +38,7 @@ def run_time_s(st: State, tb: Tables, r: int, k: int) -> float:
     n = st.r_n_run[r]
     total = k * tb.linear_s[n]
     for j in range(n):
-        c = st.computed[st.r_run[r, j]]
+        c = st.r_ctx[r, j]
         total += tb.decode_attention_cum_s[c + 1 + k] - tb.decode_attention_cum_s[c + 1]
     return float(total)
 
@@ -51,7 +51,7 @@ def run_times_s(st: State, tb: Tables, r: int, ka: int, kb: int) -> tuple[float,
     ta = ka * tb.linear_s[n]
     tb_ = kb * tb.linear_s[n]
     for j in range(n):
-        c = st.computed[st.r_run[r, j]]
+        c = st.r_ctx[r, j]
         ta += cum[c + 1 + ka] - cum[c + 1]
         tb_ += cum[c + 1 + kb] - cum[c + 1]
     return float(ta), float(tb_)
@@ -120,6 +120,7 @@ def try_run(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float
         if st.generated[x] == 0 or rq.prompt_tokens[x] + st.generated[x] - st.computed[x] != 1:
             return False  # not decoding (a prompt's last token samples the first token: a normal step)
         k = min(k, rq.output_tokens[x] - st.generated[x])
+        st.r_ctx[r, j] = st.computed[x]  # the batch's contexts, read contiguously while the run lasts
     if k < 2:
         return False
     dt = run_time_s(st, tb, r, k)
