@@ -7,7 +7,9 @@ Llama 3.1 70B, 1000 → 300 tokens, 20 requests/s, SLO TTFT 2 s / TPOT 50 ms; th
 ``flopbill.checks.MAX_SEARCH_CANDIDATES``); its rate counts setups × length points; then the disaggregated
 search over the same accelerators and formats (prefill pool: TP 1/2/4/8; decode pool: TP × batch 1..4096),
 counting pool configurations evaluated and the deployments (prefill × decode pairs sharing a format) they
-cover, both per second, the co-located comparison not included. Not a test; run with
+cover, both per second, the co-located comparison not included; then the means search with a pipeline
+list (``--pp 1,2,4``: TP 1/2/4/8 × PP 1/2/4 × batch 1..1024, the three depths within the candidate
+budget), counting every (TP, PP) configuration. Not a test; run with
 ``OMP_NUM_THREADS=2 python benchmarks/bench_serve_search.py`` (add ``taskset -c 0,1`` to pin 2 cores).
 """
 
@@ -41,10 +43,11 @@ def main(repeats: int = 5) -> None:
             continue
     grid = SearchGrid(batches=tuple(range(1, 4097)))
     grid_dist = SearchGrid(batches=tuple(2**i for i in range(13)))
+    grid_pp = SearchGrid(batches=tuple(range(1, 1025)), pps=(1, 2, 4))
     m, eng = model("llama-3.1-70b"), engine_profile("vllm")
     lengths = sample_from_ranges((500, 2000, 8000), (100, 300, 1000))
-    best = best_dist = best_dis = float("inf")
-    n = n_dist = n_dis = n_pairs = 0
+    best = best_dist = best_dis = best_pp = float("inf")
+    n = n_dist = n_dis = n_pairs = n_pp = 0
     for _ in range(repeats):
         t0 = time.perf_counter()
         res = search_serving(m, cands, eng, 1000, 300, 20.0, Slo(2.0, 0.05), grid)
@@ -59,8 +62,12 @@ def main(repeats: int = 5) -> None:
         cheapest_disaggregated(dis, 10)
         best_dis = min(best_dis, time.perf_counter() - t0)
         n_dis, n_pairs = dis.n_evaluated, dis.n_pairs
+        t0 = time.perf_counter()
+        n_pp = search_serving(m, cands, eng, 1000, 300, 20.0, Slo(2.0, 0.05), grid_pp).n_evaluated
+        best_pp = min(best_pp, time.perf_counter() - t0)
     rate, rate_dist = n / best, n_dist / best_dist
     rate_dis, rate_pairs = n_dis / best_dis, n_pairs / best_dis
+    rate_pp = n_pp / best_pp
     print(f"accelerators priced: {len(cands)}; configurations: {n:,}")
     print(f"means, best of {repeats}: {best:.3f} s → {rate:,.0f} configurations/s")
     print(
@@ -71,6 +78,7 @@ def main(repeats: int = 5) -> None:
         f"disaggregated, {n_dis:,} pool configurations covering {n_pairs:,} deployments: {best_dis:.3f} s → "
         f"{rate_dis:,.0f} pool configurations/s, {rate_pairs:,.0f} deployments/s"
     )
+    print(f"pipeline list 1,2,4: {n_pp:,} configurations: {best_pp:.3f} s → {rate_pp:,.0f} configurations/s")
     print(
         json.dumps(
             {
@@ -86,6 +94,9 @@ def main(repeats: int = 5) -> None:
                 "disaggregated_seconds": best_dis,
                 "disaggregated_pool_configs_per_s": rate_dis,
                 "disaggregated_deployments_per_s": rate_pairs,
+                "pipeline_configs": n_pp,
+                "pipeline_seconds": best_pp,
+                "pipeline_configs_per_s": rate_pp,
             }
         )
     )

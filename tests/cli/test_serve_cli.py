@@ -170,13 +170,35 @@ def test_json_reports_ranges_around_the_estimate(run_cli) -> None:  # type: igno
 
 
 def test_serve_pipeline_parallel(run_cli) -> None:  # type: ignore[no-untyped-def]
-    """--pp 2 with --tp 2: a replica of 4 GPUs; the JSON says pp and gpus; --pp with --search is refused."""
+    """--pp 2 with --tp 2: a replica of 4 GPUs; the JSON says pp and gpus. --search takes a --pp list and
+    capacity (--rps) one depth; a list without --search and --pp with --disaggregated are refused."""
     base = ["serve", "--model", "llama-3.1-70b", "--weights", "fp8", "--tp", "2", "--price-per-gpu-hour", "2"]
     code, out, err = run_cli([*base, "--pp", "2", "--batch", "16", "--json"])
     assert code == 0, err
     data = json.loads(out)
     assert (data["pp"], data["tp"], data["gpus"]) == (2, 2, 4)
-    code, _, err = run_cli([*base, "--pp", "2", "--search"])
-    assert code == 2 and "--pp" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli([*base, "--pp", "1,2", "--search", "--rps", "5", "--gpu", "h100-sxm", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["pp_searched"] == [1, 2] and {r["pp"] for r in data["cheapest"]} <= {1, 2}
+    code, out, err = run_cli([*base, "--pp", "2", "--rps", "5", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["pp_searched"] == [2] and all(r["gpus"] % 4 == 0 for r in data["cheapest"])
+    for extra in (["--pp", "1,2"], ["--pp", "2", "--rps", "5", "--disaggregated"], ["--pp", "0"]):
+        code, out, err = run_cli([*base, *extra])
+        assert code == 2 and "--pp" in err and len(err.strip().splitlines()) == 1 and out == ""
     code, _, err = run_cli([*base, "--pp", "2", "--gpus", "6"])
     assert code == 2 and "--gpus" in err
+
+
+def test_search_adds_pp_where_tp_alone_cannot_fit(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """405B in bf16 on H100 (TP ≤ 8): nothing fits at PP 1; the default search adds PP 2/4/8 and says so."""
+    args = ["serve", "--model", "llama-3.1-405b", "--gpu", "h100-sxm", "--weights", "bf16", "--search"]
+    code, out, err = run_cli([*args, "--rps", "1", "--price-per-gpu-hour", "3"])
+    assert code == 0, err
+    assert "pipeline depths 2, 4, 8 added" in out
+    code, out, err = run_cli([*args, "--rps", "1", "--price-per-gpu-hour", "3", "--pp", "1", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["cheapest"] == [] and "--pp" in data["why_none"]

@@ -29,15 +29,18 @@ def test_search_honours_format_lists_and_floor(run_cli) -> None:  # type: ignore
 
 
 def test_search_says_why_nothing_fits(run_cli) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run_cli(
-        [
-            *("serve", "--model", "llama-3.1-70b", "--search", "--rps", "1", "--gpu", "l4", "--tp", "1"),
-            *("--weights", "bf16", "--json"),
-        ]
-    )
+    """70B bf16 (141 GB) on one 24 GB L4 does not fit at PP 1 (`--pp 1` keeps the search there); without
+    `--pp` the search adds pipeline depths 2, 4, 8 and still fits nothing: the last of 8 stages holds 10
+    layers (17.2 GB) plus the embedding and head (4.2 GB), 21.4 GB before the KV cache."""
+    args = ("serve", "--model", "llama-3.1-70b", "--search", "--rps", "1", "--gpu", "l4", "--tp", "1")
+    code, out, err = run_cli([*args, "--weights", "bf16", "--pp", "1", "--json"])
     assert code == 0, err
     data = json.loads(out)
     assert data["n_feasible"] == 0 and "does not fit" in data["why_none"] and "TP1" in data["why_none"]
+    code, out, err = run_cli([*args, "--weights", "bf16", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["pp_searched"] == [1, 2, 4, 8] and data["n_feasible"] == 0 and "TP1×PP8" in data["why_none"]
 
 
 def test_search_says_when_tpot_cannot_be_met(run_cli) -> None:  # type: ignore[no-untyped-def]

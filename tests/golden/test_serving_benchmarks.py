@@ -9,7 +9,8 @@ Blog on Llama 3.1 405B with Model Optimizer on H200; AMD ROCm performance result
 SGLang PR #2643 (DeepSeek-V3 on 8x H200, batch 1/8/32).
 
 The split is by source and recorded in the file before fitting (``source_splits``).
-Tolerances: in-sample median |error| ≤ 15 %, out-of-sample ≤ 35 %; no dense case off by more
+Tolerances: in-sample median |error| ≤ 15 %, out-of-sample ≤ 30 % (27.1 % with the kernel launch gaps; was
+35 % when it stood at 29–30 %); no dense case off by more
 than 3× (a physics error, not a tuning one; the worst today is TensorRT-LLM v0.6.1's Llama 2 70B
 TP4 batch 480 row, 2.6× optimistic). MoE rows are far off today (see the group table of
 ``flopbill validate serving``); they are bounded at 8× so a regression cannot hide.
@@ -60,7 +61,7 @@ def test_split_is_by_source() -> None:
 
 def test_in_and_out_of_sample_errors(results) -> None:  # type: ignore[no-untyped-def]
     assert median_abs_error(results, "fit") <= 0.15
-    assert median_abs_error(results, "holdout") <= 0.35
+    assert median_abs_error(results, "holdout") <= 0.30
 
 
 def test_no_dense_case_off_by_more_than_3x(results) -> None:  # type: ignore[no-untyped-def]

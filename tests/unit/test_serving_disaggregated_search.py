@@ -199,8 +199,8 @@ def test_why_none_names_the_pool() -> None:
     assert "prefill pool" in why_no_disaggregated(_search(slo=slow), M70, slow)
     fast = Slo(2.0, 1e-5)
     assert why_no_disaggregated(_search(slo=fast), M70, fast).startswith("decode pool: ")
-    mi = _search(("a100-80gb",))
-    assert "network bandwidth of a100-80gb is unknown" in why_no_disaggregated(mi, M70, Slo(2.0, 0.05))
+    mi = _search(("mi325x",))
+    assert "network bandwidth of mi325x is unknown" in why_no_disaggregated(mi, M70, Slo(2.0, 0.05))
     assert cheapest_disaggregated(mi) == []
     assert why_no_disaggregated(_search(), M70, Slo(2.0, 0.05)) == ""
 

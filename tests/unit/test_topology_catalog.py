@@ -10,6 +10,11 @@ Expected values are written here from the documents, not read from the catalog's
 - TPU7x Ironwood: 9,216 chips per pod on ICI at 9.6 Tb/s = 1.2 TB/s per chip, 192 GiB HBM per chip.
 - Trainium3: 144 devices per Trn3 Gen2 UltraServer, NeuronLink-v4 2.56 TB/s, 144 GiB HBM at 4.9 TB/s.
 - MI355X dense FP8: 8,192 FLOP/clock per CU × 256 CUs × 2.4 GHz = 5.0332e15 FLOP/s.
+- DGX A100 (A100 whitepaper): 8 GPUs on six NVSwitches, eight single-port ConnectX-6 200 Gb/s HDR ports:
+  200 Gb/s each way = 25 GB/s, 50 GB/s bidirectional per GPU.
+- MI325X platform: 8 GPUs, 7 Infinity Fabric links each, 16 lanes × 32 Gb/s = 64 GB/s each way, 128 GB/s
+  bidirectional per link: 896 GB/s.
+- Trainium2: NeuronLink-v3 1.28 TB/s per chip, 16 chips per trn2.48xlarge.
 """
 
 from __future__ import annotations
@@ -37,13 +42,18 @@ from flopbill.estimate.serving.step import alltoall_time_s, model_terms, tp_comm
         ("gb300", 72, 200e9),
         ("mi300x", 8, 100e9),
         ("tpu-v5p", 6144, 12.5e9),
+        ("a100-40gb", 8, 2 * 200e9 / 8),
+        ("a100-80gb", 8, 2 * 200e9 / 8),
     ],
 )
 def test_published_topologies(acc_id: str, domain: int, network_bidir: float) -> None:
     assert accelerator(acc_id).topology() == (domain, pytest.approx(network_bidir))
 
 
-@pytest.mark.parametrize(("acc_id", "domain"), [("mi355x", 8), ("tpu-v7", 9216), ("trainium3", 144)])
+@pytest.mark.parametrize(
+    ("acc_id", "domain"),
+    [("mi355x", 8), ("mi325x", 8), ("tpu-v6e", 256), ("tpu-v7", 9216), ("trainium2", 16), ("trainium3", 144)],
+)
 def test_unknown_networks_stay_unknown(acc_id: str, domain: int) -> None:
     up, out = accelerator(acc_id).topology()
     assert up == domain and math.isnan(out)
@@ -68,6 +78,8 @@ def test_new_parts_against_their_datasheets() -> None:
     assert mi355.peak_flops_per_s.fp8 == pytest.approx(8192 * 256 * 2.4e9, rel=1e-4)
     assert mi355.peak_flops_per_s.fp4 == pytest.approx(2 * 8192 * 256 * 2.4e9, rel=1e-4)
     assert mi355.interconnect_bidir_bytes_per_s == pytest.approx(7 * 153.6e9)
+    assert accelerator("mi325x").interconnect_bidir_bytes_per_s == 7 * 2 * 16 * 32e9 / 8 == 896e9
+    assert accelerator("trainium2").interconnect_bidir_bytes_per_s == 1.28e12
     gb300 = accelerator("gb300")
     assert (gb300.peak_flops_per_s.bf16, gb300.peak_flops_per_s.fp4) == (2.5e15, 15e15)
 

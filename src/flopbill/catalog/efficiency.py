@@ -64,6 +64,11 @@ class EngineProfile(Strict):
     eager_kernel_floor_s: Sourced | None = Field(
         default=None, description="least time per decode kernel launched eagerly (no CUDA graph), s"
     )
+    kernel_launch_s: Sourced | None = Field(
+        default=None,
+        description="GPU idle time between two kernels of a step replayed from a CUDA graph (launch and "
+        "set-up of the next kernel), s; added per kernel",
+    )
     max_batch_sequences: Sourced = Field(description="default cap on concurrent sequences")
     prefill_chunk_tokens: Sourced = Field(description="tokens per forward step (chunked prefill budget)")
 

@@ -106,8 +106,23 @@ def _batch(text: str) -> int | None:
     return int(value)
 
 
+def _pps(text: str | None, search: bool) -> tuple[int, ...] | None:
+    """Return the pipeline depths of ``--pp``: one number, or with ``--search`` a list (``None``: auto)."""
+    if text is None:
+        return None if search else (1,)
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    values = [parse_count(part, "--pp") for part in parts]
+    if not values or any(v < 1 or v != int(v) for v in values) or (len(values) > 1 and not search):
+        allowed = (
+            "positive integers a,b,c with --search" if search else "a positive integer (a list with --search)"
+        )
+        raise InputError("--pp", text, allowed)
+    return tuple(sorted({int(v) for v in values}))
+
+
 def _options(**kw: Any) -> ServingOptions:
-    tp, gpus, pp = kw["tp"], kw["gpus"], kw.get("pp", 1)
+    tp, gpus = kw["tp"], kw["gpus"]
+    pp = (kw["pps"] or (1,))[0]
     integer(pp, "--pp", lower=1)
     tp = tp if tp is not None else ((gpus or 1) if pp == 1 else 1)
     per_replica = tp * pp
@@ -230,8 +245,11 @@ def serve(
         None, "--gpus", help="GPUs in total (a multiple of --tp); default = --tp"
     ),
     tp: int | None = typer.Option(None, "--tp", help="tensor-parallel degree per replica"),
-    pp: int = typer.Option(
-        1, "--pp", help="pipeline-parallel stages per replica (each of --tp GPUs); not searched"
+    pp: str | None = typer.Option(
+        None,
+        "--pp",
+        help="pipeline-parallel stages per replica (each of --tp GPUs; default 1); with --search a list "
+        "a,b,c (default 1, plus 2,4,8 on accelerators where TP alone fits nowhere)",
     ),
     batch: str = typer.Option("max", "--batch", help="concurrent sequences, or 'max' (largest that fits)"),
     input_tokens: str | None = typer.Option(
@@ -312,10 +330,9 @@ def serve(
     check_percentile(slo_percentile)
     slo = Slo(slo_ttft, slo_tpot, slo_percentile)
     integer(top, "--top", lower=1)
-    if pp != 1 and (disaggregated or search or rps is not None):
-        raise InputError(
-            "--pp", pp, "1 with --search, --rps or --disaggregated (they do not model pipelines)"
-        )
+    pps = _pps(pp, search)
+    if pps != (1,) and pps is not None and disaggregated:
+        raise InputError("--pp", pp, "1 with --disaggregated (its pools do not model pipelines)")
     if disaggregated and not search:
         _run_disaggregated(m, gpu or "h100-sxm", i_tok, o_tok, rps, locals(), json_out)
         return
@@ -457,6 +474,26 @@ def _check_tps(m: ModelSpec, kw: dict[str, Any]) -> None:
             check_tp(m, kw[flag], "--" + flag.replace("_", "-"))
 
 
+def _search_grid(m: ModelSpec, kw: dict[str, Any]) -> SearchGrid:
+    """Return the grid of a search (lists and defaults) or of capacity (one deployment as given)."""
+    floor = parse_precision(kw["min_precision"], "--min-precision")
+    capacity = not kw["search"]  # capacity: one deployment as given; search: lists and the full grid
+    default = SearchGrid()
+    weights = _formats(kw["weights"], "--weights", (Dtype.BF16,) if capacity else default.weights)
+    kvs = _formats(kw["kv"], "--kv", (Dtype.BF16,))
+    weights, kvs = at_least(weights, floor), at_least(kvs, floor)
+    if not weights or not kvs:
+        raise InputError(
+            "--min-precision", kw["min_precision"], "a floor that leaves a weight and a KV format"
+        )
+    tps = (kw["tp"] or 1,) if capacity else ((kw["tp"],) if kw["tp"] else default.tps)
+    _check_tps(m, kw)
+    fixed_batch = _batch(kw["batch"])
+    batches = (fixed_batch,) if fixed_batch is not None else default.batches
+    pps = (1,) if kw["disaggregated"] else (kw["pps"] if kw["search"] else (kw["pps"] or (1,)))
+    return SearchGrid(tps=tps, weights=weights, kvs=kvs, batches=batches, pps=pps)
+
+
 def _run_search(
     m: ModelSpec,
     only_gpu: str | None,
@@ -482,21 +519,7 @@ def _run_search(
         raise InputError(
             "--price-per-gpu-hour", None, "a price: no accelerator searched has one in the snapshot"
         )
-    floor = parse_precision(kw["min_precision"], "--min-precision")
-    capacity = not kw["search"]  # capacity: one deployment as given; search: lists and the full grid
-    default = SearchGrid()
-    weights = _formats(kw["weights"], "--weights", (Dtype.BF16,) if capacity else default.weights)
-    kvs = _formats(kw["kv"], "--kv", (Dtype.BF16,))
-    weights, kvs = at_least(weights, floor), at_least(kvs, floor)
-    if not weights or not kvs:
-        raise InputError(
-            "--min-precision", kw["min_precision"], "a floor that leaves a weight and a KV format"
-        )
-    tps = (kw["tp"] or 1,) if capacity else ((kw["tp"],) if kw["tp"] else default.tps)
-    _check_tps(m, kw)
-    fixed_batch = _batch(kw["batch"])
-    batches = (fixed_batch,) if fixed_batch is not None else default.batches
-    grid = SearchGrid(tps=tps, weights=weights, kvs=kvs, batches=batches)
+    grid = _search_grid(m, kw)
     util = parse_fraction(kw["utilization"], "--utilization")
     eng = engine_profile(kw["engine"])
     work = _workload(kw)
@@ -509,6 +532,7 @@ def _run_search(
     else:
         res = search_serving_lengths(m, cands, eng, lengths.sample, rate, slo, grid, util, work)
     why = render_fields(why_nothing_meets(res, m, slo), flag_for)
+    pp_searched = sorted({int(p) for p in res.pp}) if res.pp is not None else [1]
     best, front = cheapest(res, kw["top"]), pareto_front(res.cost_usd_per_request, res.tpot_s, res.feasible)
     rows = [_row(res, i) for i in best]
     prow = [_row(res, i) for i in front[: kw["top"]]]
@@ -517,6 +541,7 @@ def _run_search(
             {
                 "n_evaluated": res.n_evaluated,
                 "n_feasible": int(res.feasible.sum()),
+                "pp_searched": pp_searched,
                 "why_none": why or None,
                 "cheapest": rows,
                 "pareto": prow,
@@ -531,6 +556,7 @@ def _run_search(
         "weights",
         "kv",
         "tp",
+        "pp",
         "batch",
         "replicas",
         "gpus",
@@ -542,6 +568,11 @@ def _run_search(
         f"wait P{slo.ttft_percentile:g} s",
     ]
     console.print(f"evaluated {res.n_evaluated:,} configurations; {int(res.feasible.sum()):,} meet the SLO")
+    if grid.pps is None and pp_searched != [1]:
+        console.print(
+            "pipeline depths 2, 4, 8 added for the accelerators where no TP degree fits the model alone "
+            "(--pp a,b,c to choose)"
+        )
     if why:
         console.print(why)
     if lengths.sample is not None:
@@ -594,6 +625,7 @@ def _row(res: Any, i: int) -> dict[str, Any]:
         "weights": str(res.weights[i]),
         "kv": None if res.kv is None else str(res.kv[i]),
         "tp": int(res.tp[i]),
+        "pp": 1 if res.pp is None else int(res.pp[i]),
         "batch": int(res.batch[i]),
         "replicas": int(res.replicas[i]),
         "gpus": int(res.gpus[i]),
@@ -616,6 +648,7 @@ def _fmt(r: dict[str, Any]) -> list[Any]:
         r["weights"],
         r["kv"],
         r["tp"],
+        r["pp"],
         r["batch"],
         r["replicas"],
         r["gpus"],

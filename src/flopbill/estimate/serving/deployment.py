@@ -190,10 +190,13 @@ def runtime_arrays(
 ) -> RuntimeArrays:
     """Return the engine figures as arrays (``attention_dp``: the deployment runs attention DP + EP).
 
-    ``cuda_graphs=False`` uses the engine's eager kernel floor (raises if the engine has none).
+    ``cuda_graphs=False`` uses the engine's eager kernel floor (raises if the engine has none); the eager
+    floor is a whole kernel's launch-bound time, so no launch gap is added on top of it.
     """
     floor = engine.kernel_floor_s
+    launch = engine.kernel_launch_s
     if not cuda_graphs:
+        launch = None
         if engine.eager_kernel_floor_s is None:
             raise InputError(
                 "eager", engine.id, "an engine with a measured eager-mode kernel cost (vllm, sglang)"
@@ -207,6 +210,7 @@ def runtime_arrays(
         max_batch_sequences=engine.max_batch_sequences.value,
         kv_free_fraction=1.0 if engine.kv_free_fraction is None else engine.kv_free_fraction.value,
         kernel_floor_s=0.0 if floor is None else floor.value,
+        kernel_launch_s=0.0 if launch is None else launch.value,
         attention_dp=1.0 if attention_dp else 0.0,
         expert_imbalance=None
         if imb is None
@@ -462,6 +466,11 @@ def _assumptions(
             "utilization", opt.utilization, "given" if opt.utilization != 1.0 else "assumed fully busy"
         ),
     ]
+    if opt.cuda_graphs and engine.kernel_launch_s is not None:
+        launch = engine.kernel_launch_s
+        items.append(
+            Assumption("kernel_launch_s", launch.value, f"{launch.ref} ({launch.checked})", launch.note)
+        )
     if price is not None:
         items.append(Assumption("price_usd_per_gpu_hour", price, price_source))
     if opt.pp > 1:

@@ -35,6 +35,7 @@ from flopbill.estimate.serving.step import (
     StepTime,
     activation_bytes_per_gpu,
     decode_step,
+    kernel_launch_time_s,
     kv_bytes_per_sequence,
     kv_shards,
     prefill_time,
@@ -70,6 +71,7 @@ class RuntimeArrays:
     max_batch_sequences: Any
     kv_free_fraction: Any = 1.0
     kernel_floor_s: Any = 0.0  # shortest GPU time of one decode kernel (CUDA-graph replay)
+    kernel_launch_s: Any = 0.0  # GPU idle between two kernels of a step (step.kernel_launch_time_s)
     attention_dp: Any = 0.0  # 1: attention data parallelism + expert parallelism over the tp ranks
     expert_imbalance: ExpertImbalance | None = None  # published EP load imbalance (None: balanced)
 
@@ -165,7 +167,9 @@ def static_batch_ttft_s(
     ``B·p + ceil(B·n / chunk)·overhead`` with ``p`` a prompt's prefill replica-seconds (compute + TP
     communication; the weights are read once per chunk and amortized) and ``n`` its new tokens: every
     request's first token comes when the batch's prefill ends (TensorRT-LLM ``gptSessionBenchmark``, and
-    any flood of requests admitted at once). ``B = 1`` gives about the lone prompt's prefill.
+    any flood of requests admitted at once); ``overhead`` is what each chunk's forward pass pays besides its
+    work (the engine's step overhead and the kernels' launch gaps). ``B = 1`` gives about the lone prompt's
+    prefill.
     """
     b = np.asarray(batch, dtype=np.float64)
     chunks = np.maximum(np.ceil(b * np.asarray(new_tokens, dtype=np.float64) / np.asarray(chunk_tokens)), 1.0)
@@ -248,6 +252,7 @@ def _draft_step(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     return np.asarray(spec.draft_tokens, dtype=np.float64) * step.total_s
 
@@ -291,6 +296,7 @@ def serving_metrics(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     step_s = target.total_s + _draft_step(spec, dev, prec, tp, b, ctx_avg, rt)
     tpot = step_s / tau
@@ -320,7 +326,11 @@ def serving_metrics(
         kv_bytes_per_sequence_per_gpu=kv_seq,
         activation_bytes_per_gpu=act,
         ttft_static_batch_s=static_batch_ttft_s(
-            prefill_req, b / seqs_per_req, new_tokens, rt.prefill_chunk_tokens, rt.overhead_s_per_step
+            prefill_req,
+            b / seqs_per_req,
+            new_tokens,
+            rt.prefill_chunk_tokens,
+            rt.overhead_s_per_step + np.asarray(kernel_launch_time_s(t, rt.kernel_launch_s)),
         ),
         ttft_chunked_s=chunked_prefill_ttft_s(step_s, prefill_req, b, new_tokens, rt.prefill_chunk_tokens),
     )
@@ -353,6 +363,7 @@ def one_prompt_prefill(
         rt.attention_dp,
         rt.kernel_floor_s,
         rt.expert_imbalance,
+        rt.kernel_launch_s,
     )
     batched = pre.compute_s if pre.amortized_s is None else pre.amortized_s
     return PrefillArrays(ttft_s=pre.total_s, gpu_s_per_request=batched + pre.comm_s)

@@ -43,7 +43,7 @@ from flopbill.estimate.serving.metrics import (
     chunked_prefill_ttft_s,
     static_batch_ttft_s,
 )
-from flopbill.estimate.serving.step import DeviceArrays, ModelTerms
+from flopbill.estimate.serving.step import DeviceArrays, ModelTerms, kernel_launch_time_s
 
 
 def stage_layers(n_layers: int, pp: int) -> int:
@@ -130,9 +130,10 @@ def pipeline_metrics(
     rt: RuntimeArrays,
     wl: WorkloadArrays,
     activation_bpv: ArrayLike,
-    tp: int,
+    tp: ArrayLike,
     pp: int,
-    batch: float,
+    batch: ArrayLike,
+    strict: bool = True,
 ) -> Metrics:
     """Return the replica's metrics from its slowest stage's (``stage``, computed at ``B/M`` sequences).
 
@@ -142,14 +143,20 @@ def pipeline_metrics(
     time for all ``B`` prompts stretched by the fill factor over all their chunks; under chunked prefill a
     joining prompt rides ``ceil(n/c)`` pipelined iterations of ``TPOT·τ`` (see
     :func:`flopbill.estimate.serving.metrics.chunked_prefill_ttft_s`).
+
+    ``tp`` and ``batch`` broadcast (the search passes its grid). ``strict``: a ``tp·pp`` beyond the
+    scale-up domain with an unknown network is an :class:`InputError`; without it those configurations
+    get NaN times (the search marks them as not fitting).
     """
-    link = dev.link_bidir_bytes_per_s(float(tp * pp))
-    if not np.all(np.isfinite(np.asarray(link))):
+    gpus = np.asarray(tp, dtype=np.float64) * pp
+    link = dev.link_bidir_bytes_per_s(gpus)
+    if strict and not np.all(np.isfinite(np.asarray(link))):
         raise InputError(
             "pp",
             pp,
             f"tp·pp within one scale-up domain ({tp}·{pp} GPUs exceed it; the network bandwidth is unknown)",
         )
+    batch = np.asarray(batch, dtype=np.float64)
     m_b = np.asarray(microbatches(batch, pp))
     micro = batch / m_b
     tau = np.asarray(stage.tokens_per_step, dtype=np.float64)
@@ -167,14 +174,12 @@ def pipeline_metrics(
     gen = wl.generated_per_sequence
     decode_req = wl.output_total * tpot / batch
     prompts = batch / np.asarray(wl.n_samples, dtype=np.float64)
-    static = static_batch_ttft_s(
-        np.asarray(stage.prefill_s_per_request), prompts, new, chunk, rt.overhead_s_per_step
-    )
-    gpus = float(tp * pp)
+    chunk_overhead = rt.overhead_s_per_step + np.asarray(kernel_launch_time_s(t, rt.kernel_launch_s))
+    static = static_batch_ttft_s(np.asarray(stage.prefill_s_per_request), prompts, new, chunk, chunk_overhead)
     prefill_req = np.asarray(stage.prefill_s_per_request)
     return dataclasses.replace(
         stage,
-        batch=np.asarray(batch, dtype=np.float64),
+        batch=batch,
         fits=(batch >= 1.0) & (batch <= np.asarray(stage.max_batch)),
         ttft_s=ttft,
         tpot_s=tpot,

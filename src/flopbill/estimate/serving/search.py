@@ -12,7 +12,11 @@ batch. Under load (continuous batching with chunked prefill, Agrawal et al. 2024
   ``B·S``);
   replicas are the fewest ≥ the throughput minimum with ``ρ < 1`` whose TTFT meets the objective,
   and the result reports ``ρ`` (``utilization``) and that wait (``queue_wait_s``);
-* cost per request ``= gpus · price / 3600 / rps``.
+* cost per request ``= gpus · price / 3600 / rps``;
+* pipeline parallelism (``SearchGrid.pps``): each depth ``pp`` is one more vectorized evaluation of the
+  grid with the slowest stage's terms (:func:`flopbill.estimate.serving.pipeline.stage_model`) and
+  :func:`flopbill.estimate.serving.pipeline.pipeline_metrics`; a replica is ``tp·pp`` GPUs. By default
+  only PP 1 runs, and :data:`AUTO_PPS` are added for accelerators on which TP alone fits nowhere.
 
 :func:`search_serving_lengths` takes a request-length distribution instead of means
 (:mod:`flopbill.estimate.serving.workload`): GPU time per request is the sample mean, TTFT is checked at a
@@ -22,7 +26,7 @@ decode-weighted mean context.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +37,14 @@ from flopbill.checks import MAX_SEARCH_CANDIDATES, budget, integer, number, posi
 from flopbill.dtypes import QUANTIZED, Dtype, bytes_per_value
 from flopbill.errors import InputError
 from flopbill.estimate.serving.deployment import compute_dtype, runtime_arrays, spec_arrays
-from flopbill.estimate.serving.metrics import PrefillArrays, WorkloadArrays, serving_metrics
+from flopbill.estimate.serving.metrics import (
+    Metrics,
+    PrefillArrays,
+    SpecArrays,
+    WorkloadArrays,
+    serving_metrics,
+)
+from flopbill.estimate.serving.pipeline import pipeline_metrics, stage_model
 from flopbill.estimate.serving.queueing import replicas_for_wait
 from flopbill.estimate.serving.step import DeviceArrays, PrecisionArrays, model_terms
 from flopbill.estimate.serving.workload import (
@@ -75,10 +86,11 @@ class Slo:
 
 @dataclass(frozen=True)
 class SearchGrid:
-    """What to vary: TP degrees, weight formats, KV-cache formats and batch sizes.
+    """What to vary: TP degrees, weight formats, KV-cache formats, batch sizes and pipeline depths.
 
     ``kvs`` lists the KV formats searched; ``None`` searches the single format ``kv`` (bf16 when that is
-    ``None`` too), as before.
+    ``None`` too), as before. ``pps`` lists the pipeline depths (a replica is ``tp·pp`` GPUs); ``None``
+    searches PP 1 and adds :data:`AUTO_PPS` only for the accelerators TP alone cannot fit the model on.
     """
 
     tps: tuple[int, ...] = (1, 2, 4, 8)
@@ -86,11 +98,22 @@ class SearchGrid:
     batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
     kv: Dtype | None = None
     kvs: tuple[Dtype, ...] | None = None
+    pps: tuple[int, ...] | None = None
 
     @property
     def kv_formats(self) -> tuple[Dtype, ...]:
         """The KV formats searched."""
         return self.kvs if self.kvs else (self.kv or Dtype.BF16,)
+
+    @property
+    def pipeline_stages(self) -> tuple[int, ...]:
+        """The pipeline depths searched first: ``pps``, or 1 alone (``None``: see :data:`AUTO_PPS`)."""
+        return self.pps if self.pps else (1,)
+
+
+#: Pipeline depths the search adds when ``SearchGrid.pps`` is ``None``, for an accelerator on which the
+#: model fits at no TP degree of the grid in any format searched (too large for its scale-up domain).
+AUTO_PPS = (2, 4, 8)
 
 
 def at_least(formats: tuple[Dtype, ...], floor: Dtype | None) -> tuple[Dtype, ...]:
@@ -141,6 +164,7 @@ class SearchResult:
     fits: Any = None  # bool: weights, activations and the batch's KV fit (and the TP degree is allowed)
     meets_tpot: Any = None  # bool: TPOT under load within the objective
     meets_ttft: Any = None  # bool: TTFT before queueing within the objective
+    pp: Any = None  # int array: pipeline stages per replica (None: all 1)
 
     @property
     def n_evaluated(self) -> int:
@@ -148,39 +172,52 @@ class SearchResult:
         return int(np.size(self.tp))
 
 
+def _combos(
+    cands: list[Candidate], weights: tuple[Dtype, ...], kvs: tuple[Dtype, ...]
+) -> list[tuple[Candidate, Dtype, Dtype]]:
+    """Return (candidate, weight format, KV format) in the grid's order: candidate-major, then weights."""
+    return [(c, w, kv) for c in cands for w in weights for kv in kvs]
+
+
 def _device_grid(
-    cands: list[Candidate], weights: tuple[Dtype, ...], kvs: tuple[Dtype, ...] = (Dtype.BF16,)
+    cands: list[Candidate],
+    weights: tuple[Dtype, ...],
+    kvs: tuple[Dtype, ...] = (Dtype.BF16,),
+    only: Any = None,
 ) -> tuple[DeviceArrays, PrecisionArrays, Any]:
     """Return device/precision arrays over (candidate × weight format × KV format) and prices.
 
     NaN where a figure is unknown; the leading axis runs candidate-major, then weights, then KV.
+    ``only`` (a boolean per combination, in that order) keeps a subset of the rows.
     """
     rows: list[tuple[float, ...]] = []
-    for c in cands:
+    combos = _combos(cands, weights, kvs)
+    keep = np.ones(len(combos), dtype=bool) if only is None else np.asarray(only, dtype=bool)
+    for (c, w, kv), kept_row in zip(combos, keep, strict=True):
+        if not kept_row:
+            continue
         a, e = c.accelerator, c.efficiency
         attn = a.peak_flops_per_s.bf16 or a.peak_flops_per_s.fp16
-        for w in weights:
-            peak = getattr(a.peak_flops_per_s, compute_dtype(w, None).value, None)
-            kept = Dtype.BF16 if w in QUANTIZED else w
-            for kv in kvs:
-                rows.append(
-                    (
-                        _nan(peak),
-                        _nan(attn),
-                        _nan(a.memory_bandwidth_bytes_per_s),
-                        _nan(a.interconnect_bidir_bytes_per_s),
-                        _nan(e.memory_bytes(a.id, a.memory_bytes)),
-                        e.eta_flops_for(compute_dtype(w, None).value),
-                        e.eta_bw.value,
-                        e.allreduce_latency_s.value,
-                        bytes_per_value(w),
-                        bytes_per_value(kept),
-                        c.price_usd_per_gpu_hour,
-                        bytes_per_value(kv),
-                        *a.topology(),
-                        e.eta_flops_for(Dtype.BF16.value),
-                    )
-                )
+        peak = getattr(a.peak_flops_per_s, compute_dtype(w, None).value, None)
+        kept = Dtype.BF16 if w in QUANTIZED else w
+        rows.append(
+            (
+                _nan(peak),
+                _nan(attn),
+                _nan(a.memory_bandwidth_bytes_per_s),
+                _nan(a.interconnect_bidir_bytes_per_s),
+                _nan(e.memory_bytes(a.id, a.memory_bytes)),
+                e.eta_flops_for(compute_dtype(w, None).value),
+                e.eta_bw.value,
+                e.allreduce_latency_s.value,
+                bytes_per_value(w),
+                bytes_per_value(kept),
+                c.price_usd_per_gpu_hour,
+                bytes_per_value(kv),
+                *a.topology(),
+                e.eta_flops_for(Dtype.BF16.value),
+            )
+        )
     g = np.array(rows, dtype=np.float64).T[:, :, None, None]  # (field, D, 1, 1)
     dev = DeviceArrays(
         g[0],
@@ -271,78 +308,227 @@ def _search(
 ) -> SearchResult:
     n_setups = len(cands) * len(grid.weights) * len(grid.kv_formats) * len(grid.tps) * len(grid.batches)
     points = 1 if lengths is None else max(1, int(np.size(lengths.input_tokens)))
-    budget(n_setups * points, MAX_SEARCH_CANDIDATES, "search", n_setups, "setups × length points")
+    pps = grid.pipeline_stages
+    budget(n_setups * points * len(pps), MAX_SEARCH_CANDIDATES, "search", n_setups, "setups × length points")
     if not MIN_RATE_PER_S <= positive(rps, "rps") <= MAX_RATE_PER_S:
         raise InputError("rps", rps, f"a request rate in [{MIN_RATE_PER_S:g}, {MAX_RATE_PER_S:g}] per second")
     if not MIN_UTILIZATION <= number(utilization, "utilization") <= 1.0:
         raise InputError("utilization", utilization, f"a fraction in [{MIN_UTILIZATION:g}, 1]")
-    w = workload or WorkloadOptions()
-    kvs = grid.kv_formats
-    dev, prec, price = _device_grid(cands, grid.weights, kvs)
-    tp = np.asarray(grid.tps, dtype=np.float64)[None, :, None]
-    batch = np.asarray(grid.batches, dtype=np.float64)[None, None, :]
-    terms, rt = model_terms(m), runtime_arrays(engine)
-    spec = spec_arrays(m, w.spec_k, w.spec_acceptance, w.draft)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        prefill: PrefillArrays | None = None
-        longest_ok: Any = True
-        if lengths is not None:
-            prefill = sample_prefill(
-                terms, dev, prec, rt, tp, lengths, slo.ttft_percentile, w.prefix_hit_rate
-            )
-            longest_ok = longest_request_fits(terms, dev, prec, rt, tp, lengths)
-        mt = serving_metrics(terms, dev, prec, rt, tp, batch, wl, spec, prefill)
-        s_per_req = mt.prefill_s_per_request + mt.decode_s_per_request
-        min_replicas = np.ceil(rps * s_per_req / utilization)
-        ttft_service = mt.ttft_s + mt.step_s
-        ok_tp = _tp_allowed(m, grid.tps)
-        link_ok = (tp == 1.0) | np.isfinite(dev.link_bidir_bytes_per_s(tp))
-        fits = mt.fits & longest_ok & ok_tp & link_ok & np.isfinite(min_replicas * tp * price)
-        meets_tpot = mt.tpot_loaded_s <= slo.tpot_s
-        meets_ttft = ttft_service <= slo.ttft_s
-        before_queue = fits & meets_tpot & meets_ttft
-    shape = np.broadcast_shapes(before_queue.shape, min_replicas.shape, mt.tpot_loaded_s.shape)
-
-    def flat(x: Any) -> Any:
-        return np.broadcast_to(x, shape).reshape(-1)
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fleet = _queue_fleet(
-            rps,
-            flat(s_per_req),
-            flat(batch),
-            flat(min_replicas),
-            slo.ttft_s - flat(ttft_service),
-            flat(before_queue),
-            slo.ttft_percentile,
+    for pp in pps:
+        integer(pp, "pp", lower=1, upper=m.n_layers)
+    if lengths is not None and max(pps) > 1:
+        raise InputError(
+            "pp", max(pps), "1 with a length distribution (pipelines are modelled for mean lengths)"
         )
-        gpus = fleet.replicas * flat(tp)
-        cost = gpus * flat(price) / 3600.0 / rps
-        ttft_loaded = flat(ttft_service) + np.where(np.isnan(fleet.wait_s), 0.0, fleet.wait_s)
-        feasible = flat(before_queue) & np.isfinite(cost)
-    names = np.array([c.accelerator.id for c in cands for _ in grid.weights for _ in kvs])[:, None, None]
-    wnames = np.array([f.value for _ in cands for f in grid.weights for _ in kvs])[:, None, None]
-    kvnames = np.array([k.value for _ in cands for _ in grid.weights for k in kvs])[:, None, None]
-    return SearchResult(
-        accelerator=flat(names),
-        weights=flat(wnames),
-        tp=flat(tp).astype(int),
-        batch=flat(batch).astype(int),
-        feasible=feasible,
-        ttft_s=ttft_loaded,
-        tpot_s=flat(mt.tpot_loaded_s),
-        e2e_latency_s=ttft_loaded + (np.asarray(wl.generated_per_sequence) - 1.0) * flat(mt.tpot_loaded_s),
-        replicas=fleet.replicas,
-        gpus=gpus,
-        cost_usd_per_request=cost,
-        output_tokens_per_s_per_gpu=flat(mt.output_tokens_per_s_per_gpu),
-        utilization=rps * flat(s_per_req) / fleet.replicas,
-        queue_wait_s=fleet.wait_s,
-        kv=flat(kvnames),
-        fits=flat(fits),
-        meets_tpot=flat(meets_tpot),
-        meets_ttft=flat(meets_ttft),
-    )
+    w = workload or WorkloadOptions()
+    ev = _Evaluation(m, cands, engine, wl, lengths, rps, slo, grid, utilization, w)
+    plan: list[tuple[int, Any]] = [(pp, None) for pp in pps]
+    if grid.pps is None and lengths is None:
+        plan += _auto_pipeline(ev, m.n_layers)
+    return ev.evaluate(plan)
+
+
+def _auto_pipeline(ev: _Evaluation, n_layers: int) -> list[tuple[int, Any]]:
+    """Return the (depth, combinations) to add from :data:`AUTO_PPS`: for accelerators TP alone cannot use.
+
+    A combination is the (accelerator, weights, KV) of one row of the device grid. An accelerator on
+    which the model fits at no TP degree in any of the formats searched gets its combinations deepened,
+    those whose figures are all known (a format the chip runs, its memory, a price): one that fits at no
+    TP because a figure is unknown would not fit at any depth. Depths are tried in order, each only for
+    the combinations the shallower ones left unfitted. Whether a combination fits anywhere is checked at
+    the grid's smallest batch (the batch that fits if any does), which costs one batch of the grid.
+    """
+    combos = _combos(ev.cands, ev.grid.weights, ev.grid.kv_formats)
+    per_acc = len(ev.grid.weights) * len(ev.grid.kv_formats)
+    acc_fits = ev.fits_somewhere(1, None).reshape(len(ev.cands), per_acc).any(axis=1)
+    todo = np.repeat(~acc_fits, per_acc) & np.array([_rated(c) for c in combos])
+    plan: list[tuple[int, Any]] = []
+    for pp in AUTO_PPS:
+        if not todo.any() or pp > n_layers:
+            break
+        extra = int(todo.sum()) * len(ev.grid.tps) * len(ev.grid.batches)
+        budget(extra, MAX_SEARCH_CANDIDATES, "search", extra, "automatic pipeline configurations")
+        plan.append((pp, todo.copy()))
+        todo[np.flatnonzero(todo)[ev.fits_somewhere(pp, todo)]] = False
+    return plan
+
+
+def _rated(combo: tuple[Candidate, Dtype, Dtype]) -> bool:
+    """Whether the accelerator has the figures a pipeline of this combination needs.
+
+    Its format's peak rate, memory, bandwidth and price, and a link between GPUs (the interconnect or
+    the network) to send activations from stage to stage.
+    """
+    c, w, _ = combo
+    a = c.accelerator
+    peak = getattr(a.peak_flops_per_s, compute_dtype(w, None).value, None)
+    known = (peak, a.memory_bytes, a.memory_bandwidth_bytes_per_s, c.price_usd_per_gpu_hour)
+    linked = a.interconnect_bidir_bytes_per_s is not None or a.scale_out_bidir_bytes_per_s is not None
+    return linked and all(v is not None and np.isfinite(v) for v in known)
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """One search's inputs; :meth:`at` evaluates the whole grid at one pipeline depth."""
+
+    m: ModelSpec
+    cands: list[Candidate]
+    engine: EngineProfile
+    wl: WorkloadArrays
+    lengths: LengthSample | None
+    rps: float
+    slo: Slo
+    grid: SearchGrid
+    utilization: float
+    w: WorkloadOptions
+
+    def _metrics(
+        self, pp: int, dev: DeviceArrays, prec: PrecisionArrays, tp: Any, batch: Any
+    ) -> tuple[Metrics, Any]:
+        """Return the replica metrics at ``pp`` stages and whether the longest request fits.
+
+        PP 1: the whole model in one call. PP > 1: the slowest stage (:func:`stage_model`) at ``B/M``
+        sequences per micro-batch, one scheduler batch per stage, then :func:`pipeline_metrics` (bubble,
+        stage-to-stage transfers over the scale-up link or the network).
+        """
+        m, wl, slo = self.m, self.wl, self.slo
+        rt = runtime_arrays(self.engine)
+        spec: SpecArrays = spec_arrays(m, self.w.spec_k, self.w.spec_acceptance, self.w.draft)
+        if pp == 1:
+            terms = model_terms(m)
+            prefill: PrefillArrays | None = None
+            longest_ok: Any = True
+            if self.lengths is not None:
+                prefill = sample_prefill(
+                    terms, dev, prec, rt, tp, self.lengths, slo.ttft_percentile, self.w.prefix_hit_rate
+                )
+                longest_ok = longest_request_fits(terms, dev, prec, rt, tp, self.lengths)
+            return serving_metrics(terms, dev, prec, rt, tp, batch, wl, spec, prefill), longest_ok
+        rt = replace(rt, max_batch_sequences=rt.max_batch_sequences * pp)
+        terms = model_terms(stage_model(m, pp))
+        micro = batch / np.maximum(np.minimum(float(pp), batch), 1.0)
+        stage = serving_metrics(terms, dev, prec, rt, tp, micro, wl, spec)
+        return pipeline_metrics(
+            stage, terms, dev, rt, wl, prec.activation_bpv, tp, pp, batch, strict=False
+        ), True
+
+    def _selected(self, only: Any) -> list[tuple[Candidate, Dtype, Dtype]]:
+        combos = _combos(self.cands, self.grid.weights, self.grid.kv_formats)
+        return combos if only is None else [c for c, keep in zip(combos, only, strict=True) if keep]
+
+    def evaluate(self, plan: list[tuple[int, Any]]) -> SearchResult:
+        """Return every configuration of each (depth, combinations) of ``plan``, one after the other.
+
+        The result's arrays are allocated once and each part written into its slice (no concatenation).
+        """
+        if len(plan) == 1:  # one part: its arrays as computed (views where they are already flat)
+            return SearchResult(**self._fill(*plan[0]))
+        per_combo = len(self.grid.tps) * len(self.grid.batches)
+        chosen = [self._selected(only) for _, only in plan]
+        sizes = [len(c) * per_combo for c in chosen]
+        every = [c for part in chosen for c in part]
+        out: dict[str, Any] = {  # text columns repeated from the combinations, not copied from the parts
+            "accelerator": np.repeat(np.array([c.accelerator.id for c, _, _ in every]), per_combo),
+            "weights": np.repeat(np.array([w.value for _, w, _ in every]), per_combo),
+            "kv": np.repeat(np.array([k.value for _, _, k in every]), per_combo),
+        }
+        for f in fields(SearchResult):
+            if f.name not in out:
+                out[f.name] = np.empty(sum(sizes), dtype=_RESULT_KINDS.get(f.name, np.float64))
+        offset = 0
+        for (pp, only), n in zip(plan, sizes, strict=True):
+            for name, value in self._fill(pp, only).items():
+                if name not in ("accelerator", "weights", "kv"):
+                    out[name][offset : offset + n] = value
+            offset += n
+        return SearchResult(**out)
+
+    def fits_somewhere(self, pp: int, only: Any) -> Any:
+        """Return, per selected combination, whether any TP degree fits at the grid's smallest batch."""
+        small = replace(self, grid=replace(self.grid, batches=(min(self.grid.batches),)))
+        res = small.evaluate([(pp, only)])
+        return res.fits.reshape(-1, len(self.grid.tps)).any(axis=1)
+
+    def _fill(self, pp: int, only: Any) -> dict[str, Any]:
+        """Return the result columns (flat arrays) of the grid at ``pp`` pipeline stages.
+
+        ``only``: a boolean per (accelerator, weights, KV) combination, to evaluate a subset of them; a
+        replica is ``tp·pp`` GPUs.
+        """
+        m, grid, slo, rps, cands, wl = self.m, self.grid, self.slo, self.rps, self.cands, self.wl
+        kvs = grid.kv_formats
+        dev, prec, price = _device_grid(cands, grid.weights, kvs, only)
+        combos = self._selected(only)
+        tp = np.asarray(grid.tps, dtype=np.float64)[None, :, None]
+        batch = np.asarray(grid.batches, dtype=np.float64)[None, None, :]
+        gpus_per_replica = tp * pp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mt, longest_ok = self._metrics(pp, dev, prec, tp, batch)
+            s_per_req = mt.prefill_s_per_request + mt.decode_s_per_request
+            min_replicas = np.ceil(rps * s_per_req / self.utilization)
+            ttft_service = mt.ttft_s + mt.step_s
+            ok_tp = _tp_allowed(m, grid.tps)
+            link_ok = (gpus_per_replica == 1.0) | np.isfinite(dev.link_bidir_bytes_per_s(gpus_per_replica))
+            fits = mt.fits & longest_ok & ok_tp & link_ok & np.isfinite(min_replicas * tp * price)
+            meets_tpot = mt.tpot_loaded_s <= slo.tpot_s
+            meets_ttft = ttft_service <= slo.ttft_s
+            before_queue = fits & meets_tpot & meets_ttft
+        shape = np.broadcast_shapes(before_queue.shape, min_replicas.shape, mt.tpot_loaded_s.shape)
+
+        def flat(x: Any) -> Any:
+            return np.broadcast_to(x, shape).reshape(-1)
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fleet = _queue_fleet(
+                rps,
+                flat(s_per_req),
+                flat(batch),
+                flat(min_replicas),
+                slo.ttft_s - flat(ttft_service),
+                flat(before_queue),
+                slo.ttft_percentile,
+            )
+            gpus = fleet.replicas * flat(gpus_per_replica)
+            cost = gpus * flat(price) / 3600.0 / rps
+            ttft_loaded = flat(ttft_service) + np.where(np.isnan(fleet.wait_s), 0.0, fleet.wait_s)
+            feasible = flat(before_queue) & np.isfinite(cost)
+        names = np.array([c.accelerator.id for c, _, _ in combos])[:, None, None]
+        wnames = np.array([w.value for _, w, _ in combos])[:, None, None]
+        kvnames = np.array([k.value for _, _, k in combos])[:, None, None]
+        return {
+            "accelerator": flat(names),
+            "weights": flat(wnames),
+            "tp": flat(tp).astype(int),
+            "batch": flat(batch).astype(int),
+            "feasible": feasible,
+            "ttft_s": ttft_loaded,
+            "tpot_s": flat(mt.tpot_loaded_s),
+            "e2e_latency_s": ttft_loaded
+            + (np.asarray(wl.generated_per_sequence) - 1.0) * flat(mt.tpot_loaded_s),
+            "replicas": fleet.replicas,
+            "gpus": gpus,
+            "cost_usd_per_request": cost,
+            "output_tokens_per_s_per_gpu": flat(mt.output_tokens_per_s_per_gpu),
+            "utilization": rps * flat(s_per_req) / fleet.replicas,
+            "queue_wait_s": fleet.wait_s,
+            "kv": flat(kvnames),
+            "fits": flat(fits),
+            "meets_tpot": flat(meets_tpot),
+            "meets_ttft": flat(meets_ttft),
+            "pp": np.full(shape, pp, dtype=int).reshape(-1),
+        }
+
+
+#: dtypes of the non-float, non-text result columns.
+_RESULT_KINDS: dict[str, Any] = {
+    "tp": np.int64,
+    "batch": np.int64,
+    "pp": np.int64,
+    "feasible": bool,
+    "fits": bool,
+    "meets_tpot": bool,
+    "meets_ttft": bool,
+}
 
 
 @dataclass(frozen=True)
@@ -386,15 +572,16 @@ def _tp_allowed(m: ModelSpec, tps: tuple[int, ...]) -> Any:
 
 
 def cheapest(result: SearchResult, n: int = 10) -> Any:
-    """Return indices of the ``n`` cheapest feasible configurations, one per (accelerator, formats, TP)."""
+    """Return indices of the ``n`` cheapest feasible configurations, one per accelerator/formats/TP/PP."""
     integer(n, "top", lower=1)
     idx = np.flatnonzero(result.feasible)
     order = idx[np.lexsort((result.tpot_s[idx], result.cost_usd_per_request[idx]))]
-    seen: set[tuple[str, str, str, int]] = set()
+    seen: set[tuple[str, str, str, int, int]] = set()
     picked: list[int] = []
     kv = result.kv if result.kv is not None else np.full(np.shape(result.tp), "")
+    pp = result.pp if result.pp is not None else np.ones(np.shape(result.tp), dtype=int)
     for i in order:
-        key = (str(result.accelerator[i]), str(result.weights[i]), str(kv[i]), int(result.tp[i]))
+        key = (str(result.accelerator[i]), str(result.weights[i]), str(kv[i]), int(result.tp[i]), int(pp[i]))
         if key not in seen:
             seen.add(key)
             picked.append(int(i))
@@ -428,17 +615,18 @@ def why_nothing_meets(result: SearchResult, m: ModelSpec, slo: Slo) -> str:
         return ""
     fits, tpot_ok, ttft_ok = result.fits, result.meets_tpot, result.meets_ttft
     if fits is None or not bool(np.any(fits)):
+        pps = result.pp if result.pp is not None else np.ones(np.shape(result.tp), dtype=int)
         combos = sorted(
             {
-                (str(a), str(w), int(t))
-                for a, w, t in zip(result.accelerator, result.weights, result.tp, strict=True)
+                (str(a), str(w), int(t), int(p))
+                for a, w, t, p in zip(result.accelerator, result.weights, result.tp, pps, strict=True)
             }
         )
-        shown = ", ".join(f"{w} on {a} at TP{t}" for a, w, t in combos[:4])
+        shown = ", ".join(f"{w} on {a} at TP{t}" + (f"×PP{p}" if p > 1 else "") for a, w, t, p in combos[:4])
         more = f" and {len(combos) - 4} more" if len(combos) > 4 else ""
         return (
-            f"nothing fits: {m.id} does not fit as {shown}{more}; try a larger `tp`, more memory (`gpu`) "
-            f"or a lower precision (`weights` fp8/int4, `kv` fp8)"
+            f"nothing fits: {m.id} does not fit as {shown}{more}; try a larger `tp` or `pp`, more memory "
+            f"(`gpu`) or a lower precision (`weights` fp8/int4, `kv` fp8)"
         )
     if not bool(np.any(fits & tpot_ok)):
         best = float(np.nanmin(np.where(fits, result.tpot_s, np.nan)))
