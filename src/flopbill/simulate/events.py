@@ -88,6 +88,12 @@ def _kick(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) 
     if cfg.router == 4 and st.r_state[r] == READY:
         _pull_central(st, cfg, r)
     start_step(st, rq, cfg, tb, r, now)
+    while cfg.router == 4 and st.r_step_end[r] == np.inf and st.r_state[r] == READY:
+        before = st.ints[I_G_LEN]  # what it pulled timed out: pull again while the fleet queue gives
+        _pull_central(st, cfg, r)
+        if st.ints[I_G_LEN] == before:
+            break
+        start_step(st, rq, cfg, tb, r, now)
     if st.r_step_end[r] == np.inf and retire_if_drained(st, r, now):
         _close_interval(st, r, now)
 
