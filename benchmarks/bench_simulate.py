@@ -3,7 +3,7 @@
 Chat traffic: Llama 3.1 8B on H100 SXM, 8 replicas, least-outstanding routing, Poisson arrivals at
 100 requests/s (about 60 % of the fleet's saturated throughput), 1000 → 300 tokens, 1,000,000 requests.
 A warm-up run loads the compiled kernel first (numba caches it on disk; the first run on a machine also
-compiles it, ~30-60 s). Wall time covers the whole ``simulate`` call: traffic generation, step tables,
+compiles it, ~100 s of CPU). Wall time covers the whole ``simulate`` call: traffic generation, step tables,
 the event loop and the summary; CPU time (this process, one thread) is reported too, as it is less
 disturbed when other work shares the cores. Not a test; run with
 ``python benchmarks/bench_simulate.py`` (add ``taskset -c 0,1`` to pin 2 cores). Figures measured on a

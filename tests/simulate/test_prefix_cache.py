@@ -47,6 +47,8 @@ def _requests() -> Requests:
         output_tokens=np.array([2, 2], np.int64),
         group=np.array([0, 0], np.int64),
         prefix_tokens=np.array([800, 800], np.int64),
+        next_turn=np.array([-1, -1], np.int64),
+        think_s=np.zeros(2),
     )
 
 

@@ -59,6 +59,16 @@ def _quick_spec(kw: dict[str, Any]) -> dict[str, Any]:
         traffic["duration_s"] = kw["duration_s"]
     if kw["requests"] is None and kw["duration_s"] is None:
         traffic["requests"] = 10_000
+    if kw["turns"] is not None or kw["think_time_s"] is not None:
+        if kw["turns"] is None:
+            raise InputError("--turns", None, "a number of turns per session with --think-time-s")
+        if kw["think_time_s"] is None:
+            raise InputError("--think-time-s", None, "a think time (s) with --turns")
+        traffic["sessions"] = {
+            "turns": {"kind": "fixed", "value": kw["turns"]},
+            "think_time_s": kw["think_time_s"],
+            "user_tokens": {"kind": "fixed", "value": kw["input_tokens"]},
+        }
     return {
         "deployment": deployment,
         "fleet": {"replicas": kw["replicas"], "router": kw["router"]},
@@ -80,6 +90,8 @@ FLAG_OF_FIELD = {
     "traffic.duration_s": "--duration-s",
     "traffic.input_tokens.value": "--input-tokens",
     "traffic.output_tokens.value": "--output-tokens",
+    "traffic.sessions.turns.value": "--turns",
+    "traffic.sessions.think_time_s": "--think-time-s",
     "bounds.max_requests": "--max-requests",
     "bounds.max_sim_seconds": "--max-sim-seconds",
     "seed": "--seed",
@@ -239,6 +251,12 @@ def simulate_cmd(
     output_tokens: int = typer.Option(250, "--output-tokens", help="output tokens per request"),
     requests: int | None = typer.Option(None, "--requests", help="number of requests (default 10,000)"),
     duration_s: float | None = typer.Option(None, "--duration-s", help="traffic duration, s"),
+    turns: int | None = typer.Option(
+        None, "--turns", help="multi-turn sessions of this many turns (--rps, --requests: sessions)"
+    ),
+    think_time_s: float | None = typer.Option(
+        None, "--think-time-s", help="sessions: mean s from a turn's last token to the next turn"
+    ),
     router: str = typer.Option("least_outstanding", "--router", help="routing policy"),
     price_per_gpu_hour: float | None = typer.Option(None, "--price-per-gpu-hour", help="USD"),
     seed: int | None = typer.Option(None, "--seed", help="random seed"),

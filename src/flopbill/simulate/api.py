@@ -21,6 +21,7 @@ from flopbill.estimate.pricing.fleet_day import cold_start_s as fleet_cold_start
 from flopbill.simulate import events
 from flopbill.simulate.autoscaler import autoscaler_code
 from flopbill.simulate.entities import (
+    COUNT_DTYPE,
     F_END,
     F_ITL_SUM,
     I_DROPPED,
@@ -142,7 +143,7 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload, horizon_s: float
         raise InputError("fleet.replicas", fl.replicas, "≥ 1 replica with a fixed fleet (or an autoscaler)")
     horizon = float(spec.traffic.duration_s or 0.0) if spec.traffic.arrivals != "trace" else 0.0
     horizon = max(horizon, horizon_s)
-    last = float(wl.arrival_s[-1]) if wl.arrival_s.size else horizon
+    last = _last_known_arrival_s(wl) if wl.arrival_s.size else horizon
     max_sim = spec.bounds.max_sim_seconds if spec.bounds.max_sim_seconds is not None else last + _DAY_S
     return Config(
         block_tokens=tb.block_tokens,
@@ -164,6 +165,16 @@ def _config(spec: SimulationSpec, tb: StepTables, wl: Workload, horizon_s: float
         max_sim_s=float(max_sim),
         horizon_s=horizon,
     )
+
+
+def _last_known_arrival_s(wl: Workload) -> float:
+    """Return the last arrival known before the run (sessions' later turns arrive during it)."""
+    return float(np.nanmax(wl.arrival_s))
+
+
+def _static(wl: Workload) -> int:
+    """Return how many requests arrive at known times (all but the sessions' later turns; they come first)."""
+    return int(wl.arrival_s.size if wl.next_turn is None else np.count_nonzero(~np.isnan(wl.arrival_s)))
 
 
 def cold_start_s(spec: SimulationSpec, tb: StepTables) -> float:
@@ -194,15 +205,18 @@ def run_kernel(
     time up to the last arrival (the result does not depend on it).
     """
     n_groups = int(wl.group.max()) + 1 if wl.group.size else 1
-    st = new_state(wl.arrival_s.size, cfg, n_groups, _MAX_INTERVALS, _MAX_TIMELINE)
-    rq = Requests(wl.arrival_s, wl.prompt_tokens, wl.output_tokens, wl.group, wl.prefix_tokens)
+    n = wl.arrival_s.size
+    st = new_state(n, cfg, n_groups, _MAX_INTERVALS, _MAX_TIMELINE, _static(wl))
+    nxt = wl.next_turn.astype(COUNT_DTYPE) if wl.next_turn is not None else np.full(n, -1, COUNT_DTYPE)
+    think = wl.think_s if wl.think_s is not None else np.zeros(n)
+    rq = Requests(wl.arrival_s, wl.prompt_tokens, wl.output_tokens, wl.group, wl.prefix_tokens, nxt, think)
     cum = np.concatenate([[0.0], np.cumsum(tb.decode_attention_s)])
     tables = Tables(tb.linear_s, tb.decode_attention_s, tb.prefill_attention_s, cum)
     events.start(st, cfg)
     if progress is None:
         events.run(st, rq, cfg, tables, math.inf)
         return st
-    horizon = max(float(wl.arrival_s[-1]) if wl.arrival_s.size else cfg.horizon_s, 1e-9)
+    horizon = max(_last_known_arrival_s(wl) if wl.arrival_s.size else cfg.horizon_s, 1e-9)
     chunk = 0
     while not events.run(st, rq, cfg, tables, horizon * (chunk + 1) / 50.0 if chunk < 49 else math.inf):
         chunk += 1
@@ -299,7 +313,7 @@ def summarise(spec: SimulationSpec, wl: Workload, cfg: Config, tb: StepTables, s
     )
     return SimulationResult(
         resolved=_resolved(spec, cfg, tb, price),
-        arrived=int(wl.arrival_s.size if not st.ints[I_STOPPED] else np.sum(wl.arrival_s <= end)),
+        arrived=int(np.sum(wl.arrival_s <= end) if st.ints[I_STOPPED] else np.sum(~np.isnan(wl.arrival_s))),
         finished=n_fin,
         dropped=int((st.dropped > 0).sum()),
         dropped_too_long=int((st.dropped == TOO_LONG).sum()),
@@ -461,7 +475,7 @@ def _assumptions(spec: SimulationSpec, cfg: Config, price: _Price, wl: Workload)
         items.append(
             Assumption(
                 "traffic_truncated",
-                f"first {wl.arrival_s.size:,} requests (last arrival at {float(wl.arrival_s[-1]):,.0f} s)",
+                f"first {wl.arrival_s.size:,} requests (last arrival at {_last_known_arrival_s(wl):,.0f} s)",
                 "bounds.max_requests: the traffic had more requests; later arrivals are not simulated",
             )
         )

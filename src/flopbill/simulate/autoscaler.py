@@ -27,6 +27,7 @@ from flopbill.simulate.entities import (
     DRAINING,
     F_EVAL_ARRIVALS,
     I_G_LEN,
+    I_LATE_ARRIVED,
     I_NEXT_ARRIVAL,
     READY,
     Config,
@@ -78,7 +79,8 @@ def desired_replicas(st: State, cfg: Config, active: int) -> int:
                 outstanding += st.r_n_run[r] + st.r_q_len[r]
         return math.ceil(outstanding / cfg.autoscale_target - 1e-9)
     if cfg.autoscaler == 3:
-        arrivals = float(st.ints[I_NEXT_ARRIVAL]) - float(st.floats[F_EVAL_ARRIVALS])
+        seen = st.ints[I_NEXT_ARRIVAL] + st.ints[I_LATE_ARRIVED]  # the sessions' later turns too
+        arrivals = float(seen) - float(st.floats[F_EVAL_ARRIVALS])
         want = math.ceil(arrivals / cfg.eval_interval_s / cfg.autoscale_target - 1e-9)
         busy = st.ints[I_G_LEN] > 0
         for r in range(cfg.max_replicas):

@@ -19,7 +19,10 @@ KEPT, TOO_LONG, TIMED_OUT = 0, 1, 2
 I_NEXT_ARRIVAL, I_STEPS, I_PREEMPTIONS, I_FINISHED, I_DROPPED = 0, 1, 2, 3, 4
 I_RR, I_G_HEAD, I_G_TAIL, I_G_LEN, I_N_INTERVALS, I_N_TIMELINE, I_STOPPED = 5, 6, 7, 8, 9, 10, 11
 I_ITL_N = 12  # inter-token gaps recorded
-N_INTS = 13
+# sessions (flopbill.simulate.turns): requests known up front (the first ones), later turns arrived so
+# far, later turns waiting for their arrival (heap size), later turns that never come (a turn was dropped)
+I_STATIC, I_LATE_ARRIVED, I_PENDING, I_CANCELLED = 13, 14, 15, 16
+N_INTS = 17
 # floats[...] indices; F_EVAL_ARRIVALS: arrivals counted at the last evaluation; F_ITL_SUM: Σ gaps (s)
 F_NOW, F_NEXT_TICK, F_LAST_SCALE, F_END, F_EVAL_ARRIVALS, F_ITL_SUM = 0, 1, 2, 3, 4, 5
 N_FLOATS = 6
@@ -62,10 +65,12 @@ class Config(NamedTuple):
 
 
 class Requests(NamedTuple):
-    """The requests of a run, sorted by arrival (inputs; never changed by the kernel).
+    """The requests of a run: the first ``ints[I_STATIC]`` sorted by arrival, then the later turns of
+    sessions, whose arrival (NaN until then) the kernel writes when it happens; nothing else changes.
 
-    Token counts are :data:`COUNT_DTYPE` (int32, exact: a request's tokens are bounded by
-    :data:`MAX_REQUEST_TOKENS`); the kernel's arithmetic on them is int64 (numba widens).
+    Token counts and turn indices are :data:`COUNT_DTYPE` (int32, exact: a request's tokens are bounded by
+    :data:`MAX_REQUEST_TOKENS`, a run's requests by 2³¹ − 1); the kernel's arithmetic on them is int64
+    (numba widens).
     """
 
     arrival_s: np.ndarray  # float64
@@ -73,6 +78,8 @@ class Requests(NamedTuple):
     output_tokens: np.ndarray  # COUNT_DTYPE
     group: np.ndarray  # COUNT_DTYPE, -1 = no shared prefix
     prefix_tokens: np.ndarray  # COUNT_DTYPE, tokens of the shared prefix
+    next_turn: np.ndarray  # COUNT_DTYPE, the session's next turn (-1: none)
+    think_s: np.ndarray  # float64, seconds from this turn's last token to the next turn's arrival
 
 
 class Tables(NamedTuple):
@@ -109,6 +116,7 @@ class State(NamedTuple):
     r_macro_steps: np.ndarray  # > 0: the replica runs this many decode-only steps as one event
     r_run: np.ndarray  # [R, max_seqs]
     r_sched: np.ndarray  # [R, max_seqs]
+    r_ctx: np.ndarray  # [R, max_seqs] a decode run's computed tokens per batch slot (fixed while it runs)
     r_n_run: np.ndarray
     r_q_head: np.ndarray
     r_q_tail: np.ndarray
@@ -130,13 +138,20 @@ class State(NamedTuple):
     tl_waiting: np.ndarray
     tl_running: np.ndarray
     itl_hist: np.ndarray  # [ITL_BINS] counts of inter-token gaps
+    pend_t_s: np.ndarray  # min-heap of the sessions' next turns: arrival time
+    pend_x: np.ndarray  # and request
     ints: np.ndarray
     floats: np.ndarray
 
 
-def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: int) -> State:
-    """Return a fresh state for ``n`` requests and ``cfg.max_replicas`` replica slots."""
+def new_state(
+    n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: int, static: int | None = None
+) -> State:
+    """Return a fresh state for ``n`` requests (the first ``static`` known up front: all by default)
+    and ``cfg.max_replicas`` replica slots."""
     r = cfg.max_replicas
+    ints = np.zeros(N_INTS, np.int64)
+    ints[I_STATIC] = n if static is None else static
     return State(
         computed=np.zeros(n, COUNT_DTYPE),
         generated=np.zeros(n, COUNT_DTYPE),
@@ -160,6 +175,7 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         r_macro_steps=np.zeros(r, np.int64),
         r_run=np.full((r, cfg.max_seqs), -1, np.int64),
         r_sched=np.zeros((r, cfg.max_seqs), np.int64),
+        r_ctx=np.zeros((r, cfg.max_seqs), np.int64),
         r_n_run=np.zeros(r, np.int64),
         r_q_head=np.full(r, -1, np.int64),
         r_q_tail=np.full(r, -1, np.int64),
@@ -181,6 +197,8 @@ def new_state(n: int, cfg: Config, n_groups: int, n_intervals: int, n_timeline: 
         tl_waiting=np.zeros(n_timeline, np.int64),
         tl_running=np.zeros(n_timeline, np.int64),
         itl_hist=np.zeros(ITL_BINS, np.int64),
-        ints=np.zeros(N_INTS, np.int64),
+        pend_t_s=np.zeros(max(n - int(ints[I_STATIC]), 1)),
+        pend_x=np.zeros(max(n - int(ints[I_STATIC]), 1), np.int64),
+        ints=ints,
         floats=np.zeros(N_FLOATS),
     )

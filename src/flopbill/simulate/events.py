@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flopbill.simulate._jit import jit
+from flopbill.simulate._jit import borrowed, jit
 from flopbill.simulate.autoscaler import desired_replicas
 from flopbill.simulate.entities import (
     DRAINING,
@@ -21,13 +21,16 @@ from flopbill.simulate.entities import (
     F_LAST_SCALE,
     F_NEXT_TICK,
     F_NOW,
+    I_CANCELLED,
     I_DROPPED,
     I_FINISHED,
     I_G_HEAD,
     I_G_LEN,
+    I_LATE_ARRIVED,
     I_N_INTERVALS,
     I_N_TIMELINE,
     I_NEXT_ARRIVAL,
+    I_STATIC,
     I_STOPPED,
     OFF,
     PROVISIONING,
@@ -48,6 +51,7 @@ from flopbill.simulate.scheduler import (
     retire_if_drained,
     start_step,
 )
+from flopbill.simulate.turns import end_session, next_turn_s, pop_next
 
 
 @jit
@@ -84,6 +88,12 @@ def _kick(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: float) 
     if cfg.router == 4 and st.r_state[r] == READY:
         _pull_central(st, cfg, r)
     start_step(st, rq, cfg, tb, r, now)
+    while cfg.router == 4 and st.r_step_end[r] == np.inf and st.r_state[r] == READY:
+        before = st.ints[I_G_LEN]  # what it pulled timed out: pull again while the fleet queue gives
+        _pull_central(st, cfg, r)
+        if st.ints[I_G_LEN] == before:
+            break
+        start_step(st, rq, cfg, tb, r, now)
     if st.r_step_end[r] == np.inf and retire_if_drained(st, r, now):
         _close_interval(st, r, now)
 
@@ -108,6 +118,7 @@ def _arrive(st: State, rq: Requests, cfg: Config, tb: Tables, x: int, now: float
     if (total + cfg.block_tokens - 1) // cfg.block_tokens > cfg.kv_blocks:
         st.dropped[x] = TOO_LONG
         st.ints[I_DROPPED] += 1
+        end_session(st, rq, x)
         return
     r = route(st, rq, cfg, x, now)
     if r < 0:
@@ -193,7 +204,7 @@ def _evaluate(st: State, rq: Requests, cfg: Config, tb: Tables, now: float) -> N
         st.floats[F_LAST_SCALE] = now
     for r in range(cfg.max_replicas):
         st.r_busy_window_s[r] = 0.0
-    st.floats[F_EVAL_ARRIVALS] = float(st.ints[I_NEXT_ARRIVAL])
+    st.floats[F_EVAL_ARRIVALS] = float(st.ints[I_NEXT_ARRIVAL] + st.ints[I_LATE_ARRIVED])
 
 
 @jit
@@ -225,8 +236,17 @@ def start(st: State, cfg: Config) -> None:
 
 @jit
 def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> bool:
+    """Handle every event up to ``until_s``, updating ``st`` in place; return True when the run is over
+    (:func:`_run` on borrowed views of the arrays: see :func:`flopbill.simulate._jit.borrowed`)."""
+    return _run(borrowed(st), borrowed(rq), cfg, borrowed(tb), until_s)
+
+
+@jit
+def _run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> bool:
     """Handle every event up to ``until_s``, updating ``st`` in place; return True when the run is over.
 
+    Arrivals are the requests known up front, in order, and the sessions' later turns as they come
+    (:mod:`flopbill.simulate.turns`; after the requests, before evaluations, at equal times).
     The run is over when every request has finished or been dropped and the traffic's duration
     (``cfg.horizon_s``) has passed (the fleet, autoscaler included, runs to the end of the period it
     serves), or at ``cfg.max_sim_s``; then the billed intervals of replicas still up are closed.
@@ -234,15 +254,18 @@ def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> boo
     changing the result.
     """
     n = rq.arrival_s.shape[0]
+    n_static = st.ints[I_STATIC]
     now = st.floats[F_NOW]
     while True:
         i = st.ints[I_NEXT_ARRIVAL]
-        t_arr = rq.arrival_s[i] if i < n else np.inf
+        t_arr = rq.arrival_s[i] if i < n_static else np.inf
         r_step, t_step = _next_step(st, cfg)
         r_ready, t_ready = _next_ready(st, cfg)
+        t_turn = next_turn_s(st)
         t_tick = st.floats[F_NEXT_TICK]
-        t = min(t_step, t_ready, t_arr, t_tick)
-        if st.ints[I_FINISHED] + st.ints[I_DROPPED] >= n and t > cfg.horizon_s:
+        t = min(t_step, t_ready, t_arr, t_turn, t_tick)
+        done = st.ints[I_FINISHED] + st.ints[I_DROPPED] + st.ints[I_CANCELLED]
+        if done >= n and t > cfg.horizon_s:
             now = max(now, min(cfg.horizon_s, cfg.max_sim_s))  # the fleet is up to the traffic's end
             break
         if t > cfg.max_sim_s:
@@ -263,6 +286,11 @@ def run(st: State, rq: Requests, cfg: Config, tb: Tables, until_s: float) -> boo
         elif t_arr == t:
             st.ints[I_NEXT_ARRIVAL] = i + 1
             _arrive(st, rq, cfg, tb, i, now)
+        elif t_turn == t:
+            x = pop_next(st)
+            rq.arrival_s[x] = now
+            st.ints[I_LATE_ARRIVED] += 1
+            _arrive(st, rq, cfg, tb, x, now)
         else:
             _evaluate(st, rq, cfg, tb, now)
             st.floats[F_NEXT_TICK] = now + cfg.eval_interval_s

@@ -67,6 +67,8 @@ def simulate_pools(spec: PoolsSpec, progress: Callable[[float], None] | None = N
     (its replicas are up and billed, serving nothing).
     """
     check_pools(spec)
+    if spec.traffic.sessions is not None:  # a later turn's arrival is made in its pool's kernel run
+        raise InputError("traffic.sessions", "with pools", "sessions in a one-pool spec")
     wl = workload(spec.traffic, spec.seed, spec.bounds.max_requests)
     where = assign(spec, wl)
     names = [p.name for p in spec.pools]

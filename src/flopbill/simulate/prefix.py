@@ -14,6 +14,10 @@ its own later blocks, last prefix block first. Per replica and prefix group, her
 * optionally also a lifetime (``prefix_cache_ttl_s``; none by default): a prefix not used for that long
   is gone whatever the capacity.
 
+A session (:mod:`flopbill.simulate.turns`) is a group of its own whose prefix is the previous turn's
+whole context: a turn leaving keeps ``prompt + output`` tokens cached for the next (its
+``prefix_tokens``), not only its own prefix.
+
 Blocks are not de-duplicated across requests of a group (each holds its own copy), so capacity is
 counted conservatively; the cached copy is part of the free pool, as in vLLM.
 """
@@ -63,6 +67,8 @@ def release(st: State, cfg: Config, rq: Requests, r: int, x: int) -> None:
     st.holds_prefix[x] = 0
     st.r_prefix_users[r, g] -= 1
     if st.r_prefix_users[r, g] == 0:
-        prefix_blocks = min(rq.prefix_tokens[x] // cfg.block_tokens, st.held_blocks[x])
+        y = rq.next_turn[x]  # a session's next turn reuses this turn's whole context
+        keep = rq.prefix_tokens[x] if y < 0 else rq.prefix_tokens[y]
+        prefix_blocks = min(keep // cfg.block_tokens, st.held_blocks[x])
         ahead = st.r_free_blocks[r] + st.held_blocks[x] - prefix_blocks
         st.r_prefix_evict_at[r, g] = st.r_alloc_blocks[r] + ahead  # its blocks go after this count

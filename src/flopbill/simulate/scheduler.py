@@ -44,6 +44,7 @@ from flopbill.simulate.entities import (
 from flopbill.simulate.itl import record_gaps
 from flopbill.simulate.macro import finish_run, try_run
 from flopbill.simulate.prefix import allocated, cached_blocks, hold, release
+from flopbill.simulate.turns import end_session, schedule_next
 
 
 @jit
@@ -193,6 +194,7 @@ def _admit_waiting(
             pop_front(st, r)
             st.dropped[x] = TIMED_OUT
             st.ints[I_DROPPED] += 1
+            end_session(st, rq, x)
             continue
         _prefix_hit(st, rq, cfg, r, x, now)
         s = min(rq.prompt_tokens[x] + st.generated[x] - st.computed[x], budget)
@@ -281,6 +283,7 @@ def finish_step(st: State, rq: Requests, cfg: Config, tb: Tables, r: int, now: f
                 st.r_free_blocks[r] += st.held_blocks[x]
                 st.held_blocks[x] = 0
                 st.ints[I_FINISHED] += 1
+                schedule_next(st, rq, x, now)
                 done = True
         if not done:
             st.r_run[r, keep] = x

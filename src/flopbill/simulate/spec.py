@@ -129,6 +129,22 @@ class Prefix(Strict):
     fraction: float = Field(1.0, ge=0, le=1)
 
 
+class Sessions(Strict):
+    """Multi-turn sessions: the arrivals are session starts; each session has ``turns`` turns.
+
+    Turn 1's prompt is ``input_tokens``; turn ``k + 1`` arrives ``think_time_s`` after turn ``k``'s last
+    token (closed loop) and its prompt is turn ``k``'s prompt + output + ``user_tokens`` new tokens, so
+    its prefix is turn ``k``'s whole context (a prefix-cache hit on the same replica, if still cached).
+    """
+
+    turns: Lengths = Field(description="turns per session (a token-length distribution of counts)")
+    think_time_s: float = Field(
+        ge=0, allow_inf_nan=False, description="mean seconds from a turn's last token to the next turn"
+    )
+    think: Literal["fixed", "exponential"] = Field("exponential", description="think-time distribution")
+    user_tokens: Lengths = Field(description="new user tokens in each turn after the first")
+
+
 class Traffic(Strict):
     """Arrivals and request lengths. Give ``requests`` or ``duration_s`` (or a trace)."""
 
@@ -143,6 +159,7 @@ class Traffic(Strict):
     input_tokens: Lengths = Lengths(kind="fixed", value=1000)
     output_tokens: Lengths = Lengths(kind="fixed", value=250)
     prefix: Prefix | None = None
+    sessions: Sessions | None = Field(None, description="multi-turn sessions: requests/rate count sessions")
 
     @model_validator(mode="after")
     def _complete(self) -> Traffic:

@@ -44,6 +44,8 @@ class Workload(NamedTuple):
     group: np.ndarray
     prefix_tokens: np.ndarray
     truncated: bool = False
+    next_turn: np.ndarray | None = None  # sessions (flopbill.simulate.sessions): the next turn, -1 none
+    think_s: np.ndarray | None = None  # and the think time before it (s)
 
 
 def rate_rps(tr: Traffic, t_s: Any) -> Any:
@@ -209,6 +211,10 @@ def workload(tr: Traffic, seed: int, max_requests: int) -> Workload:
     max_requests = min(max_requests, MAX_REQUESTS)
     rng = np.random.default_rng(seed)
     truncated = False
+    if tr.sessions is not None:
+        from flopbill.simulate.sessions import session_workload
+
+        return session_workload(tr, rng, max_requests)
     if tr.arrivals == "trace":
         t, inp, out = read_trace(str(tr.trace), max_requests)
         truncated = t.size == max_requests and _trace_rows(str(tr.trace)) > max_requests
