@@ -102,3 +102,28 @@ def test_summary_latencies_are_the_formulas_over_every_request() -> None:
     assert r.goodput_fraction == pytest.approx(good.sum() / o.arrival_s.size)
     assert r.input_tokens == int(o.prompt_tokens[fin].sum())
     assert r.output_tokens == int(o.output_tokens[fin].sum())
+
+
+def test_step_tables_stop_at_what_a_replica_can_hold() -> None:
+    """A request longer than one replica's KV cache is dropped on arrival, so the step tables (one entry
+    per context token) need not reach it: one 500 M-token request among short ones would otherwise build
+    tables of 5·10⁸ entries (GBs each). Hand rule: covered context = min(longest request, KV blocks ×
+    block tokens); the run still drops that request as too long and serves the others."""
+    from flopbill.simulate.api import table_context_tokens, tables_for
+
+    spec = spec_from_dict(
+        {
+            "deployment": {"model": "llama-3.1-8b", "gpu": "h100-sxm"},
+            "fleet": {"replicas": 1},
+            "traffic": {"rate_rps": 1.0, "requests": 5, "output_tokens": {"kind": "fixed", "value": 10}},
+        }
+    )
+    wl = workload(spec.traffic, 0, 5)
+    wl = wl._replace(prompt_tokens=wl.prompt_tokens.copy())
+    wl.prompt_tokens[2] = 500_000_000
+    probe = tables_for(spec, 2)
+    capacity = probe.kv_blocks * probe.block_tokens
+    assert 100_000 < capacity < 500_000_000
+    assert table_context_tokens(spec, wl) == capacity
+    short = wl._replace(prompt_tokens=np.full(5, 1000, wl.prompt_tokens.dtype))
+    assert table_context_tokens(spec, short) == 1010  # the longest request when it fits

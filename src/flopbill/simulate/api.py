@@ -126,6 +126,17 @@ def tables_for(spec: SimulationSpec, max_context_tokens: int) -> StepTables:
     )
 
 
+def table_context_tokens(spec: SimulationSpec, wl: Workload) -> int:
+    """Return the longest context the step tables must cover: the traffic's longest request, capped at
+    what one replica's KV cache holds (a longer request is dropped on arrival, ``too_long``, and never
+    looked up). Uncapped, one 10⁹-token request (or a session whose context grows turn after turn) would
+    build tables of 10⁹ entries each, tens of GB, before the run could drop it.
+    """
+    longest = int((wl.prompt_tokens.astype(np.int64) + wl.output_tokens).max()) if wl.arrival_s.size else 2
+    probe = tables_for(spec, 2)
+    return max(min(longest, probe.kv_blocks * probe.block_tokens), 2)
+
+
 def _kv(text: str | None) -> Dtype | None:
     return None if text is None else parse_dtype(text, "deployment.kv")
 
@@ -250,8 +261,7 @@ def run_pool(
     ``horizon_s``: the fleet is up (and billed) at least this long (s), besides the traffic's duration —
     for a pool of a several-pool fleet that the split sent no request (``wl`` may then be empty).
     """
-    max_ctx = int((wl.prompt_tokens + wl.output_tokens).max()) if wl.arrival_s.size else 2
-    tb = tables_for(spec, max_ctx)
+    tb = tables_for(spec, table_context_tokens(spec, wl))
     limit = spec.deployment.kv_tokens_limit
     if limit is not None:
         blocks = min(tb.kv_blocks, limit // tb.block_tokens)
